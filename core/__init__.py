@@ -1,0 +1,1 @@
+"""Ledgerdesk core: domain logic and storage, free of any UI framework."""

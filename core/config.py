@@ -1,0 +1,245 @@
+"""Settings, read once from the environment and `.streamlit/secrets.toml`.
+
+Environment variables win over `secrets.toml` (whose root keys Streamlit also exports to the
+environment when the dashboard runs). Every problem is reported as one `ConfigError` that names
+the setting and says how to fix it. Secrets are wrapped in `Secret`, whose repr never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+STRIPE_DEFAULT_BASE = "https://api.stripe.com"
+STRIPE_API_VERSION = "2026-10-28.endive"
+
+_KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
+_ACCOUNT_RE = re.compile(r"^acct_[A-Za-z0-9]+$")
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or the UI."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret itself, for the one call that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Ledgerdesk can be configured with; see the README's configuration table."""
+
+    database_url: str
+    data_dir: Path
+    stripe_api_key: Secret | None = None
+    stripe_api_base: str = STRIPE_DEFAULT_BASE
+    stripe_accounts: tuple[str, ...] = ()
+    stripe_webhook_secret: Secret | None = None
+    stripe_rate_limit: float | None = None
+    openai_api_key: Secret | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    smtp_url: Secret | None = None
+    smtp_from: str = "finance@ledgerdesk.local"
+    slack_webhook_url: Secret | None = None
+    team_timezone: str = "UTC"
+    sandbox: bool = False
+    sync_interval_seconds: int = 30
+    policy_file: Path = field(default=PROJECT_ROOT / "core" / "policy.toml")
+
+    @property
+    def stripe_mode(self) -> str:
+        """'sandbox', 'test' or 'live' — what the desk is connected to."""
+        if self.sandbox:
+            return "sandbox"
+        if self.stripe_api_key and "_live_" in self.stripe_api_key.reveal():
+            return "live"
+        return "test"
+
+    @property
+    def database_kind(self) -> str:
+        """'sqlite' or 'postgresql'."""
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    @property
+    def effective_rate_limit(self) -> float:
+        """Requests per second the sync may use: configured, else below Stripe's mode limit."""
+        if self.stripe_rate_limit:
+            return self.stripe_rate_limit
+        return 90.0 if self.stripe_mode == "live" else 20.0
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The team's time zone."""
+        return ZoneInfo(self.team_timezone)
+
+    def require_stripe_key(self) -> Secret:
+        """Return the Stripe key or explain how to set one."""
+        if not self.stripe_api_key:
+            raise ConfigError(
+                "STRIPE_API_KEY is not set: export STRIPE_API_KEY=sk_test_... (or rk_ for a "
+                "read-only key), or run `make run` without a key to use the built-in sandbox."
+            )
+        return self.stripe_api_key
+
+    def public_summary(self) -> dict[str, str]:
+        """What may be shown about the configuration: no secret values, only whether set."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, Secret) or (value is None and "key" in f.name):
+                out[f.name] = "set" if value else "not set"
+            elif f.name == "database_url":
+                out[f.name] = redact_url(value)
+            else:
+                out[f.name] = str(value)
+        return out
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in a URL such as postgresql://user:pw@host/db."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
+
+
+def _read_secrets_file(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix the file or remove it.") from None
+    return {k: str(v) for k, v in data.items() if not isinstance(v, dict)}
+
+
+def _positive(name: str, raw: str, kind: type = int) -> float | int:
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number: set it to a positive number.") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero.")
+    return value
+
+
+def _http_url(name: str, raw: str) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name}={raw!r} is not an http(s) URL: use e.g. http://127.0.0.1:12111.")
+    return raw.rstrip("/")
+
+
+def _database_url(raw: str, data_dir: Path) -> str:
+    if not raw:
+        return f"sqlite:///{data_dir / 'ledgerdesk.db'}"
+    if raw.startswith("postgres://"):
+        raw = "postgresql://" + raw[len("postgres://") :]
+    if raw.startswith("postgresql://"):
+        raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
+    if not (raw.startswith("sqlite:///") or raw.startswith("postgresql+psycopg://")):
+        raise ConfigError(
+            f"DATABASE_URL={redact_url(raw)!r} is not supported: use sqlite:///path/to/file.db "
+            "or postgresql://user:password@host:5432/dbname."
+        )
+    return raw
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, secrets_file: Path | None = None
+) -> Settings:
+    """Read and validate all settings; raise one ConfigError naming what to fix."""
+    source: dict[str, str] = dict(_read_secrets_file(secrets_file or SECRETS_FILE))
+    source.update(os.environ if env is None else env)
+
+    def get(name: str) -> str:
+        return source.get(name, "").strip()
+
+    data_dir = Path(get("LEDGERDESK_DATA_DIR") or PROJECT_ROOT / "data")
+    key = get("STRIPE_API_KEY")
+    if key and not _KEY_RE.match(key):
+        raise ConfigError(
+            "STRIPE_API_KEY does not look like a Stripe secret key: it must start with sk_test_, "
+            "sk_live_, rk_test_ or rk_live_ (copy it from the Stripe dashboard, Developers → API keys)."
+        )
+    accounts = tuple(a.strip() for a in get("STRIPE_ACCOUNTS").split(",") if a.strip())
+    for acct in accounts:
+        if not _ACCOUNT_RE.match(acct):
+            raise ConfigError(
+                f"STRIPE_ACCOUNTS contains {acct!r}: list connected account ids separated by "
+                "commas, e.g. acct_1Abc,acct_2Def."
+            )
+    webhook_secret = get("STRIPE_WEBHOOK_SECRET")
+    if webhook_secret and not webhook_secret.startswith("whsec_"):
+        raise ConfigError(
+            "STRIPE_WEBHOOK_SECRET must start with whsec_: copy the endpoint's signing secret "
+            "from the Stripe dashboard or from `stripe listen`."
+        )
+    tz = get("TEAM_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TEAM_TIMEZONE={tz!r} is not a known time zone: use an IANA name such as Europe/Berlin."
+        ) from None
+    smtp = get("SMTP_URL")
+    if smtp and urlparse(smtp).scheme not in ("smtp", "smtps", "smtp+starttls"):
+        raise ConfigError(
+            "SMTP_URL must look like smtp://user:password@host:587 (or smtps:// / smtp+starttls://)."
+        )
+    slack = get("SLACK_WEBHOOK_URL")
+    policy = get("POLICY_FILE")
+    return Settings(
+        database_url=_database_url(get("DATABASE_URL"), data_dir),
+        data_dir=data_dir,
+        stripe_api_key=Secret(key) if key else None,
+        stripe_api_base=_http_url("STRIPE_API_BASE", get("STRIPE_API_BASE"))
+        if get("STRIPE_API_BASE")
+        else STRIPE_DEFAULT_BASE,
+        stripe_accounts=accounts,
+        stripe_webhook_secret=Secret(webhook_secret) if webhook_secret else None,
+        stripe_rate_limit=float(_positive("STRIPE_RATE_LIMIT", get("STRIPE_RATE_LIMIT"), float))
+        if get("STRIPE_RATE_LIMIT")
+        else None,
+        openai_api_key=Secret(get("OPENAI_API_KEY")) if get("OPENAI_API_KEY") else None,
+        openai_base_url=_http_url("OPENAI_BASE_URL", get("OPENAI_BASE_URL"))
+        if get("OPENAI_BASE_URL")
+        else None,
+        openai_model=get("OPENAI_MODEL") or "gpt-4o-mini",
+        smtp_url=Secret(smtp) if smtp else None,
+        smtp_from=get("SMTP_FROM") or "finance@ledgerdesk.local",
+        slack_webhook_url=Secret(_http_url("SLACK_WEBHOOK_URL", slack)) if slack else None,
+        team_timezone=tz,
+        sandbox=get("LEDGERDESK_SANDBOX").lower() in ("1", "true", "yes"),
+        sync_interval_seconds=int(_positive("SYNC_INTERVAL_SECONDS", get("SYNC_INTERVAL_SECONDS")))
+        if get("SYNC_INTERVAL_SECONDS")
+        else 30,
+        policy_file=Path(policy) if policy else PROJECT_ROOT / "core" / "policy.toml",
+    )

@@ -1,0 +1,27 @@
+"""Money in minor units: formatting and zero-decimal currencies."""
+
+from __future__ import annotations
+
+ZERO_DECIMAL = {
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+}  # fmt: skip
+SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$"}
+
+
+def to_major(amount: int, currency: str) -> float:
+    """Minor units to a decimal amount (1999 usd → 19.99)."""
+    return amount if currency.lower() in ZERO_DECIMAL else amount / 100
+
+
+def format_money(amount: int | None, currency: str | None) -> str:
+    """A readable amount with its currency, e.g. "$1,234.50" or "12,000 JPY"; "—" when unknown."""
+    if amount is None or not currency:
+        return "—"
+    cur = currency.lower()
+    value = to_major(amount, cur)
+    text = f"{value:,.0f}" if cur in ZERO_DECIMAL else f"{value:,.2f}"
+    sign = "-" if value < 0 else ""
+    text = text.lstrip("-")
+    symbol = SYMBOLS.get(cur)
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {cur.upper()}"

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: entry point, navigation, sign-in gate and shared widgets."""

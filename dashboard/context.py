@@ -1,0 +1,23 @@
+"""Process-wide resources for the dashboard: settings and the database, created once."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Settings, load_settings
+from core.db import make_engine, make_sessionmaker, migrate
+
+
+@st.cache_resource(show_spinner=False)
+def get_settings() -> Settings:
+    """The validated settings (a ConfigError is shown by the entry point)."""
+    return load_settings()
+
+
+@st.cache_resource(show_spinner="Opening the database…")
+def get_sessionmaker() -> sessionmaker[Session]:
+    """One engine and session factory shared by every browser session (thread-safe)."""
+    engine = make_engine(get_settings().database_url)
+    migrate(engine)
+    return make_sessionmaker(engine)

@@ -1,0 +1,25 @@
+"""Every page of the desk: where it lives, its title, its sidebar section and who may open it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_ROLES = ("viewer", "operator", "approver", "admin")
+SECTIONS = ("Overview", "Work queues", "Money", "Health", "Admin")
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page in the sidebar."""
+
+    file: str
+    title: str
+    icon: str
+    section: str
+    roles: tuple[str, ...] = ALL_ROLES
+    default: bool = False
+
+
+PAGES: list[PageSpec] = [
+    PageSpec("pages/home.py", "Home", ":material/home:", "Overview", default=True),
+]

@@ -1,0 +1,1 @@
+"""Ledgerdesk's command-line entry points: `python -m jobs <command>`."""

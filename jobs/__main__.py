@@ -1,0 +1,57 @@
+"""`python -m jobs <command>`: dispatch to the command modules named in jobs.commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from types import ModuleType
+
+from core.errors import CoreError
+from jobs.commands import COMMANDS
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[name])
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The top-level parser; only the chosen command's module is imported."""
+    parser = argparse.ArgumentParser(prog="python -m jobs", description="Ledgerdesk jobs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="command", required=True)
+    chosen = next((a for a in argv if a in COMMANDS), None)
+    for name in sorted(COMMANDS):
+        if name == chosen:
+            module = _load(name)
+            p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+            module.add_arguments(p)
+        else:
+            sub.add_parser(name, help=f"({name})", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run one command, and turn user-facing errors into one clear line."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS and getattr(_load(argv[0]), "PASSTHROUGH", False):
+        # Commands with a parser of their own (the sandbox) take the rest of the line as is.
+        return int(_load(argv[0]).main(argv[1:]) or 0)
+    args = build_parser(argv).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(_load(args.command).run(args) or 0)
+    except CoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""The registry of CLI commands: name → module with HELP, add_arguments(parser) and run(args)."""
+
+COMMANDS: dict[str, str] = {
+    "up": "jobs.stack",
+    "migrate": "jobs.migrate",
+    "sandbox": "jobs.sandbox",
+}

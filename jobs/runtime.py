@@ -1,0 +1,29 @@
+"""What every job needs: validated settings and a migrated store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Settings, load_settings
+from core.db import make_engine, make_sessionmaker, migrate
+
+
+@dataclass
+class Runtime:
+    """Settings, engine and session factory for one job process."""
+
+    settings: Settings
+    engine: Engine
+    Session: sessionmaker[Session]
+
+
+def open_runtime(settings: Settings | None = None, *, run_migrations: bool = True) -> Runtime:
+    """Load settings, open the database and bring its schema up to date."""
+    settings = settings or load_settings()
+    engine = make_engine(settings.database_url)
+    if run_migrations:
+        migrate(engine)
+    return Runtime(settings=settings, engine=engine, Session=make_sessionmaker(engine))

@@ -1,0 +1,167 @@
+"""`python -m jobs up` (what `make run` calls): the whole desk on this machine.
+
+With no STRIPE_API_KEY it starts the sandbox in live mode on loopback with a seeded account;
+then the scheduler and the dashboard. It prints the URL and stops everything on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+from core.config import PROJECT_ROOT, Settings, load_settings
+from core.errors import ConfigError
+from jobs.runtime import Runtime, open_runtime
+
+HELP = "start the desk: sandbox (when no STRIPE_API_KEY), scheduler and dashboard"
+SANDBOX_KEY = "sk_test_sandbox"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Ports and the demo account's size."""
+    parser.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    parser.add_argument("--sandbox-port", type=int, default=12111, help="sandbox port")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the demo account")
+    parser.add_argument("--customers", type=int, default=300, help="customers in the demo account")
+    parser.add_argument("--no-scheduler", action="store_true", help="do not start the scheduler")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_http(url: str, seconds: float, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise ConfigError(
+                f"{url} did not start (exit code {proc.returncode}); see the log above."
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise ConfigError(f"{url} did not answer within {seconds:.0f} s.")
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+def _has_command(name: str) -> bool:
+    from jobs.commands import COMMANDS
+
+    return name in COMMANDS
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the processes, print where to go, and wait for Ctrl-C."""
+    env = dict(os.environ)
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    settings = load_settings()
+    try:
+        if not settings.stripe_api_key:
+            port = args.sandbox_port
+            if not _free(port):
+                raise ConfigError(
+                    f"port {port} is in use: stop what uses it or pass --sandbox-port N."
+                )
+            exports = settings.data_dir / "sandbox_exports"
+            cmd = _python(
+                "-m", "jobs", "sandbox", "--host", "127.0.0.1", "--port", str(port),
+                "--seed", str(args.seed), "--customers", str(args.customers), "--live",
+                "--exports-dir", str(exports),
+            )  # fmt: skip
+            procs.append(("sandbox", subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env)))
+            base = f"http://127.0.0.1:{port}"
+            _wait_http(base + "/_sandbox/stats", 180, procs[-1][1])
+            env.update(STRIPE_API_KEY=SANDBOX_KEY, STRIPE_API_BASE=base, LEDGERDESK_SANDBOX="1")
+            print(f"sandbox Stripe running at {base} (demo data, no real money)")
+        os.environ.update(env)
+        settings = load_settings()
+        _prepare_store(settings)
+        if not args.no_scheduler and _has_command("scheduler"):
+            cmd = _python("-m", "jobs", "scheduler")
+            procs.append(("scheduler", subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env)))
+        if not _free(args.port):
+            raise ConfigError(f"port {args.port} is in use: stop what uses it or pass --port N.")
+        cmd = _python(
+            "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+            "--server.address", "127.0.0.1", "--server.port", str(args.port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        )  # fmt: skip
+        procs.append(("dashboard", subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env)))
+        url = f"http://127.0.0.1:{args.port}"
+        _wait_http(url + "/_stcore/health", 120, procs[-1][1])
+        print(f"\nLedgerdesk is running: {url}\nPress Ctrl-C to stop.\n", flush=True)
+        while all(p.poll() is None for _, p in procs):
+            time.sleep(1)
+        stopped = [n for n, p in procs if p.poll() is not None]
+        print(f"{', '.join(stopped)} stopped; shutting down the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…")
+        return 0
+    finally:
+        _stop_all(procs)
+
+
+def _prepare_store(settings: Settings) -> None:
+    """Migrate; in sandbox mode create demo users and load the demo CSVs."""
+    rt = open_runtime(settings)
+    if not rt.settings.sandbox:
+        return
+    if importlib.util.find_spec("core.auth") is not None:
+        from core import auth
+
+        if hasattr(auth, "ensure_demo_users"):
+            with rt.Session.begin() as session:
+                created = auth.ensure_demo_users(session)
+            if created:
+                print("\nDemo users (one-time passwords, shown only now):")
+                for username, role, password in created:
+                    print(f"  {username:<10} {role:<9} {password}")
+    _load_demo_exports(rt)
+
+
+def _load_demo_exports(rt: Runtime) -> None:
+    """Import the sandbox's CRM / help-desk / entitlement / bank CSVs through the importers."""
+    if importlib.util.find_spec("core.imports") is None:
+        return
+    from core.imports import IMPORTERS
+
+    folder = rt.settings.data_dir / "sandbox_exports"
+    files = {
+        "crm": "crm_accounts.csv",
+        "tickets": "helpdesk_tickets.csv",
+        "entitlements": "entitlements.csv",
+        "bank": "bank_statement.csv",
+    }
+    for kind, name in files.items():
+        path = folder / name
+        if kind in IMPORTERS and path.exists():
+            with rt.Session.begin() as session:
+                result = IMPORTERS[kind].import_file(session, path)
+            print(f"imported demo {kind}: {json.dumps(getattr(result, 'summary', str(result)))}")
+
+
+def _stop_all(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _, proc in reversed(procs):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    deadline = time.time() + 10
+    for _, proc in reversed(procs):
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,45 @@
+"""Home: what the desk is connected to, and whether there is data yet."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.config import redact_url
+from core.store_summary import store_summary
+from dashboard.context import get_sessionmaker, get_settings
+
+settings = get_settings()
+st.title("Ledgerdesk")
+st.caption("Finance operations for your Stripe account: recovery, disputes, books and drift.")
+
+mode_label = {
+    "sandbox": "the built-in sandbox (demo data, no real money)",
+    "test": "Stripe in test mode",
+    "live": "Stripe in live mode",
+}[settings.stripe_mode]
+c1, c2, c3 = st.columns(3)
+c1.metric("Connected to", settings.stripe_mode.capitalize(), help=mode_label)
+c2.metric(
+    "Stripe endpoint", settings.stripe_api_base.replace("https://", "").replace("http://", "")
+)
+c3.metric("Database", settings.database_kind, help=redact_url(settings.database_url))
+if settings.stripe_accounts:
+    st.caption("Connected accounts: " + ", ".join(settings.stripe_accounts))
+
+with get_sessionmaker()() as session:
+    summary = store_summary(session)
+
+if summary.empty:
+    st.info(
+        "**No data yet — run the sync.** The scheduler started by `make run` syncs every "
+        f"{settings.sync_interval_seconds} s; or run `python -m jobs sync --once` now."
+    )
+else:
+    a, b, c = st.columns(3)
+    a.metric("Events stored", f"{summary.events:,}")
+    b.metric("Stripe objects", f"{summary.objects:,}")
+    last = summary.last_success_at
+    c.metric(
+        "Last successful sync",
+        last.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") if last else "never",
+    )
