@@ -1,0 +1,350 @@
+"""A realistic Stripe account from a seed: customers, subscriptions, invoices, payments, money movement.
+
+Deterministic for a seed and a `now`; linear in the number of customers.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox import declines, flows, objects
+from sandbox.generator_money import incidents, payouts
+from sandbox.store import Account
+
+DAY = 86400
+PERIOD = 30 * DAY
+FIRST = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Luca",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yara",
+    "Zoe",
+]
+LAST = [
+    "Abbott",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eze",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quint",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Weber",
+    "Young",
+]
+ORG = [
+    "Labs",
+    "Systems",
+    "Analytics",
+    "Works",
+    "Cloud",
+    "Health",
+    "Logistics",
+    "Studio",
+    "Bank",
+    "Retail",
+    "Foods",
+    "Robotics",
+    "Media",
+    "Energy",
+    "Legal",
+    "Travel",
+]
+# segment: (share, product index, (min, max) monthly unit amount in cents, (min, max) seats)
+SEGMENTS: dict[str, tuple[float, int, tuple[int, int], tuple[int, int]]] = {
+    "self_serve": (0.70, 0, (2900, 9900), (1, 3)),
+    "mid_market": (0.25, 1, (49900, 199900), (1, 1)),
+    "enterprise": (0.05, 2, (500000, 2500000), (1, 1)),
+}
+
+
+@dataclass
+class Built:
+    """What the generator made, for exports and the truth report."""
+
+    customers: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # id, name, email, segment, mrr, sub, status
+    charges_ok: list[str] = field(default_factory=list)
+
+
+def _card(a: Account, rng: random.Random, name: str, now: int) -> dict[str, Any]:
+    year = 1970 + now // (365 * DAY)
+    return {
+        "pm": a.new_id("pm_"),
+        "brand": rng.choice(["visa", "visa", "mastercard", "amex"]),
+        "last4": f"{rng.randint(0, 9999):04d}",
+        "exp_month": rng.randint(1, 12),
+        "exp_year": year + rng.choice([0, 1, 1, 2, 3, 4]),
+        "fingerprint": a.new_id("", 16),
+        "funding": rng.choice(["credit", "credit", "debit"]),
+        "zip": f"{rng.randint(10000, 99999)}",
+        "name": name,
+    }
+
+
+def _catalog(a: Account, start: int) -> list[list[dict[str, Any]]]:
+    specs = [
+        ("Ledger Starter", "Self-serve plan"),
+        ("Ledger Growth", "Mid-market plan"),
+        ("Ledger Enterprise", "Enterprise contract"),
+    ]
+    out = []
+    for name, desc in specs:
+        prod = a.add(objects.product(a, created=start, name=name, description=desc))
+        out.append([prod])
+    return out
+
+
+def build_account(a: Account, *, seed: int, customers: int, days: int) -> Built:
+    """Fill `a` with `days` of history ending at `a.now()`."""
+    # Millions of small dicts and no cycles: the cyclic GC only costs time here.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(a, seed=seed, customers=customers, days=days)
+    finally:
+        # The account lives as long as the server: keep the collector from re-scanning
+        # millions of long-lived dicts on every full collection while requests are served.
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def _build(a: Account, *, seed: int, customers: int, days: int) -> Built:
+    rng = random.Random(seed)
+    now = a.now_int()
+    start = now - days * DAY
+    built = Built()
+    catalog = _catalog(a, start - 400 * DAY)
+    price_cache: dict[tuple[int, int], dict[str, Any]] = {}
+    segs = list(SEGMENTS)
+    weights = [SEGMENTS[s][0] for s in segs]
+    for n in range(customers):
+        segment = rng.choices(segs, weights)[0]
+        _, prod_i, (lo, hi), (qlo, qhi) = SEGMENTS[segment]
+        unit = rng.randint(lo // 100, hi // 100) * 100
+        if segment == "self_serve":
+            unit = rng.choice([2900, 4900, 9900])
+        key = (prod_i, unit)
+        if key not in price_cache:
+            prod = catalog[prod_i][0]
+            price_cache[key] = a.add(
+                objects.price(
+                    a,
+                    created=prod["created"],
+                    product_id=prod["id"],
+                    unit_amount=unit,
+                    nickname=f"{prod['name']} {unit // 100}",
+                )
+            )
+        price_obj = price_cache[key]
+        qty = rng.randint(qlo, qhi)
+        _customer_timeline(a, rng, built, n, segment, price_obj, qty, start, now)
+    incidents(a, rng, built.charges_ok, now)
+    payouts(a, rng, start, now)
+    return built
+
+
+def _customer_timeline(
+    a: Account,
+    rng: random.Random,
+    built: Built,
+    n: int,
+    segment: str,
+    price_obj: dict[str, Any],
+    qty: int,
+    start: int,
+    now: int,
+) -> None:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    org = f"{last} {rng.choice(ORG)}" if segment != "self_serve" else f"{first} {last}"
+    established = rng.random() < 0.6
+    if established:
+        anchor = start + rng.randint(0, PERIOD - 1)
+        created = anchor - rng.randint(1, 12) * PERIOD
+    else:
+        created = start + rng.randint(0, max(1, now - start - 3600))
+        anchor = created
+    created -= created % 60  # sign-ups and billing cluster on whole minutes: many share a second
+    anchor -= anchor % 60
+    email = f"{first.lower()}.{last.lower()}{n}@{org.split()[0].lower()}.example"
+    cust = a.add(
+        objects.customer(a, created=created, name=org, email=email, metadata={"segment": segment}),
+        card=None,
+    )
+    a.meta[cust["id"]]["card"] = _card(a, rng, f"{first} {last}", now)
+    flows._emit(a, "customer.created", cust, created, flows.NO_REQ)
+    trial = not established and rng.random() < 0.25
+    first_bill = anchor + 14 * DAY if trial else anchor
+    sub = a.add(
+        objects.subscription(
+            a,
+            created=created,
+            customer_id=cust["id"],
+            price_obj=price_obj,
+            quantity=qty,
+            status="trialing" if trial else "active",
+            period_start=anchor,
+            period_end=first_bill if trial else anchor + PERIOD,
+            trial_start=anchor if trial else None,
+            trial_end=first_bill if trial else None,
+        )
+    )
+    flows._emit(a, "customer.subscription.created", sub, created, flows.NO_REQ)
+    if trial and first_bill - 3 * DAY <= now:
+        flows._emit(
+            a, "customer.subscription.trial_will_end", sub, first_bill - 3 * DAY, flows.NO_REQ
+        )
+    mrr = price_obj["unit_amount"] * qty
+    info = {
+        "id": cust["id"],
+        "name": org,
+        "email": email,
+        "segment": segment,
+        "mrr": mrr,
+        "subscription": sub["id"],
+        "created": created,
+    }
+    built.customers.append(info)
+    taxed = rng.random() < 0.3
+    bill_at = first_bill if not established else anchor
+    while bill_at <= now:
+        if a.objects[sub["id"]]["status"] in ("canceled", "unpaid"):
+            break
+        if rng.random() < 0.025 and bill_at > created + PERIOD:
+            flows.set_sub_status(
+                a,
+                sub["id"],
+                "canceled",
+                bill_at,
+                canceled_at=bill_at,
+                ended_at=bill_at,
+                cancellation_details={
+                    "comment": None,
+                    "feedback": "too_expensive",
+                    "reason": "cancellation_requested",
+                },
+            )
+            break
+        _bill_period(a, rng, built, cust, sub["id"], price_obj, qty, bill_at, now, taxed)
+        bill_at += PERIOD
+    info["status"] = a.objects[sub["id"]]["status"]
+
+
+def _bill_period(
+    a: Account,
+    rng: random.Random,
+    built: Built,
+    cust: dict[str, Any],
+    sub_id: str,
+    price_obj: dict[str, Any],
+    qty: int,
+    at: int,
+    now: int,
+    taxed: bool,
+) -> None:
+    sub = a.objects[sub_id]
+    tax = round(price_obj["unit_amount"] * qty * rng.choice([0.0725, 0.0875, 0.06])) if taxed else 0
+    reason = "subscription_create" if sub["latest_invoice"] is None else "subscription_cycle"
+    inv = a.add(
+        objects.invoice(
+            a,
+            created=at,
+            cust=cust,
+            sub=sub,
+            price_obj=price_obj,
+            quantity=qty,
+            period_start=at,
+            period_end=at + PERIOD,
+            tax=tax,
+            billing_reason=reason,
+        ),
+        invoice_payment=None,
+        subscription=sub["id"],
+    )
+    item = dict(sub["items"]["data"][0], current_period_start=at, current_period_end=at + PERIOD)
+    changes: dict[str, Any] = {
+        "latest_invoice": inv["id"],
+        "items": dict(sub["items"], data=[item]),
+    }
+    if sub["status"] == "trialing":
+        flows.set_sub_status(a, sub_id, "active", at, **changes)
+    else:
+        a.update(sub_id, **changes)
+    flows._emit(a, "invoice.created", inv, at, flows.NO_REQ)
+    flows._emit(a, "invoice.finalized", inv, at, flows.NO_REQ)
+    when = at + 3600
+    fail_rate = 0.06 if cust["metadata"]["segment"] == "enterprise" else 0.11
+    for attempt in range(4):
+        if when > now:
+            return
+        decline = (
+            declines.pick(rng) if rng.random() < (fail_rate if attempt == 0 else 0.5) else None
+        )
+        if attempt and decline is None and rng.random() < 0.3:
+            decline = declines.pick(rng)
+        if decline and decline not in declines.RECOVERABLE and attempt and rng.random() < 0.5:
+            pass  # a hard decline keeps failing
+        result = flows.attempt_invoice_payment(a, inv["id"], when, decline, rng)
+        if result["status"] == "paid":
+            built.charges_ok.append(result["charge"])
+            return
+        nxt = a.objects[inv["id"]]["next_payment_attempt"]
+        if nxt is None:
+            break
+        when = nxt
+    if when <= now and a.objects[inv["id"]]["status"] == "open":
+        # Retries exhausted: Stripe's subscription settings cancel (most) or leave it unpaid.
+        final = "canceled" if rng.random() < 0.7 else "unpaid"
+        extra: dict[str, Any] = {
+            "canceled_at": when,
+            "ended_at": when,
+            "cancellation_details": {"comment": None, "feedback": None, "reason": "payment_failed"},
+        }
+        if final == "unpaid":
+            inv = a.update(
+                inv["id"],
+                status="uncollectible",
+                status_transitions={
+                    **a.objects[inv["id"]]["status_transitions"],
+                    "marked_uncollectible_at": when,
+                },
+            )
+            flows._emit(a, "invoice.marked_uncollectible", inv, when, flows.NO_REQ)
+        flows.set_sub_status(a, sub_id, final, when, **(extra if final == "canceled" else {}))
