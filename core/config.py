@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -75,6 +76,11 @@ class Settings:
     sandbox: bool = False
     sync_interval_seconds: int = 30
     policy_file: Path = field(default=PROJECT_ROOT / "core" / "policy.toml")
+    # books, drift and reports
+    chart_of_accounts_file: Path | None = None
+    digest_dir: Path | None = None
+    digest_recipients: tuple[str, ...] = ()
+    drift_mrr_tolerance_pct: float = 5.0
 
     @property
     def stripe_mode(self) -> str:
@@ -242,4 +248,30 @@ def load_settings(
         if get("SYNC_INTERVAL_SECONDS")
         else 30,
         policy_file=Path(policy) if policy else PROJECT_ROOT / "core" / "policy.toml",
+        **_books_settings(get),
     )
+
+
+def _books_settings(get: Callable[[str], str]) -> dict[str, Any]:
+    """CHART_OF_ACCOUNTS_FILE, DIGEST_DIR, DIGEST_RECIPIENTS and DRIFT_MRR_TOLERANCE_PCT."""
+    chart = get("CHART_OF_ACCOUNTS_FILE")
+    if chart and not Path(chart).is_file():
+        raise ConfigError(
+            f"CHART_OF_ACCOUNTS_FILE={chart!r} does not exist: point it at a TOML file with "
+            "[accounts.<role>] code/name tables, or unset it to use the built-in chart."
+        )
+    recipients = tuple(r.strip() for r in get("DIGEST_RECIPIENTS").split(",") if r.strip())
+    for r in recipients:
+        if "@" not in r or " " in r:
+            raise ConfigError(
+                f"DIGEST_RECIPIENTS contains {r!r}: list e-mail addresses separated by commas."
+            )
+    tolerance = get("DRIFT_MRR_TOLERANCE_PCT")
+    return {
+        "chart_of_accounts_file": Path(chart) if chart else None,
+        "digest_dir": Path(get("DIGEST_DIR")) if get("DIGEST_DIR") else None,
+        "digest_recipients": recipients,
+        "drift_mrr_tolerance_pct": float(_positive("DRIFT_MRR_TOLERANCE_PCT", tolerance, float))
+        if tolerance
+        else 5.0,
+    }

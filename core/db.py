@@ -22,6 +22,7 @@ from core.errors import ConfigError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_PAGE_SIZE = 32_768
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -46,6 +47,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see "begin" below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Only takes effect on a new, empty file (before WAL is on); existing files keep theirs.
+        # Events are ~3 KB of JSON each: 32 KB pages cut the WAL frames and syscalls per stored
+        # event about eightfold against the 4 KB default (see bench/bench_sync.py).
+        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -106,8 +111,10 @@ def insert_ignore(
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(table).values(list(rows))
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
-    result = session.execute(stmt)
-    return int(result.rowcount or 0)
+    # RETURNING counts the rows really inserted on both dialects (psycopg reports -1 as the
+    # rowcount of a multi-row INSERT).
+    stmt = stmt.returning(*table.primary_key.columns)
+    return len(session.execute(stmt).all())
 
 
 def upsert(
@@ -129,5 +136,5 @@ def upsert(
         set_={c: stmt.excluded[c] for c in update_columns},
         where=where(stmt.excluded) if callable(where) else where,
     )
-    result = session.execute(stmt)
-    return int(result.rowcount or 0)
+    stmt = stmt.returning(*table.primary_key.columns)
+    return len(session.execute(stmt).all())

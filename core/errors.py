@@ -96,3 +96,16 @@ class StripeRequestError(StripeError):
 
 class StripeIdempotencyError(StripeError):
     """The idempotency key was already used with different parameters."""
+
+
+class WebhookRejected(InputError):
+    """A webhook delivery failed verification; `reason` is a short counter key."""
+
+    def __init__(self, reason: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status = status
+
+
+class LlmUnavailable(CoreError):
+    """The OpenAI-compatible endpoint failed or answered something unusable; drafts fall back."""

@@ -21,5 +21,6 @@ class PageSpec:
 
 
 PAGES: list[PageSpec] = [
-    PageSpec("pages/home.py", "Home", ":material/home:", "Overview", default=True),
+    PageSpec("pages/home.py", "Connection", ":material/cable:", "Health"),
+    PageSpec("pages/sync_health.py", "Sync health", ":material/sync:", "Health"),
 ]

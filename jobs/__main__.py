@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # The stripe client logs every request at INFO; keep job logs to one line per run.
+        logging.getLogger("stripe").setLevel(logging.WARNING)
     try:
         return int(_load(args.command).run(args) or 0)
     except CoreError as exc:

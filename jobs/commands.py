@@ -4,4 +4,10 @@ COMMANDS: dict[str, str] = {
     "up": "jobs.stack",
     "migrate": "jobs.migrate",
     "sandbox": "jobs.sandbox",
+    "sync": "jobs.sync",
+    "backfill": "jobs.backfill",
+    "webhook": "jobs.webhook",
+    "process": "jobs.process",
+    "scheduler": "jobs.scheduler",
+    "status": "jobs.status",
 }

@@ -1,3 +1,10 @@
-"""What the scheduler runs and how often: (name, interval in seconds, "module:function")."""
+"""What the scheduler runs and how often: (name, interval in seconds, "module:function").
 
-PLAN: list[tuple[str, int, str]] = []
+An interval of 0 means "the configured SYNC_INTERVAL_SECONDS". Each function takes a
+jobs.runtime.Runtime and returns a one-line summary (or raises; the scheduler logs it).
+"""
+
+PLAN: list[tuple[str, int, str]] = [
+    ("sync", 0, "jobs.sync:scheduled"),
+    ("process", 0, "jobs.process:scheduled"),
+]

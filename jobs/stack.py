@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import signal
 import socket
@@ -151,8 +150,8 @@ def _load_demo_exports(rt: Runtime) -> None:
         path = folder / name
         if kind in IMPORTERS and path.exists():
             with rt.Session.begin() as session:
-                result = IMPORTERS[kind].import_file(session, path)
-            print(f"imported demo {kind}: {json.dumps(getattr(result, 'summary', str(result)))}")
+                result = IMPORTERS[kind].run(session, path)
+            print(f"demo {kind} import: {result.summary()}")
 
 
 def _stop_all(procs: list[tuple[str, subprocess.Popen[bytes]]]) -> None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models.base import Base, JSONType, UTCDateTime, utcnow
@@ -138,7 +147,11 @@ class BackfillShard(Base):
 
     __table_args__ = (
         UniqueConstraint(
-            "account", "resource", "window_start", "window_end", name="uq_backfill_shards_window"
+            "account",
+            "resource",
+            "window_start",
+            "window_end",
+            name="uq_backfill_shards_window",
         ),
     )
 

@@ -64,7 +64,11 @@ def upgrade() -> None:
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_backfill_shards"),
         sa.UniqueConstraint(
-            "account", "resource", "window_start", "window_end", name="uq_backfill_shards_window"
+            "account",
+            "resource",
+            "window_start",
+            "window_end",
+            name="uq_backfill_shards_window",
         ),
     )
 
@@ -96,5 +100,11 @@ def downgrade() -> None:
     op.drop_table("sync_runs")
     op.drop_index("ix_events_received_at", table_name="events")
     with op.batch_alter_table("sync_state") as batch:
-        for name in ("walk_cursor", "walk_head", "stopped_key", "last_sweep_at", "errors"):
+        for name in (
+            "walk_cursor",
+            "walk_head",
+            "stopped_key",
+            "last_sweep_at",
+            "errors",
+        ):
             batch.drop_column(name)

@@ -1,4 +1,4 @@
-"""Dispute triage: dispute cases, reminders, evidence.
+"""Dispute triage: dispute cases, reminders, evidence items, imported usage and shipments, packets.
 
 Revision ID: 0005_disputes
 Revises: 0004_recovery

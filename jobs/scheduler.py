@@ -1,0 +1,187 @@
+"""`python -m jobs scheduler`: run the jobs of jobs/schedule_plan.py on their intervals.
+
+One scheduler at a time: it holds a lease row in `job_leases`, renewed by a heartbeat thread;
+a second scheduler (on this machine or another, sharing the database) exits with a clear
+message, and takes over only once the first one's lease has expired. A failing job is logged
+and retried on its next interval; it never stops the scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import schedule
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import insert_ignore
+from core.errors import ConflictError
+from core.models.sync import JobLease
+from jobs.runtime import Runtime, open_runtime
+from jobs.schedule_plan import PLAN
+
+HELP = "run sync, process and the other jobs on their intervals (one scheduler at a time)"
+LEASE_NAME = "scheduler"
+LEASE_SECONDS = 60
+HEARTBEAT_SECONDS = 15
+log = logging.getLogger("ledgerdesk.scheduler")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the scheduler command."""
+    parser.add_argument("--once", action="store_true", help="run every job once, then exit")
+    parser.add_argument("--only", action="append", help="run only this job (repeatable)")
+
+
+def acquire_lease(
+    session_factory: sessionmaker[Session], holder: str, *, seconds: int = LEASE_SECONDS
+) -> bool:
+    """Take or renew the lease; False while another live holder has it."""
+    now = datetime.now(UTC)
+    with session_factory.begin() as session:
+        insert_ignore(
+            session,
+            JobLease.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "name": LEASE_NAME,
+                    "holder": holder,
+                    "acquired_at": now,
+                    "expires_at": now,
+                }
+            ],
+            ["name"],
+        )
+        result: Any = session.execute(
+            update(JobLease)
+            .where(JobLease.name == LEASE_NAME)
+            .where(or_(JobLease.holder == holder, JobLease.expires_at <= now))
+            .values(holder=holder, expires_at=now + timedelta(seconds=seconds))
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def release_lease(session_factory: sessionmaker[Session], holder: str) -> None:
+    """Give the lease up (on a clean exit) so a successor need not wait for expiry."""
+    with session_factory.begin() as session:
+        session.execute(
+            update(JobLease)
+            .where(JobLease.name == LEASE_NAME, JobLease.holder == holder)
+            .values(expires_at=datetime.now(UTC))
+        )
+
+
+def current_holder(session_factory: sessionmaker[Session]) -> JobLease | None:
+    """Who holds the lease now, if anyone."""
+    with session_factory() as session:
+        lease = session.get(JobLease, LEASE_NAME)
+        return lease if lease and lease.expires_at > datetime.now(UTC) else None
+
+
+def resolve(target: str) -> Callable[[Runtime], object]:
+    """'jobs.sync:scheduled' → the function."""
+    module, _, name = target.partition(":")
+    fn: Callable[[Runtime], object] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def run_job(runtime: Runtime, name: str, fn: Callable[[Runtime], object]) -> bool:
+    """Run one job, logging exactly one line; never raise."""
+    started = time.monotonic()
+    try:
+        summary = fn(runtime)
+    except Exception as exc:  # noqa: BLE001 - one failing job must not stop the scheduler
+        log.error("job=%s FAILED in %.2fs: %s", name, time.monotonic() - started, exc)
+        return False
+    log.info("job=%s ok in %.2fs: %s", name, time.monotonic() - started, summary or "")
+    return True
+
+
+class JobLanes:
+    """Each job runs in its own thread, so a slow one (books, digest) never delays the sync.
+
+    A job whose previous run is still going skips that interval instead of piling up.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.locks: dict[str, threading.Lock] = {}
+        self.threads: list[threading.Thread] = []
+
+    def launch(self, name: str, fn: Callable[[Runtime], object]) -> None:
+        """Start one run of `name` unless it is still running."""
+        lock = self.locks.setdefault(name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            log.info("job=%s still running; skipped this interval", name)
+            return
+
+        def work() -> None:
+            try:
+                run_job(self.runtime, name, fn)
+            finally:
+                lock.release()
+
+        thread = threading.Thread(target=work, name=f"job-{name}", daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait(self, timeout: float) -> None:
+        """Give running jobs a moment to finish on shutdown."""
+        deadline = time.monotonic() + timeout
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Hold the lease and run the plan until interrupted (or once with --once)."""
+    runtime = open_runtime()
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    if not acquire_lease(runtime.Session, holder):
+        lease = current_holder(runtime.Session)
+        who = f"{lease.holder}, lease until {lease.expires_at:%H:%M:%S} UTC" if lease else "?"
+        raise ConflictError(
+            f"Another scheduler is already running ({who}); stop it first, or wait for its "
+            "lease to expire if it crashed."
+        )
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            if not acquire_lease(runtime.Session, holder):
+                log.error("lost the scheduler lease to another process; stopping")
+                stop.set()
+
+    threading.Thread(target=heartbeat, name="scheduler-lease", daemon=True).start()
+    jobs = [
+        (name, interval or runtime.settings.sync_interval_seconds, resolve(target))
+        for name, interval, target in PLAN
+        if not args.only or name in args.only
+    ]
+    log.info("scheduler %s running %s", holder, ", ".join(f"{n}/{i}s" for n, i, _ in jobs))
+    try:
+        if args.once:
+            results = [run_job(runtime, name, fn) for name, _, fn in jobs]  # even after a failure
+            return 0 if all(results) else 1
+        lanes = JobLanes(runtime)
+        scheduler = schedule.Scheduler()
+        for name, interval, fn in jobs:
+            lanes.launch(name, fn)  # a first run of everything at start
+            scheduler.every(interval).seconds.do(lanes.launch, name, fn)
+        while not stop.is_set():
+            scheduler.run_pending()
+            idle = scheduler.idle_seconds
+            stop.wait(min(1.0, max(0.05, idle if idle is not None else 1.0)))
+        lanes.wait(timeout=30)
+        return 1
+    finally:
+        stop.set()
+        release_lease(runtime.Session, holder)

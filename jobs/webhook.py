@@ -1,0 +1,39 @@
+"""`python -m jobs webhook`: receive Stripe webhooks (or `stripe listen --forward-to`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.errors import ConfigError
+from core.webhook_receiver import WebhookReceiver, WebhookServer
+from jobs.runtime import open_runtime
+
+HELP = "receive signed Stripe webhooks, verify them and store the events"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the webhook command."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    parser.add_argument(
+        "--tolerance", type=int, default=300, help="max age of a signature in seconds"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    runtime = open_runtime()
+    secret = runtime.settings.stripe_webhook_secret
+    if not secret:
+        raise ConfigError(
+            "STRIPE_WEBHOOK_SECRET is not set: copy the endpoint's signing secret (whsec_...) from "
+            "the Stripe dashboard, or from the output of `stripe listen`."
+        )
+    receiver = WebhookReceiver(runtime.Session, [secret.reveal()], tolerance=args.tolerance)
+    server = WebhookServer(receiver, args.host, args.port)
+    print(f"listening on {server.url} — forward with: stripe listen --forward-to {server.url}")
+    try:
+        server.serve_forever()
+    finally:
+        server.httpd.server_close()
+    return 0

@@ -1,0 +1,111 @@
+"""Sync health: is every account's Stripe sync fresh, what failed, and what is stuck."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from core.health import (
+    account_health,
+    dead_letters,
+    queue_health,
+    sync_history,
+    webhook_rejects,
+)
+from dashboard.auth import require_user
+from dashboard.context import get_sessionmaker, get_settings
+
+require_user()
+settings = get_settings()
+st.title("Sync health")
+st.caption(
+    f"Stripe events are polled every {settings.sync_interval_seconds} s; an account whose sync "
+    "has not succeeded within 3 intervals is shown as failing."
+)
+
+with get_sessionmaker()() as session:
+    accounts = account_health(session, settings)
+    queue = queue_health(session)
+    rejects = webhook_rejects(session)
+    dead = dead_letters(session)
+    history = sync_history(session, hours=24)
+
+BADGE = {
+    "ok": "🟢 OK",
+    "failing": "🔴 Failing",
+    "stopped": "⛔ Stopped",
+    "never": "⚪ Never synced",
+}
+for a in accounts:
+    with st.container(border=True):
+        top = st.columns([2, 1, 1, 1, 1])
+        top[0].subheader(f"{a.label} — {BADGE.get(a.status, a.status)}")
+        top[1].metric("Lag", "n/a" if a.lag_seconds is None else f"{a.lag_seconds:,.0f} s")
+        top[2].metric("Events / hour", f"{a.events_last_hour:,}")
+        top[3].metric("Duplicates suppressed", f"{a.duplicates:,}")
+        top[4].metric("Retries", f"{a.retries:,}")
+        last = (
+            a.last_success_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+            if a.last_success_at
+            else "never"
+        )
+        st.caption(
+            f"Last success: {last} · cursor `{a.cursor or '—'}` · requests {a.requests:,} · "
+            f"errors {a.errors:,} · backfill {a.backfill or 'not run'}"
+        )
+        if a.status == "stopped":
+            st.error(f"{a.last_error}")
+        elif a.last_error:
+            st.warning(
+                f"Last error: {a.last_error}. The sync retries on its next run; run "
+                "`python -m jobs sync --once` to try now."
+            )
+        elif a.status == "never":
+            st.info(
+                "Not synced yet: start the scheduler (`make run`) or run `python -m jobs sync --once`."
+            )
+
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Unprocessed", f"{queue.pending:,}")
+c2.metric("Retrying", f"{queue.retrying:,}")
+c3.metric("Dead letters", f"{queue.dead:,}")
+c4.metric("Webhook rejects", f"{sum(rejects.values()):,}")
+if rejects:
+    st.caption(
+        "Webhook rejects by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(rejects.items()))
+    )
+
+st.subheader("Receipt rate and lag (24 h)")
+if history:
+    frame = pd.DataFrame([p.__dict__ for p in history])
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for account, part in frame.groupby("account"):
+        fig.add_trace(go.Bar(x=part["at"], y=part["events_per_hour"], name=f"{account} events/h"))
+        fig.add_trace(
+            go.Scatter(
+                x=part["at"],
+                y=part["lag_seconds"],
+                name=f"{account} lag (s)",
+                mode="lines",
+            ),
+            secondary_y=True,
+        )
+    fig.update_yaxes(title_text="events per hour", secondary_y=False)
+    fig.update_yaxes(title_text="lag (s)", secondary_y=True)
+    fig.update_layout(
+        height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend_orientation="h"
+    )
+    st.plotly_chart(fig, use_container_width=True)
+else:
+    st.info("No sync runs in the last 24 hours.")
+
+st.subheader("Dead letters")
+if dead:
+    st.dataframe(pd.DataFrame(dead), hide_index=True, use_container_width=True)
+    st.caption(
+        "Fix the cause, then re-queue: `python -m jobs process --replay <event id>` or `--all-dead`."
+    )
+else:
+    st.success("No dead letters.")
