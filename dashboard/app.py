@@ -12,8 +12,14 @@ if str(ROOT) not in sys.path:  # Streamlit puts only this folder on sys.path
 import streamlit as st  # noqa: E402
 
 from core.errors import CoreError  # noqa: E402
+from dashboard.auth import SESSION_KEY, require_user  # noqa: E402
 from dashboard.context import get_settings  # noqa: E402
 from dashboard.registry import PAGES, SECTIONS  # noqa: E402
+from dashboard.shell import render_sidebar  # noqa: E402
+
+
+def _signed_out() -> None:
+    """The only page a signed-out visitor has; the sign-in form itself comes from the gate."""
 
 
 def main() -> None:
@@ -26,15 +32,18 @@ def main() -> None:
     except CoreError as exc:
         st.error(f"Ledgerdesk cannot start: {exc}")
         st.stop()
+    if st.session_state.get(SESSION_KEY) is None:
+        # Signed out: replace whatever navigation the browser still shows with none at all.
+        st.navigation([st.Page(_signed_out, title="Sign in", default=True)], position="hidden")
+    actor = require_user()  # the sign-in gate: nothing below renders for a signed-out visitor
     groups: dict[str, list[st.Page]] = {}
-    for spec in PAGES:
+    for spec in (p for p in PAGES if actor.role in p.roles):
         page = st.Page(
             str(ROOT / spec.file), title=spec.title, icon=spec.icon, default=spec.default
         )
         groups.setdefault(spec.section, []).append(page)
     nav = st.navigation({s: groups[s] for s in SECTIONS if s in groups})
-    with st.sidebar:
-        st.caption(f"Stripe: **{settings.stripe_mode}** · database: **{settings.database_kind}**")
+    render_sidebar(settings, actor)  # mode, account, database, time zone, user, sign-out
     nav.run()
 
 

@@ -22,5 +22,15 @@ class PageSpec:
 
 PAGES: list[PageSpec] = [
     PageSpec("pages/home.py", "Connection", ":material/cable:", "Health"),
+    PageSpec("pages/approvals.py", "Approvals", ":material/task_alt:", "Work queues"),
+    PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "Health"),
+    PageSpec("pages/users.py", "Users & policy", ":material/group:", "Admin", roles=("admin",)),
     PageSpec("pages/sync_health.py", "Sync health", ":material/sync:", "Health"),
+    PageSpec(
+        "pages/outbox.py",
+        "Outbox",
+        ":material/outbox:",
+        "Health",
+        roles=("operator", "approver", "admin"),
+    ),
 ]

@@ -10,4 +10,8 @@ COMMANDS: dict[str, str] = {
     "process": "jobs.process",
     "scheduler": "jobs.scheduler",
     "status": "jobs.status",
+    "users": "jobs.users",
+    "execute": "jobs.execute",
+    "audit": "jobs.audit",
+    "outbox": "jobs.outbox",
 }

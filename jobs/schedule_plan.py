@@ -7,4 +7,7 @@ jobs.runtime.Runtime and returns a one-line summary (or raises; the scheduler lo
 PLAN: list[tuple[str, int, str]] = [
     ("sync", 0, "jobs.sync:scheduled"),
     ("process", 0, "jobs.process:scheduled"),
+    ("execute", 15, "jobs.execute:scheduled"),
+    ("outbox-deliver", 30, "jobs.outbox:scheduled"),
+    ("expire-actions", 300, "jobs.execute:expire_scheduled"),
 ]

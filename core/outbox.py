@@ -1,0 +1,325 @@
+"""The outbox: customer emails (SMTP) and internal alerts (Slack incoming webhook), each sent
+at most once.
+
+A message is stored once per `dedupe_key` (a second enqueue returns the first). Delivery claims
+a row (`pending → sending`, committed) before talking to the server, and records `sent` after;
+a refused connection or a temporary error puts it back to `pending` with exponential backoff.
+A row left in `sending` by a crash is never re-sent blindly: it becomes `unknown` for a person
+to check, because sending twice is worse than asking. Without SMTP_URL (the sandbox demo) or
+SLACK_WEBHOOK_URL, messages are `held` in the outbox and shown in the UI instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, cast
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Settings
+from core.db import insert_ignore
+from core.models.base import utcnow
+from core.models.governance import OutboxMessage
+
+MAX_ATTEMPTS = 8
+STALE_SENDING = timedelta(minutes=10)
+TIMEOUT_SECONDS = 15
+STATUSES = ("pending", "sending", "sent", "held", "failed", "unknown")
+
+
+class TemporaryFailure(Exception):
+    """The server could not take the message now; try again later."""
+
+
+class PermanentFailure(Exception):
+    """The server refused the message; retrying will not help."""
+
+
+def _rowcount(result: Any) -> int:
+    # UPDATE results carry rowcount (CursorResult); the generic Result type does not say so.
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _enqueue(
+    session: Session,
+    channel: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    related: str | None,
+) -> OutboxMessage:
+    now = utcnow()
+    insert_ignore(
+        session,
+        cast(Table, OutboxMessage.__table__),
+        [
+            {
+                "channel": channel,
+                "dedupe_key": dedupe_key[:255],
+                "recipient": recipient[:255],
+                "subject": subject[:255],
+                "body": body,
+                "related": related,
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+        ],
+        ["dedupe_key"],
+    )
+    msg = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key[:255]))
+    assert msg is not None
+    return msg
+
+
+def enqueue_email(
+    session: Session,
+    to: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    related: str | None = None,
+) -> OutboxMessage:
+    """Queue one customer email; the same dedupe_key never queues a second one."""
+    return _enqueue(session, "email", to, subject, body, dedupe_key, related)
+
+
+def enqueue_chat(
+    session: Session, text: str, dedupe_key: str, related: str | None = None
+) -> OutboxMessage:
+    """Queue one internal alert for the team channel."""
+    return _enqueue(
+        session,
+        "chat",
+        "team channel",
+        text.splitlines()[0][:120] if text else "",
+        text,
+        dedupe_key,
+        related,
+    )
+
+
+def message_id(dedupe_key: str) -> str:
+    """A stable Message-ID, so a receiving server can recognise a duplicate too."""
+    return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@ledgerdesk>"
+
+
+def send_email(
+    smtp_url: str, sender: str, msg: OutboxMessage, timeout: float = TIMEOUT_SECONDS
+) -> None:
+    """Send one email through SMTP (smtp://, smtp+starttls://, smtps://; user:password optional)."""
+    url = urlparse(smtp_url)
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = msg.recipient
+    email["Subject"] = msg.subject
+    email["Message-ID"] = message_id(msg.dedupe_key)
+    email.set_content(msg.body)
+    host = url.hostname or "localhost"
+    try:
+        if url.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                host,
+                url.port or 465,
+                timeout=timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            client = smtplib.SMTP(host, url.port or 25, timeout=timeout)
+        with client:
+            if url.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+            client.send_message(email)
+    except smtplib.SMTPResponseException as exc:
+        text = f"SMTP server answered {exc.smtp_code}: {exc.smtp_error!r}"
+        if 500 <= exc.smtp_code < 600 and not isinstance(exc, smtplib.SMTPAuthenticationError):
+            raise PermanentFailure(text) from None
+        raise TemporaryFailure(text) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise PermanentFailure(
+            f"SMTP server refused the recipient: {list(exc.recipients)}"
+        ) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise TemporaryFailure(f"could not reach the SMTP server at {host}: {exc}") from None
+
+
+def post_to_slack(webhook_url: str, text: str, timeout: float = TIMEOUT_SECONDS) -> None:
+    """POST one message to a Slack incoming webhook."""
+    request = urllib.request.Request(
+        webhook_url,
+        data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        text_err = f"Slack webhook answered HTTP {exc.code}"
+        if exc.code == 429 or exc.code >= 500:
+            raise TemporaryFailure(text_err) from None
+        raise PermanentFailure(text_err + " (check SLACK_WEBHOOK_URL)") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TemporaryFailure(f"could not reach the Slack webhook: {reason}") from None
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, status: str) -> None:
+        """Count one message outcome."""
+        self.counts[status] = self.counts.get(status, 0) + 1
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        if not self.counts:
+            return "outbox: nothing to deliver"
+        return "outbox: " + ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()))
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+def _hold_reason(settings: Settings, channel: str) -> str | None:
+    if channel == "email" and not settings.smtp_url:
+        return (
+            "held (demo): kept in the outbox" if settings.sandbox else "held: SMTP_URL is not set"
+        )
+    if channel == "chat" and not settings.slack_webhook_url:
+        return "held: SLACK_WEBHOOK_URL is not set"
+    return None
+
+
+def _set(session: Session, msg_id: int, expected: str, **values: Any) -> bool:
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == msg_id, OutboxMessage.status == expected)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def deliver(
+    Session: sessionmaker[Session],
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    timeout: float = TIMEOUT_SECONDS,
+) -> DeliveryReport:
+    """Send what is due; each message is claimed before sending so it never goes out twice."""
+    now = now or utcnow()
+    report = DeliveryReport()
+    with Session.begin() as session:
+        stale = session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.status == "sending",
+                OutboxMessage.claimed_at <= now - STALE_SENDING,
+            )
+        ).all()
+        for msg_id in stale:
+            if _set(
+                session,
+                msg_id,
+                "sending",
+                status="unknown",
+                last_error="delivery was interrupted; check the mail server before resending",
+            ):
+                report.add("unknown")
+        due = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "pending",
+                    (OutboxMessage.next_attempt_at.is_(None))
+                    | (OutboxMessage.next_attempt_at <= now),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+        )
+    for msg in due:
+        hold = _hold_reason(settings, msg.channel)
+        with Session.begin() as session:
+            if hold:
+                if _set(session, msg.id, "pending", status="held", last_error=hold):
+                    report.add("held")
+                continue
+            if not _set(
+                session,
+                msg.id,
+                "pending",
+                status="sending",
+                claimed_at=now,
+                attempts=OutboxMessage.attempts + 1,
+            ):
+                continue  # another deliverer took it
+        try:
+            if msg.channel == "email":
+                assert settings.smtp_url is not None
+                send_email(settings.smtp_url.reveal(), settings.smtp_from, msg, timeout)
+            else:
+                assert settings.slack_webhook_url is not None
+                post_to_slack(settings.slack_webhook_url.reveal(), msg.body, timeout)
+        except (TemporaryFailure, PermanentFailure) as exc:
+            attempts = msg.attempts + 1
+            final = isinstance(exc, PermanentFailure) or attempts >= MAX_ATTEMPTS
+            with Session.begin() as session:
+                _set(
+                    session,
+                    msg.id,
+                    "sending",
+                    status="failed" if final else "pending",
+                    last_error=str(exc),
+                    next_attempt_at=None if final else now + _backoff(attempts),
+                )
+            report.add("failed" if final else "retrying")
+            continue
+        with Session.begin() as session:
+            _set(
+                session,
+                msg.id,
+                "sending",
+                status="sent",
+                sent_at=utcnow(),
+                last_error=None,
+            )
+        report.add("sent")
+    return report
+
+
+def list_messages(
+    session: Session, status: str | None = None, limit: int = 200
+) -> list[OutboxMessage]:
+    """Outbox messages, newest first (optionally one status)."""
+    q = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status:
+        q = q.where(OutboxMessage.status == status)
+    return list(session.scalars(q))
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many messages are in each status."""
+    rows = session.execute(
+        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    )
+    return {s: int(n) for s, n in rows}

@@ -1,0 +1,73 @@
+"""One way to show numbers, money, times and Stripe ids on every page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from core.money import format_money
+from core.stripe_links import dashboard_url
+
+
+def number(value: int | float | None) -> str:
+    """A count with thousands separators; "—" when unknown."""
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def money(amount: int | None, currency: str | None) -> str:
+    """Minor units with their currency (core.money's format)."""
+    return format_money(amount, currency)
+
+
+def amounts(by_currency: Mapping[str, int], empty: str = "—") -> str:
+    """Several currencies' totals on one line, largest first: "$1,200.00 · €80.00"."""
+    parts = sorted(by_currency.items(), key=lambda kv: -abs(kv[1]))
+    return " · ".join(format_money(v, c) for c, v in parts) or empty
+
+
+def when(value: datetime | int | float | None, tz: ZoneInfo, *, seconds: bool = False) -> str:
+    """A timestamp (aware datetime or epoch seconds) in the team's time zone."""
+    if value is None or value == 0:
+        return "—"
+    moment = value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def duration(seconds: float | None) -> str:
+    """A span for humans: "45 s", "12 min", "3 h 5 min", "2 d 4 h"."""
+    if seconds is None:
+        return "—"
+    s = int(max(0, seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    return f"{s // 86400} d {s % 86400 // 3600} h"
+
+
+def countdown(due_by: int | None, now: float) -> str:
+    """Time left until an epoch deadline ("in 5 h 10 min"), or how late it is."""
+    if not due_by:
+        return "—"
+    left = due_by - now
+    return f"in {duration(left)}" if left >= 0 else f"{duration(-left)} late"
+
+
+def stripe_url(object_id: str | None, mode: str, account: str = "") -> str | None:
+    """The Stripe dashboard page of an id (None in sandbox mode or for unknown ids)."""
+    return dashboard_url(object_id or "", mode=mode, account=account)
+
+
+def stripe_link(object_id: str | None, mode: str, account: str = "") -> str:
+    """Markdown for an id: a link to Stripe where there is one, else the id as code."""
+    if not object_id:
+        return "—"
+    url = stripe_url(object_id, mode, account)
+    return f"[`{object_id}`]({url})" if url else f"`{object_id}`"

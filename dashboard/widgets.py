@@ -1,0 +1,108 @@
+"""Shared widgets: how an action request, its evidence and its outcome are shown."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from core.action_states import MONEY_TYPES
+from core.errors import CoreError
+from core.models.governance import ActionRequest, Approval
+from core.money import format_money
+
+
+def title_of(action: ActionRequest) -> str:
+    """One line naming the action: type, target and amount."""
+    kind = action.action_type.replace("_", " ").capitalize()
+    money = (
+        f" · {format_money(action.amount, action.currency)}" if action.amount is not None else ""
+    )
+    return f"#{action.id} {kind} · {action.target_id}{money}"
+
+
+def is_money_move(action: ActionRequest) -> bool:
+    """Whether approving it moves money (and so needs a confirmation dialog)."""
+    return action.action_type in MONEY_TYPES
+
+
+def when(ts: datetime | None, tz: Any = None) -> str:
+    """A timestamp in the team's time zone, minutes precision."""
+    return ts.astimezone(tz).strftime("%Y-%m-%d %H:%M") if ts else "—"
+
+
+def render_why(action: ActionRequest, approvals: Sequence[Approval], tz: Any = None) -> None:
+    """The reason, the rule and policy version behind it, and the evidence an approver needs."""
+    st.markdown(f"**Why:** {action.reason}")
+    rule = action.rule_id or "requested by hand"
+    st.caption(
+        f"Rule: `{rule}` · policy `{action.policy_version}` · requested by **{action.requested_by}** "
+        f"on {when(action.created_at, tz)} · needs {action.required_approvals} approver(s) · "
+        f"expires {when(action.expires_at, tz)}"
+    )
+    evidence = dict(action.evidence or {})
+    if evidence:
+        rows = [
+            {"evidence": k.replace("_", " "), "value": _show(k, v, action.currency)}
+            for k, v in evidence.items()
+        ]
+        st.dataframe(rows, hide_index=True, width="stretch")
+    params = {k: v for k, v in (action.params or {}).items() if k not in ("body",)}
+    if params:
+        st.caption("Parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    if action.params.get("body"):
+        with st.expander("Message text"):
+            st.text(str(action.params["body"]))
+    for a in approvals:
+        verb = "approved" if a.decision == "approve" else "rejected"
+        st.caption(f"{a.username} {verb} on {when(a.created_at, tz)}: “{a.reason}”")
+
+
+def _show(key: str, value: Any, currency: str | None) -> str:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (key == "amount" or key.endswith(("_value", "_amount")))
+    ):
+        return format_money(value, currency)
+    return str(value)
+
+
+def outcome_rows(actions: Sequence[ActionRequest], tz: Any = None) -> list[dict[str, Any]]:
+    """Rows for an outcomes table: what happened after the decision."""
+    return [
+        {
+            "action": title_of(a),
+            "status": a.status,
+            "what happened": a.outcome_note or a.last_error or "",
+            "finished": when(a.finished_at or a.updated_at, tz),
+            "requested by": a.requested_by,
+        }
+        for a in actions
+    ]
+
+
+_FLASH_KEY = "ledgerdesk_flash"
+
+
+def flash(kind: str, text: str) -> None:
+    """Keep a message to show after the next rerun ("success", "error", "info")."""
+    st.session_state.setdefault(_FLASH_KEY, []).append((kind, text))
+
+
+def show_flash() -> None:
+    """Show (once) the messages kept by flash()."""
+    for kind, text in st.session_state.pop(_FLASH_KEY, []):
+        getattr(st, kind)(text)
+
+
+@contextmanager
+def shows_errors() -> Iterator[None]:
+    """Turn a CoreError into a flashed st.error (its message says what to do); bugs propagate."""
+    try:
+        yield
+    except CoreError as exc:
+        flash("error", str(exc))

@@ -1,0 +1,70 @@
+"""`python -m jobs audit verify|export`: check the hash chain, or export the log as CSV."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timedelta
+
+from core import audit
+from core.errors import InputError
+from core.models.base import utcnow
+from jobs.runtime import open_runtime
+
+HELP = "verify the audit log's hash chain, or export it as CSV"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Subcommands verify and export."""
+    sub = parser.add_subparsers(dest="op", metavar="op", required=True)
+    v = sub.add_parser("verify", help="detect edited, deleted or reordered entries")
+    v.add_argument("--json", action="store_true", help="print the result as JSON")
+    e = sub.add_parser("export", help="write the log as CSV")
+    e.add_argument("--output", "-o", help="file to write (default: standard output)")
+    e.add_argument("--actor", default="")
+    e.add_argument("--action", default="", help="action prefix, e.g. action. or sign_in")
+    e.add_argument("--target", default="")
+    e.add_argument("--since-days", type=int, help="only the last N days")
+
+
+def _filter(args: argparse.Namespace) -> audit.AuditFilter:
+    since: datetime | None = None
+    if args.since_days is not None:
+        if args.since_days <= 0:
+            raise InputError("--since-days must be a positive number of days.")
+        since = utcnow() - timedelta(days=args.since_days)
+    return audit.AuditFilter(
+        actor=args.actor, action=args.action, target=args.target, date_from=since
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Verify (exit 1 when broken) or export."""
+    runtime = open_runtime()
+    with runtime.Session() as session:
+        if args.op == "verify":
+            result = audit.verify(session)
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "ok": result.ok,
+                            "checked": result.checked,
+                            "broken_id": result.broken_id,
+                            "problem": result.problem,
+                        }
+                    )
+                )
+            else:
+                print(result.summary())
+            return 0 if result.ok else 1
+        lines = audit.iter_csv(session, _filter(args))
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as fh:
+                count = sum(1 for line in lines if fh.write(line)) - 1
+            print(f"exported {count} audit entries to {args.output}")
+        else:
+            for line in lines:
+                sys.stdout.write(line)
+    return 0

@@ -1,0 +1,55 @@
+"""`python -m jobs outbox deliver|list`: send queued emails and alerts, at most once each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from core import outbox
+from jobs.runtime import Runtime, open_runtime
+
+HELP = "deliver queued emails (SMTP) and alerts (Slack), or list the outbox"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Subcommands deliver and list."""
+    sub = parser.add_subparsers(dest="op", metavar="op", required=True)
+    d = sub.add_parser("deliver", help="send what is due")
+    d.add_argument("--json", action="store_true", help="print counts as JSON")
+    ls = sub.add_parser("list", help="show recent messages")
+    ls.add_argument("--status", choices=outbox.STATUSES)
+    ls.add_argument("--json", action="store_true", help="print JSON")
+
+
+def scheduled(runtime: Runtime) -> str:
+    """Scheduler entry: deliver what is due."""
+    return outbox.deliver(runtime.Session, runtime.settings).summary()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Deliver or list; exit 1 when a message failed for good."""
+    runtime = open_runtime()
+    if args.op == "deliver":
+        report = outbox.deliver(runtime.Session, runtime.settings)
+        print(json.dumps(report.counts) if args.json else report.summary())
+        return 1 if report.counts.get("failed") else 0
+    with runtime.Session() as session:
+        rows = [
+            {
+                "id": m.id,
+                "channel": m.channel,
+                "to": m.recipient,
+                "subject": m.subject,
+                "status": m.status,
+                "attempts": m.attempts,
+                "error": m.last_error,
+            }
+            for m in outbox.list_messages(session, args.status)
+        ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"#{r['id']:<5} {r['channel']:<5} {r['status']:<8} {r['to']:<30} {r['subject']}")
+        print(f"{len(rows)} message(s)")
+    return 0

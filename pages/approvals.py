@@ -1,0 +1,141 @@
+"""Approvals: the requests awaiting me, with their why; approve / reject; what happened after."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import actions
+from core.executor import run_now
+from dashboard.auth import require_user
+from dashboard.context import get_sessionmaker, get_settings
+from dashboard.widgets import (
+    flash,
+    is_money_move,
+    outcome_rows,
+    render_why,
+    show_flash,
+    shows_errors,
+    title_of,
+    when,
+)
+
+actor = require_user()
+settings = get_settings()
+Session = get_sessionmaker()
+tz = settings.tz
+
+
+def decide(action_id: int, approve: bool, reason: str) -> None:
+    """Record one decision through the core service (which checks role and four-eyes)."""
+    with shows_errors(), Session.begin() as session:
+        if approve:
+            done = actions.approve(session, actor, action_id, reason)
+            flash("success", f"Action #{action_id} is now {done.status}.")
+        else:
+            actions.reject(session, actor, action_id, reason)
+            flash("success", f"Action #{action_id} was rejected.")
+
+
+def _drop_confirmation() -> None:
+    st.session_state.pop("approvals_confirm", None)
+
+
+@st.dialog("Confirm: this moves money", on_dismiss=_drop_confirmation)
+def confirm(action_id: int, title: str, reason: str) -> None:
+    """The confirmation step for refunds, credits and other money moves."""
+    st.write(f"You are approving **{title}**.")
+    st.write(f"Your reason: “{reason}”")
+    st.warning("Once executed this cannot be undone from Ledgerdesk.")
+    yes, no = st.columns(2)
+    if yes.button("Confirm approval", type="primary", key=f"confirm-{action_id}"):
+        _drop_confirmation()
+        decide(action_id, True, reason)
+        st.rerun()
+    if no.button("Cancel", key=f"cancel-{action_id}"):
+        _drop_confirmation()
+        st.rerun()
+
+
+st.title("Approvals")
+show_flash()
+
+with Session() as session:
+    awaiting = actions.awaiting(session, actor)
+    trail = {a.id: actions.approvals_of(session, a.id) for a in awaiting}
+    in_flight = [a for a in actions.open_actions(session) if a.id not in trail]
+    flight_trail = {a.id: actions.approvals_of(session, a.id) for a in in_flight}
+    recent = actions.recent_outcomes(session, limit=50)
+
+tab_mine, tab_flight, tab_done = st.tabs(
+    [
+        f"Awaiting me ({len(awaiting)})",
+        f"In flight ({len(in_flight)})",
+        f"Recent outcomes ({len(recent)})",
+    ]
+)
+
+with tab_mine:
+    if not awaiting:
+        st.info(
+            "Nothing awaits your decision. Requests you made yourself are decided by someone else."
+        )
+    for action in awaiting:
+        with st.container(border=True):
+            st.subheader(title_of(action))
+            render_why(action, trail[action.id], tz)
+            reason = st.text_input("Reason for your decision (required)", key=f"reason-{action.id}")
+            left, right, _ = st.columns([1, 1, 4])
+            if left.button("Approve", key=f"approve-{action.id}", type="primary"):
+                if is_money_move(action) and reason.strip():
+                    st.session_state["approvals_confirm"] = (
+                        action.id,
+                        title_of(action),
+                        reason,
+                    )
+                else:
+                    decide(action.id, True, reason)
+                    st.rerun()
+            if right.button("Reject", key=f"reject-{action.id}"):
+                decide(action.id, False, reason)
+                st.rerun()
+
+pending = st.session_state.get("approvals_confirm")
+if pending and any(a.id == pending[0] for a in awaiting):
+    confirm(*pending)
+
+with tab_flight:
+    if not in_flight:
+        st.info("No action is waiting for another approver or for the executor.")
+    for action in in_flight:
+        with st.container(border=True):
+            st.markdown(f"**{title_of(action)}** — `{action.status}`")
+            render_why(action, flight_trail[action.id], tz)
+            if action.last_error:
+                st.error(f"Last attempt: {action.last_error}")
+            if action.status in ("approved", "executing"):
+                st.caption(
+                    f"Approved; the executor runs it within a minute (attempts: {action.attempts})."
+                )
+                if st.button("Run now", key=f"run-{action.id}"):
+                    with shows_errors(), st.spinner("Calling Stripe…"):
+                        status = run_now(Session, settings, actor, action.id)
+                        flash(
+                            "success" if status == "succeeded" else "info",
+                            (
+                                f"Action #{action.id}: {status}."
+                                if status
+                                else f"Action #{action.id} is already being executed; it is not due for another attempt yet."
+                            ),
+                        )
+                    st.rerun()
+
+with tab_done:
+    if recent:
+        st.dataframe(outcome_rows(recent, tz), hide_index=True, width="stretch")
+        failed = [a for a in recent if a.status == "failed"]
+        for action in failed[:10]:
+            st.error(
+                f"{title_of(action)} failed on {when(action.finished_at, tz)}: {action.last_error}"
+            )
+    else:
+        st.info("No action has finished yet.")

@@ -1,0 +1,66 @@
+"""Outbox: the customer e-mails and team alerts Ledgerdesk queued, and what became of each."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.outbox import STATUSES, list_messages
+from dashboard.auth import require_user
+from dashboard.context import get_sessionmaker, get_settings
+from dashboard.format import when
+
+LIMIT = 200
+BADGE = {
+    "pending": "⏳ pending",
+    "sending": "📤 sending",
+    "sent": "✅ sent",
+    "held": "⏸ held",
+    "failed": "❌ failed",
+    "unknown": "❓ unknown — check the mail server",
+}
+
+require_user()
+settings = get_settings()
+st.title("Outbox")
+st.caption(
+    "Every approved customer e-mail and every team alert, sent at most once by the "
+    "`outbox-deliver` job (every 30 s under the scheduler). Without SMTP_URL or "
+    "SLACK_WEBHOOK_URL messages are held here instead of being sent."
+)
+
+c1, c2 = st.columns([1, 3])
+status = c1.selectbox("Status", ["(all)", *STATUSES], key="outbox_status")
+needle = c2.text_input(
+    "Search", placeholder="recipient, subject, invoice or dispute id", key="outbox_search"
+)
+with get_sessionmaker()() as session:
+    messages = list_messages(session, None if status == "(all)" else status, limit=LIMIT)
+    session.expunge_all()
+text = needle.strip().lower()
+if text:
+    messages = [
+        m
+        for m in messages
+        if text in f"{m.recipient} {m.subject} {m.related or ''} {m.dedupe_key}".lower()
+    ]
+
+if not messages:
+    st.info(
+        "No messages match. Customer e-mails appear here once an approver approves a "
+        "`send_message` request (Approvals page) and the executor has run."
+    )
+st.caption(f"{len(messages)} message(s), newest first (at most {LIMIT}).")
+for m in messages:
+    state = BADGE.get(m.status, m.status)
+    if m.status == "held" and m.last_error:
+        state = f"⏸ {m.last_error.split(':')[0]}"  # e.g. "held (demo)"
+    with st.expander(f"#{m.id} · {m.channel} · {state} · {m.recipient} · {m.subject}"):
+        st.caption(
+            f"Queued {when(m.created_at, settings.tz)}"
+            + (f" · sent {when(m.sent_at, settings.tz)}" if m.sent_at else "")
+            + f" · attempts {m.attempts}"
+            + (f" · about {m.related}" if m.related else "")
+        )
+        if m.last_error:
+            (st.info if m.status == "held" else st.warning)(m.last_error)
+        st.text(m.body)

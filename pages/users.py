@@ -1,0 +1,107 @@
+"""Users & policy (admins): accounts and roles, and the approval policy in force."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import auth
+from core.auth import Role
+from core.policy import load_policy
+from dashboard.auth import require_user
+from dashboard.context import get_sessionmaker, get_settings
+from dashboard.widgets import flash, show_flash, shows_errors, when
+
+actor = require_user()
+settings = get_settings()
+Session = get_sessionmaker()
+st.title("Users & policy")
+if actor.role != Role.ADMIN:  # the services check again; this only avoids an empty page
+    st.error("Only admins manage users and policy. Ask an admin if you need a different role.")
+    st.stop()
+
+tab_users, tab_policy = st.tabs(["Users", "Approval policy"])
+with tab_users:
+    show_flash()
+    with Session() as session:
+        users = auth.list_users(session)
+    st.dataframe(
+        [
+            {
+                "user": u.username,
+                "role": u.role,
+                "email": u.email or "",
+                "active": u.active,
+                "last sign-in": when(u.last_sign_in_at, settings.tz),
+            }
+            for u in users
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    with st.form("add_user", clear_on_submit=True):
+        st.markdown("**Add a user**")
+        a, b, c = st.columns(3)
+        name = a.text_input("Username")
+        role = b.selectbox("Role", [r.value for r in Role])
+        email = c.text_input("Email (for single sign-on, optional)")
+        if st.form_submit_button("Add user"):
+            with shows_errors(), Session.begin() as session:
+                user, password = auth.create_user(
+                    session, actor, name, role, email=email.strip() or None
+                )
+                flash(
+                    "success",
+                    f"Created {user.username}. One-time password (shown once): {password}",
+                )
+            st.rerun()
+    st.markdown("**Change a user**")
+    names = [u.username for u in users]
+    a, b = st.columns(2)
+    who = a.selectbox("User", names) if names else None
+    new_role = b.selectbox("New role", [r.value for r in Role], key="new_role")
+    c1, c2, c3, c4 = st.columns(4)
+    if who and c1.button("Set role"):
+        with shows_errors(), Session.begin() as session:
+            auth.set_role(session, actor, who, new_role)
+            flash("success", f"{who} is now {new_role}.")
+        st.rerun()
+    if who and c2.button("Disable"):
+        with shows_errors(), Session.begin() as session:
+            auth.set_active(session, actor, who, False)
+            flash("success", f"{who} can no longer sign in.")
+        st.rerun()
+    if who and c3.button("Enable"):
+        with shows_errors(), Session.begin() as session:
+            auth.set_active(session, actor, who, True)
+            flash("success", f"{who} can sign in again.")
+        st.rerun()
+    if who and c4.button("Reset password"):
+        with shows_errors(), Session.begin() as session:
+            password = auth.reset_password(session, actor, who)
+            flash("success", f"New one-time password for {who} (shown once): {password}")
+        st.rerun()
+
+with tab_policy, shows_errors():
+    policy = load_policy(settings.policy_file)
+    st.markdown(
+        f"Policy version **{policy.version}** from `{settings.policy_file.name}` "
+        "(the version changes with any edit of the file; decisions store it)."
+    )
+    st.dataframe(
+        [
+            {
+                "action": p.action_type,
+                "approval": "yes" if p.approval else "no (internal)",
+                "who approves": ", ".join(p.roles),
+                "who requests": ", ".join(p.request_roles),
+                "two approvers above": p.two_approvers_above if p.approval else None,
+                "expires after (h)": p.expires_after_hours,
+            }
+            for p in policy.actions.values()
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption("Amounts in minor units (cents). A requester never approves their own request.")
+    with st.expander("Policy file"):
+        st.code(settings.policy_file.read_text(encoding="utf-8"), language="toml")

@@ -1,0 +1,169 @@
+"""AppTest for the Approvals, Audit log and Users pages, and the sign-in gate of the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from sqlalchemy import text
+from streamlit.testing.v1 import AppTest
+
+from core import actions
+from core.db import make_engine, make_sessionmaker, migrate
+from dashboard.auth import SESSION_KEY
+from tests.support.governance import PASSWORD, make_refund_request, make_team
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    url = f"sqlite:///{tmp_path / 'ui.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LEDGERDESK_DATA_DIR", str(tmp_path))
+    for name in (
+        "STRIPE_API_KEY",
+        "STRIPE_API_BASE",
+        "LEDGERDESK_SANDBOX",
+        "SMTP_URL",
+        "SLACK_WEBHOOK_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    engine = make_engine(url)
+    migrate(engine)
+    Session = make_sessionmaker(engine)
+    with Session.begin() as s:
+        team = make_team(s)
+        refund = make_refund_request(
+            s, team["operator"], "ch_ui_1", amount=4200, rule_id="refunds.duplicate"
+        )
+        message = actions.request_action(
+            s,
+            team["operator"],
+            action_type="send_message",
+            target_id="in_ui_1",
+            params={
+                "to": "pat@example.com",
+                "subject": "Card update",
+                "body": "Hello Pat",
+            },
+            reason="second reminder",
+            rule_id="recovery.reminder.2",
+            evidence={"customer_value": 99000},
+        )
+    return {
+        "Session": Session,
+        "team": team,
+        "refund": refund.id,
+        "message": message.id,
+    }
+
+
+def page(name: str, actor: Any) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=30)
+    at.session_state[SESSION_KEY] = actor
+    return at.run()
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(str(c.value) for c in at.caption)
+
+
+def test_approvals_shows_the_why_and_approves_a_message(world: dict[str, Any]) -> None:
+    at = page("approvals.py", world["team"]["approver"])
+    assert not at.exception
+    assert [s.value for s in at.subheader][:2] == [
+        f"#{world['refund']} Refund · ch_ui_1 · $42.00",
+        f"#{world['message']} Send message · in_ui_1",
+    ]
+    body = markdown(at)
+    assert (
+        "refunds.duplicate" in body
+        and "2026.11.1+" in body
+        and "customer asked for a refund" in body
+    )
+    at.text_input(key=f"reason-{world['message']}").input("wording is fine")
+    at.button(key=f"approve-{world['message']}").click().run()
+    assert not at.exception
+    assert f"Action #{world['message']} is now approved." in [s.value for s in at.success]
+    with world["Session"]() as s:
+        assert actions.get_action(s, world["message"]).status == "approved"
+
+
+def test_a_money_move_asks_for_confirmation_in_a_dialog(world: dict[str, Any]) -> None:
+    at = page("approvals.py", world["team"]["approver"])
+    at.text_input(key=f"reason-{world['refund']}").input("duplicate charge confirmed")
+    at.button(key=f"approve-{world['refund']}").click().run()
+    with world["Session"]() as s:
+        assert actions.get_action(s, world["refund"]).status == "requested"  # not yet: dialog open
+    at.button(key=f"confirm-{world['refund']}").click().run()
+    assert not at.exception
+    with world["Session"]() as s:
+        assert actions.get_action(s, world["refund"]).status == "approved"
+
+
+def test_reject_requires_a_reason_and_the_requester_sees_nothing_to_approve(
+    world: dict[str, Any],
+) -> None:
+    at = page("approvals.py", world["team"]["approver"])
+    at.button(key=f"reject-{world['refund']}").click().run()
+    assert any("reason is required" in e.value for e in at.error)
+    mine = page("approvals.py", world["team"]["operator"])
+    assert not mine.subheader and "Nothing awaits your decision" in mine.info[0].value
+    viewer = page("approvals.py", world["team"]["viewer"])
+    assert not viewer.subheader
+
+
+def test_audit_log_filters_exports_and_flags_a_broken_chain(
+    world: dict[str, Any],
+) -> None:
+    at = page("audit_log.py", world["team"]["admin"])
+    assert not at.exception
+    assert "audit chain intact" in at.success[0].value
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 7  # 5 users + 2 requests
+    at.selectbox[0].select("operator").run()
+    assert list(at.dataframe[0].value["action"]) == [
+        "action.requested",
+        "action.requested",
+    ]
+    assert at.get("download_button")
+    with world["Session"].begin() as s:
+        s.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = 2"))
+    st.cache_data.clear()
+    broken = page("audit_log.py", world["team"]["admin"])
+    assert "BROKEN at entry 2" in broken.error[0].value
+
+
+def test_users_page_is_for_admins_and_adds_a_user(world: dict[str, Any]) -> None:
+    denied = page("users.py", world["team"]["approver"])
+    assert "Only admins" in denied.error[0].value
+    at = page("users.py", world["team"]["admin"])
+    assert not at.exception and "2026.11.1+" in markdown(at)
+    at.text_input[0].input("newbie")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("One-time password" in m.value for m in at.success)
+
+
+def test_the_app_shows_only_the_sign_in_form_until_signed_in(
+    world: dict[str, Any],
+) -> None:
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=30).run()
+    assert at.title[0].value == "Sign in to Ledgerdesk"
+    at.text_input(key="sign_in_username").input("approver")
+    at.text_input(key="sign_in_password").input("wrong password!")
+    at.button[0].click().run()
+    assert "Wrong username or password" in at.error[0].value
+    at.text_input(key="sign_in_username").input("approver")
+    at.text_input(key="sign_in_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state[SESSION_KEY].username == "approver"
+    assert all(t.value != "Sign in to Ledgerdesk" for t in at.title)
+    at.button(key="ledgerdesk_sign_out").click().run()
+    assert SESSION_KEY not in at.session_state
+    assert at.title[0].value == "Sign in to Ledgerdesk"
