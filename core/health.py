@@ -208,6 +208,26 @@ STATUS_SECTIONS["webhook_rejects"] = lambda s, settings: webhook_rejects(s)
 STATUS_SECTIONS["dead_letters"] = lambda s, settings: dead_letters(s, limit=20)
 
 
+def _dispute_status(session: Session, settings: Settings) -> dict[str, int]:
+    """Open disputes, due within 72 h, past due (owned by core/disputes.py)."""
+    from core.disputes import (
+        status_counts,  # lazy: the dispute module loads the handler registry
+    )
+
+    return status_counts(session, int(datetime.now(UTC).timestamp()))
+
+
+STATUS_SECTIONS["disputes"] = _dispute_status
+
+
+def _recovery_status(session: Session, settings: Settings) -> dict[str, Any]:
+    """Open failed-payment cases by bucket (owned by core/recovery_queries.py)."""
+    from core.recovery_queries import recovery_status
+
+    return recovery_status(session)
+
+
+STATUS_SECTIONS["recovery"] = _recovery_status
 
 
 def _plain(value: Any) -> Any:

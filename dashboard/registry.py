@@ -25,6 +25,17 @@ PAGES: list[PageSpec] = [
     PageSpec("pages/approvals.py", "Approvals", ":material/task_alt:", "Work queues"),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "Health"),
     PageSpec("pages/users.py", "Users & policy", ":material/group:", "Admin", roles=("admin",)),
+    PageSpec("pages/disputes.py", "Disputes", ":material/gavel:", "Work queues"),
+    PageSpec(
+        "pages/failed_payments.py", "Failed payments", ":material/credit_card_off:", "Work queues"
+    ),
+    PageSpec(
+        "pages/imports.py",
+        "Imports",
+        ":material/upload_file:",
+        "Admin",
+        roles=("operator", "approver", "admin"),
+    ),
     PageSpec("pages/sync_health.py", "Sync health", ":material/sync:", "Health"),
     PageSpec(
         "pages/outbox.py",

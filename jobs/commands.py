@@ -14,4 +14,7 @@ COMMANDS: dict[str, str] = {
     "execute": "jobs.execute",
     "audit": "jobs.audit",
     "outbox": "jobs.outbox",
+    "import": "jobs.imports",
+    "predunning": "jobs.predunning",
+    "reminders": "jobs.reminders",
 }

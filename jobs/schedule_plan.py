@@ -9,5 +9,7 @@ PLAN: list[tuple[str, int, str]] = [
     ("process", 0, "jobs.process:scheduled"),
     ("execute", 15, "jobs.execute:scheduled"),
     ("outbox-deliver", 30, "jobs.outbox:scheduled"),
+    ("reminders", 300, "jobs.reminders:scheduled"),
     ("expire-actions", 300, "jobs.execute:expire_scheduled"),
+    ("predunning", 86400, "jobs.predunning:scheduled"),
 ]

@@ -1,0 +1,446 @@
+"""Evidence packets: gather proof from the store, fill Stripe's evidence fields, write the narrative.
+
+    case ─► gather(): customer, charge, invoice, subscription, 90 days of charges, prior
+            undisputed payments, refunds, usage log, shipments, tickets, policy texts
+         ─► fill(): Stripe evidence fields + narrative from the reason's approved template
+         ─► checklist (what is missing) and the 150,000-character budget
+
+`build_evidence_params(session, dispute_id)` is what the submission executor sends with
+`submit=true`: the latest staged packet (what the approver saw), else a fresh build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from core.dispute_settings import DisputeConfig
+from core.evidence_checklist import (
+    ChecklistResult,
+    evaluate,
+    evidence_kinds,
+    fit_to_budget,
+    text_length,
+)
+from core.invoice_shape import invoice_payment_intent_id, invoice_subscription_id
+from core.models.context import HelpdeskTicket
+from core.models.disputes import (
+    DisputeCase,
+    EvidenceItem,
+    EvidencePacket,
+    ShipmentRecord,
+    UsageRecord,
+)
+from core.models.performance import data_charge, data_customer
+from core.models.sync import StripeObject
+from core.money import format_money
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "disputes"
+DAY = 86_400
+MAX_LOG_LINES = 500
+_env = Environment(
+    loader=FileSystemLoader(str(TEMPLATE_DIR)),
+    undefined=StrictUndefined,
+    autoescape=select_autoescape(default=False),
+    trim_blocks=True,
+    keep_trailing_newline=False,
+)
+
+
+def _date(ts: int | float | datetime | None) -> str:
+    if ts is None:
+        return ""
+    when = ts if isinstance(ts, datetime) else datetime.fromtimestamp(int(ts), UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def template_for(reason: str) -> tuple[str, str]:
+    """(template file, version) for a reason: its newest approved version, else the general one."""
+
+    def newest(name: str) -> str | None:
+        found = sorted(
+            TEMPLATE_DIR.glob(f"{name}.v*.j2"), key=lambda p: int(p.name.split(".v")[1][:-3])
+        )
+        return found[-1].name if found else None
+
+    file = newest(reason) or newest("general")
+    assert file is not None, "the general dispute template is missing"
+    return file, "v" + file.split(".v")[1][:-3]
+
+
+@dataclass
+class PacketContext:
+    """Everything the store knows that bears on one dispute."""
+
+    case: DisputeCase
+    charge: dict[str, Any]
+    customer: dict[str, Any]
+    invoice: dict[str, Any] | None
+    subscription_id: str | None
+    recent_charges: list[dict[str, Any]]
+    prior_payments: list[dict[str, Any]]
+    refunds: list[dict[str, Any]]
+    usage: list[UsageRecord]
+    shipment: ShipmentRecord | None
+    tickets: list[HelpdeskTicket]
+    manual: list[EvidenceItem]
+
+
+@dataclass
+class Packet:
+    """A built packet: the evidence fields, the checklist and how it was made."""
+
+    dispute_id: str
+    reason: str
+    evidence: dict[str, str]
+    checklist: ChecklistResult
+    kinds: frozenset[str]
+    text_chars: int
+    trimmed: bool
+    template_id: str
+    template_version: str
+    inputs_hash: str
+    context: PacketContext = field(repr=False)
+
+    @property
+    def missing(self) -> list[str]:
+        """Labels of required checklist items with no evidence."""
+        return [i.label for i in self.checklist.missing_required]
+
+
+_JSON_FIELDS = {"customer": data_customer, "charge": data_charge}
+
+
+def _objects(session: Session, object_type: str, **json_eq: str) -> list[dict[str, Any]]:
+    # Only indexed JSON fields (core/models/performance.py): the store holds millions of rows.
+    q = select(StripeObject.data).where(StripeObject.object_type == object_type)
+    for key, value in json_eq.items():
+        q = q.where(_JSON_FIELDS[key](StripeObject.data) == value)
+    return [dict(d) for d in session.scalars(q)]
+
+
+def _customer_filter(
+    column_id: Any, column_email: Any, customer_id: str | None, email: str | None
+) -> Any:
+    terms = []
+    if customer_id:
+        terms.append(column_id == customer_id)
+    if email:
+        terms.append(column_email == email.lower())
+    return or_(*terms) if terms else None
+
+
+def gather(session: Session, case: DisputeCase, now: int) -> PacketContext:
+    """Collect the transaction history and imported proof for a case."""
+    from core.disputes import stripe_object
+
+    charge = stripe_object(session, case.charge_id) or {
+        "id": case.charge_id,
+        "created": case.stripe_created,
+    }
+    customer = stripe_object(session, case.customer_id) or {}
+    charges = (
+        _objects(session, "charge", customer=case.customer_id) if case.customer_id else [charge]
+    )
+    invoice = None
+    if case.customer_id and case.payment_intent_id:
+        invoice = next(
+            (
+                inv
+                for inv in _objects(session, "invoice", customer=case.customer_id)
+                if invoice_payment_intent_id(inv) == case.payment_intent_id
+            ),
+            None,
+        )
+    recent = sorted(
+        (c for c in charges if int(c.get("created") or 0) >= now - 90 * DAY),
+        key=lambda c: -int(c.get("created") or 0),
+    )
+    prior = sorted(
+        (
+            c
+            for c in charges
+            if c.get("status") == "succeeded"
+            and not c.get("disputed")
+            and not c.get("refunded")
+            and c.get("id") != case.charge_id
+            and int(c.get("created") or 0) < int(charge.get("created") or now)
+        ),
+        key=lambda c: int(c.get("created") or 0),
+    )
+    refunds = [r for r in ((charge.get("refunds") or {}).get("data") or []) if isinstance(r, dict)]
+    if not refunds and case.charge_id:
+        refunds = _objects(session, "refund", charge=case.charge_id)
+    email = customer.get("email") or (charge.get("billing_details") or {}).get("email")
+    usage: list[UsageRecord] = []
+    tickets: list[HelpdeskTicket] = []
+    shipment = None
+    who = _customer_filter(
+        UsageRecord.stripe_customer_id, UsageRecord.email, case.customer_id, email
+    )
+    if who is not None:
+        usage = list(
+            session.scalars(select(UsageRecord).where(who).order_by(UsageRecord.occurred_at))
+        )
+        who_t = _customer_filter(
+            HelpdeskTicket.stripe_customer_id, HelpdeskTicket.email, case.customer_id, email
+        )
+        tickets = list(
+            session.scalars(select(HelpdeskTicket).where(who_t).order_by(HelpdeskTicket.created_at))
+        )
+    ship_terms = [ShipmentRecord.charge_id == case.charge_id]
+    who_s = _customer_filter(
+        ShipmentRecord.stripe_customer_id, ShipmentRecord.email, case.customer_id, email
+    )
+    if who_s is not None:
+        ship_terms.append(who_s)
+    shipments = list(
+        session.scalars(
+            select(ShipmentRecord).where(or_(*ship_terms)).order_by(ShipmentRecord.shipped_at)
+        )
+    )
+    # A shipment for this very charge wins; otherwise the customer's latest one.
+    shipment = next(
+        (s for s in shipments if s.charge_id == case.charge_id),
+        shipments[-1] if shipments else None,
+    )
+    manual = list(
+        session.scalars(
+            select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id)
+        )
+    )
+    return PacketContext(
+        case=case,
+        charge=charge,
+        customer=customer,
+        invoice=invoice,
+        subscription_id=invoice_subscription_id(invoice) if invoice else None,
+        recent_charges=recent,
+        prior_payments=prior,
+        refunds=refunds,
+        usage=usage,
+        shipment=shipment,
+        tickets=tickets,
+        manual=manual,
+    )
+
+
+def _address(addr: dict[str, Any] | None) -> str:
+    if not addr:
+        return ""
+    parts = [addr.get(k) for k in ("line1", "line2", "postal_code", "city", "state", "country")]
+    return ", ".join(str(p) for p in parts if p)
+
+
+def _product_description(ctx: PacketContext) -> str:
+    lines = ((ctx.invoice or {}).get("lines") or {}).get("data") or []
+    names = [str(line.get("description")) for line in lines if line.get("description")]
+    return "; ".join(names) or str(ctx.charge.get("description") or "") or "Subscription service"
+
+
+def _after_charge(ctx: PacketContext) -> list[UsageRecord]:
+    paid = datetime.fromtimestamp(int(ctx.charge.get("created") or 0), UTC)
+    return [u for u in ctx.usage if u.occurred_at >= paid]
+
+
+def template_vars(ctx: PacketContext, cfg: DisputeConfig) -> dict[str, Any]:
+    """The values a narrative template may use (all of them always defined)."""
+    case, cur = ctx.case, ctx.case.currency
+    used = _after_charge(ctx)
+    billing = ctx.charge.get("billing_details") or {}
+    return {
+        "charge_id": case.charge_id or "",
+        "amount_text": format_money(case.amount, cur),
+        "charge_date": _date(ctx.charge.get("created")),
+        "invoice_number": (ctx.invoice or {}).get("number") or "",
+        "subscription_id": ctx.subscription_id or "",
+        "customer_name": ctx.customer.get("name") or billing.get("name") or "",
+        "customer_email": ctx.customer.get("email") or billing.get("email") or "",
+        "customer_since": _date(ctx.customer.get("created")) if ctx.customer.get("created") else "",
+        "prior_payments": [
+            {
+                "date": _date(c.get("created")),
+                "amount": format_money(c.get("amount"), c.get("currency") or cur),
+                "id": c.get("id"),
+            }
+            for c in ctx.prior_payments
+        ],
+        "refunds": [
+            {
+                "date": _date(r.get("created")),
+                "amount": format_money(r.get("amount"), r.get("currency") or cur),
+                "status": r.get("status") or "",
+            }
+            for r in ctx.refunds
+        ],
+        "tickets": [
+            {"date": _date(t.created_at), "status": t.status, "subject": t.subject[:200]}
+            for t in ctx.tickets
+        ],
+        "usage_count": len(used),
+        "first_use": _date(used[0].occurred_at) if used else "",
+        "last_use": _date(used[-1].occurred_at) if used else "",
+        "purchase_ip": _purchase_ip(ctx),
+        "carrier": ctx.shipment.carrier if ctx.shipment else "",
+        "tracking_number": ctx.shipment.tracking_number if ctx.shipment else "",
+        "shipped_date": _date(ctx.shipment.shipped_at) if ctx.shipment else "",
+        "delivered_date": _date(ctx.shipment.delivered_at)
+        if ctx.shipment and ctx.shipment.delivered_at
+        else "",
+        "duplicate_charge_id": _duplicate_of(ctx) or "",
+        "product_description": _product_description(ctx),
+        "refund_policy": cfg.refund_policy_text,
+        "cancellation_policy": cfg.cancellation_policy_text,
+    }
+
+
+def _purchase_ip(ctx: PacketContext) -> str:
+    paid = int(ctx.charge.get("created") or 0)
+    with_ip = [u for u in ctx.usage if u.ip_address]
+    if not with_ip:
+        return ""
+    return min(with_ip, key=lambda u: abs(u.occurred_at.timestamp() - paid)).ip_address or ""
+
+
+def _duplicate_of(ctx: PacketContext) -> str | None:
+    amount, created = ctx.case.amount, int(ctx.charge.get("created") or 0)
+    near = [
+        c
+        for c in ctx.recent_charges + ctx.prior_payments
+        if c.get("id") != ctx.case.charge_id
+        and c.get("amount") == amount
+        and abs(int(c.get("created") or 0) - created) <= 7 * DAY
+    ]
+    return near[0]["id"] if near else None
+
+
+def _access_log(ctx: PacketContext) -> str:
+    rows = _after_charge(ctx)[-MAX_LOG_LINES:]
+    return "\n".join(
+        f"{u.occurred_at.strftime('%Y-%m-%d %H:%M UTC')} {u.activity}"
+        + (f" from {u.ip_address}" if u.ip_address else "")
+        + (f" — {u.detail[:200]}" if u.detail else "")
+        for u in rows
+    )
+
+
+def fill(ctx: PacketContext, cfg: DisputeConfig) -> tuple[dict[str, str], str, str]:
+    """Stripe evidence fields for the case; returns (evidence, template id, template version)."""
+    v = template_vars(ctx, cfg)
+    file, version = template_for(ctx.case.reason)
+    narrative = _env.get_template(file).render(**v).strip()
+    narrative = re.sub(r"\n{3,}", "\n\n", narrative)
+    billing = ctx.charge.get("billing_details") or {}
+    ev: dict[str, str] = {
+        "customer_name": v["customer_name"],
+        "customer_email_address": v["customer_email"],
+        "billing_address": _address(billing.get("address") or ctx.customer.get("address")),
+        "customer_purchase_ip": v["purchase_ip"],
+        "product_description": v["product_description"],
+        "access_activity_log": _access_log(ctx),
+        "service_date": v["first_use"],
+        "uncategorized_text": narrative,
+        "refund_policy_disclosure": cfg.refund_policy_text,
+        "cancellation_policy_disclosure": cfg.cancellation_policy_text,
+    }
+    if ctx.shipment:
+        ev |= {
+            "shipping_carrier": ctx.shipment.carrier,
+            "shipping_tracking_number": ctx.shipment.tracking_number,
+            "shipping_date": v["shipped_date"],
+            "shipping_address": ctx.shipment.shipping_address or "",
+        }
+    reason = ctx.case.reason
+    if reason == "duplicate" and v["duplicate_charge_id"]:
+        ev["duplicate_charge_id"] = v["duplicate_charge_id"]
+        ev["duplicate_charge_explanation"] = narrative.split("\n")[0]
+    if reason == "subscription_canceled":
+        ev["cancellation_rebuttal"] = narrative.split("\n\n")[0]
+    if reason == "credit_not_processed":
+        ev["refund_refusal_explanation"] = narrative.split("\n\n")[0]
+    for item in ctx.manual:  # an operator's own evidence overrides what was derived
+        if item.text:
+            ev[item.field] = item.text
+        elif item.file_id:
+            ev[item.field] = item.file_id
+    return {k: val for k, val in ev.items() if val}, f"disputes/{file.split('.v')[0]}", version
+
+
+def build_packet(session: Session, case: DisputeCase, cfg: DisputeConfig, now: int) -> Packet:
+    """Gather, fill, check and fit a packet for a case (nothing is written)."""
+    ctx = gather(session, case, now)
+    evidence, template_id, version = fill(ctx, cfg)
+    evidence, trimmed = fit_to_budget(evidence)
+    extra = frozenset({"prior_payments"}) if ctx.prior_payments else frozenset()
+    checklist = evaluate(case.reason, evidence, extra)
+    kinds = evidence_kinds(
+        evidence, prior_payments=len(ctx.prior_payments), tickets=len(ctx.tickets)
+    )
+    digest = hashlib.sha256(json.dumps(evidence, sort_keys=True).encode()).hexdigest()
+    return Packet(
+        dispute_id=case.dispute_id,
+        reason=case.reason,
+        evidence=evidence,
+        checklist=checklist,
+        kinds=kinds,
+        text_chars=text_length(evidence),
+        trimmed=trimmed,
+        template_id=template_id,
+        template_version=version,
+        inputs_hash=digest,
+        context=ctx,
+    )
+
+
+def save_packet(
+    session: Session, case: DisputeCase, packet: Packet, created_by: str
+) -> EvidencePacket:
+    """Store a packet as the case's next version (the same content is not stored twice)."""
+    latest = latest_packet(session, case.id)
+    if latest is not None and latest.inputs_hash == packet.inputs_hash:
+        return latest
+    row = EvidencePacket(
+        case_id=case.id,
+        version=(latest.version + 1) if latest else 1,
+        evidence=packet.evidence,
+        missing=packet.missing,
+        text_chars=packet.text_chars,
+        template_id=packet.template_id,
+        template_version=packet.template_version,
+        inputs_hash=packet.inputs_hash,
+        created_by=created_by,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def latest_packet(
+    session: Session, case_id: int, *, staged_only: bool = False
+) -> EvidencePacket | None:
+    """The newest stored packet of a case (optionally the newest staged one)."""
+    q = select(EvidencePacket).where(EvidencePacket.case_id == case_id)
+    if staged_only:
+        q = q.where(EvidencePacket.staged_at.is_not(None))
+    return session.scalar(q.order_by(EvidencePacket.version.desc()).limit(1))
+
+
+def build_evidence_params(session: Session, dispute_id: str) -> dict[str, Any]:
+    """The `evidence` for POST /v1/disputes/{id}: the latest staged packet, else a fresh build."""
+    from core.disputes import config, get_case
+
+    case = get_case(session, dispute_id)
+    staged = latest_packet(session, case.id, staged_only=True)
+    if staged is not None:
+        return {"evidence": dict(staged.evidence)}
+    now = int(datetime.now(UTC).timestamp())
+    return {"evidence": build_packet(session, case, config(), now).evidence}

@@ -1,0 +1,88 @@
+"""Reports: one registry of named analyses, each rendered as CSV, XLSX or PDF.
+
+A report is a function `(session, settings, date_from, date_to) -> pandas.DataFrame` plus an
+optional chart function `(df) -> ChartSpec | None`. Owners register theirs with one line in
+`REPORTS`; functions may be given as "module:function" strings so this package never imports a
+domain module until the report is run (no import cycles, cheap CLI start).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from core.config import Settings
+
+ReportFn = Callable[["Session", "Settings", date | None, date | None], "pd.DataFrame"]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A simple chart a finance lead can read on paper: bars or lines of `y` columns over `x`."""
+
+    kind: str  # "bar" | "line"
+    x: str
+    y: tuple[str, ...]
+    title: str = ""
+    # The data to draw when it differs from the report's table (e.g. totals per account).
+    frame: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One named report: its title, its data function and, optionally, a chart of that data."""
+
+    title: str
+    fn: ReportFn | str
+    chart: Callable[[pd.DataFrame], ChartSpec | None] | str | None = None
+    description: str = ""
+
+    def data_fn(self) -> ReportFn:
+        """The data function, imported on first use when given as "module:function"."""
+        return _resolve(self.fn)
+
+    def chart_fn(self) -> Callable[[pd.DataFrame], ChartSpec | None] | None:
+        """The chart function, or None."""
+        return _resolve(self.chart) if self.chart is not None else None
+
+
+def _resolve(ref: Any) -> Any:
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+# One line per report. Owners of other areas add theirs here.
+REPORTS: dict[str, ReportSpec] = {
+    "failed_payments": ReportSpec(
+        "Failed payments",
+        "core.recovery_analytics:failed_payments_report",
+        "core.recovery_analytics:failed_payments_chart",
+        "Failed-payment cases, recovery rate and recovered amount per failure bucket.",
+    ),
+    "disputes": ReportSpec(
+        "Disputes",
+        "core.dispute_analytics:disputes_report",
+        "core.dispute_analytics:disputes_chart",
+        "Every dispute with its reason, outcome, amounts, owner and fight-or-accept recommendation.",
+    ),
+}
+
+
+def get_report(name: str) -> ReportSpec:
+    """The report called `name`, or an InputError listing the known ones."""
+    from core.errors import InputError
+
+    try:
+        return REPORTS[name]
+    except KeyError:
+        known = ", ".join(sorted(REPORTS))
+        raise InputError(f"unknown report {name!r}: choose one of {known}.") from None

@@ -1,0 +1,155 @@
+"""Widgets of the Disputes page: deadline board, case detail, actions and analytics charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.dispute_analytics import MONITORING_THRESHOLDS
+from core.dispute_deadlines import URGENCY_COLOURS, Urgency, deadline_text
+from core.disputes import BoardRow
+from core.errors import CoreError
+from core.evidence import Packet
+from core.models.disputes import DisputeCase
+from core.money import format_money
+from core.stripe_links import dashboard_url
+from dashboard.context import get_sessionmaker
+
+URGENCY_LABEL = {
+    Urgency.past_due: "⛔ past due",
+    Urgency.critical: "🔴 < 24 h",
+    Urgency.urgent: "🟠 < 72 h",
+    Urgency.soon: "🟡 < 7 d",
+    Urgency.normal: "🟢 later",
+    Urgency.answered: "✔ answered",
+    Urgency.no_response: "— no response possible",
+}
+
+
+def board_table(rows: list[BoardRow], tz: str, now: int, mode: str = "sandbox") -> None:
+    """The deadline board, most urgent unanswered dispute first, coloured by urgency."""
+    if not rows:
+        st.info("No disputes yet. They appear here after the next sync (`python -m jobs sync`).")
+        return
+    df = pd.DataFrame(
+        {
+            "Urgency": [URGENCY_LABEL[r.urgency] for r in rows],
+            "Countdown": [r.countdown for r in rows],
+            "Due (team time)": [deadline_text(r.due_by, now, tz) for r in rows],
+            "Amount": [format_money(r.amount, r.currency) for r in rows],
+            "Reason": [r.reason for r in rows],
+            "Status": [r.status for r in rows],
+            "Owner": [r.owner or "— unowned" for r in rows],
+            "Evidence": [r.completeness for r in rows],
+            "Priority": [r.priority for r in rows],
+            "Advice": [r.recommendation or "" for r in rows],
+            "Dispute": [r.dispute_id for r in rows],
+        }
+    )
+    links = [dashboard_url(r.dispute_id, mode=mode) for r in rows]
+    if any(links):
+        df["In Stripe"] = links
+    colours = [URGENCY_COLOURS[r.urgency] for r in rows]
+
+    def paint(row: pd.Series) -> list[str]:
+        return [
+            f"border-left: 6px solid {colours[row.name]}" if c == "Urgency" else ""
+            for c in row.index
+        ]
+
+    st.dataframe(
+        df.style.apply(paint, axis=1),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Evidence": st.column_config.ProgressColumn("Evidence", min_value=0.0, max_value=1.0),
+            "In Stripe": st.column_config.LinkColumn("In Stripe", display_text="open ↗"),
+        },
+    )
+
+
+def case_summary(case: DisputeCase, packet: Packet, tz: str, now: int) -> None:
+    """Headline figures, the fight-or-accept advice and the checklist."""
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Disputed", format_money(case.amount, case.currency))
+    c2.metric("Due", deadline_text(case.due_by, now, tz))
+    c3.metric("Win chance", f"{case.win_chance:.0%}")
+    c4.metric("Fight value", format_money(case.expected_value, case.currency))
+    advice = (case.recommendation or "").upper()
+    box = st.success if case.recommendation == "fight" else st.warning
+    box(f"Recommendation: **{advice}** — " + " · ".join(case.recommendation_explanation[-2:]))
+    with st.expander(f"Priority {case.priority}/100 — why"):
+        for line in case.priority_explanation + case.recommendation_explanation:
+            st.write("• " + line)
+    st.subheader("Checklist")
+    for item, ok in packet.checklist.items:
+        mark = "✅" if ok else ("❌" if item.required else "➖")
+        st.write(f"{mark} {item.label}" + ("" if ok or not item.required else " — **missing**"))
+    st.caption(
+        f"{packet.text_chars:,} of 150,000 characters"
+        + (" (trimmed to fit)" if packet.trimmed else "")
+    )
+
+
+def packet_preview(packet: Packet) -> None:
+    """The evidence fields as they would be sent."""
+    with st.expander("Packet preview", expanded=False):
+        for field, value in packet.evidence.items():
+            st.markdown(f"**{field}**")
+            st.text(value if len(value) < 4000 else value[:4000] + "\n…")
+
+
+def run_service(label: str, fn: Callable[[Any], Any], success: str) -> None:
+    """Run one core service in its own transaction; show the outcome (never a traceback)."""
+    try:
+        with get_sessionmaker().begin() as session:
+            result = fn(session)
+    except CoreError as exc:
+        st.session_state["dispute_flash"] = ("error", f"{label} failed: {exc}")
+        return
+    st.session_state["dispute_flash"] = ("success", success.format(result=result))
+
+
+def flash() -> None:
+    """Show the last button's outcome once."""
+    kind, text = st.session_state.pop("dispute_flash", (None, None))
+    if kind == "error":
+        st.error(text + " Check the dispute's status in Stripe, then try again.")
+    elif kind == "success":
+        st.success(text)
+
+
+def analytics(outcomes: pd.DataFrame, tts: pd.DataFrame, rate: pd.DataFrame) -> None:
+    """Win rate and amounts by reason and month, time to submission, dispute rate vs thresholds."""
+    if outcomes.empty:
+        st.info("No decided disputes yet: win rates appear once disputes are won or lost.")
+    else:
+        fig = go.Figure()
+        for reason, grp in outcomes.groupby("reason"):
+            fig.add_bar(x=grp["month"], y=grp["amount_won"] / 100, name=f"won · {reason}")
+            fig.add_bar(x=grp["month"], y=-grp["amount_lost"] / 100, name=f"lost · {reason}")
+        fig.update_layout(
+            barmode="relative",
+            title="Amounts won (up) and lost (down) by reason",
+            yaxis_title="amount",
+        )
+        st.plotly_chart(fig, width="stretch")
+        by_reason = outcomes.groupby("reason")[["won", "lost"]].sum()
+        by_reason["win rate"] = by_reason["won"] / (by_reason["won"] + by_reason["lost"])
+        st.dataframe(by_reason.style.format({"win rate": "{:.0%}"}), width="stretch")
+    if not tts.empty:
+        fig = go.Figure(go.Box(x=tts["reason"], y=tts["hours"], name="hours"))
+        fig.update_layout(title="Time from dispute to evidence submission (hours)")
+        st.plotly_chart(fig, width="stretch")
+    if not rate.empty:
+        fig = go.Figure(
+            go.Scatter(x=rate["month"], y=rate["share"], mode="lines+markers", name="dispute rate")
+        )
+        for label, value in MONITORING_THRESHOLDS.items():
+            fig.add_hline(y=value, line_dash="dash", annotation_text=label)
+        fig.update_layout(title="Disputes as a share of charges", yaxis_tickformat=".1%")
+        st.plotly_chart(fig, width="stretch")

@@ -1,0 +1,289 @@
+"""Widgets of the "Failed payments" page: filters, queue, case view, drafts and analytics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core.classification import BUCKET_LABELS, Bucket
+from core.drafting import CHANNELS
+from core.errors import CoreError
+from core.recovery_queries import STATUSES, CaseDetail, CaseFilter, QueuePage
+from dashboard.context import get_sessionmaker
+from dashboard.format import duration, money, stripe_link, when
+
+PAGE_SIZE = 50
+AGE_CHOICES = {
+    "any age": (None, None),
+    "today": (None, 1),
+    "1–7 days": (1, 7),
+    "over 7 days": (7, None),
+}
+
+
+def flash() -> None:
+    """Show the result of the last click (kept across the rerun)."""
+    kind, text = st.session_state.pop("recovery_flash", (None, None))
+    if text:
+        (st.success if kind == "ok" else st.error)(text)
+
+
+def run_service(label: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+    """Call one core service in its own transaction; remember the outcome for the next run."""
+    try:
+        with get_sessionmaker().begin() as session:
+            fn(session, *args, **kwargs)
+        st.session_state["recovery_flash"] = ("ok", label)
+    except CoreError as exc:
+        st.session_state["recovery_flash"] = (
+            "error",
+            f"{exc} — nothing was changed; fix it and try again.",
+        )
+
+
+def filters(options: dict[str, list[str]]) -> tuple[CaseFilter, int]:
+    """The filter row; returns the filter and the page number."""
+    c1, c2, c3, c4, c5 = st.columns(5)
+    statuses = c1.multiselect("Status", STATUSES, default=["open"], key="rf_status")
+    buckets = c2.multiselect("Bucket", options["bucket"], format_func=label, key="rf_bucket")
+    segments = c3.multiselect("Segment", options["segment"], key="rf_segment")
+    owners = c4.multiselect("Owner", options["owner"], key="rf_owner")
+    age = c5.selectbox("Age", list(AGE_CHOICES), key="rf_age")
+    escalated = st.toggle("Escalated only", key="rf_escalated")
+    lo, hi = AGE_CHOICES[age]
+    f = CaseFilter(
+        tuple(statuses),
+        tuple(buckets),
+        tuple(segments),
+        tuple(owners),
+        lo,
+        hi,
+        escalated,
+    )
+    page = int(st.session_state.get("rf_page", 0))
+    return f, page
+
+
+def label(bucket: str) -> str:
+    """A bucket's name in the team's words."""
+    try:
+        return BUCKET_LABELS[Bucket(bucket)]
+    except ValueError:
+        return bucket
+
+
+def queue_table(qp: QueuePage, tz: Any) -> None:
+    """The queue page as a table, plus paging."""
+    if not qp.rows:
+        st.info(
+            "No failed payments match these filters. Failures appear here after the sync "
+            "processes `invoice.payment_failed` events."
+        )
+        return
+    df = pd.DataFrame(
+        [
+            {
+                "Case": r.id,
+                "Customer": r.customer,
+                "Amount due": money(r.amount_remaining, r.currency),
+                "Bucket": label(r.bucket)
+                + (f" ({r.raw_code})" if r.bucket == "needs_review" and r.raw_code else ""),
+                "Status": r.status,
+                "Segment": r.segment or "—",
+                "Owner": r.owner or "—",
+                "Escalated": "yes" if r.escalated else "",
+                "Churn risk": "high" if r.high_risk else "",
+                "Attempts": r.attempt_count,
+                "First failure": when(r.first_failed_at, tz),
+                "Next step": r.recommended_action.replace("_", " "),
+                "Priority": round(r.priority, 1),
+            }
+            for r in qp.rows
+        ]
+    )
+    st.dataframe(df, hide_index=True, width="stretch")
+    last = max(0, (qp.total - 1) // qp.page_size)
+    c1, c2, c3 = st.columns([1, 2, 1])
+    if c1.button("← Previous", disabled=qp.page == 0, key="rf_prev"):
+        st.session_state["rf_page"] = qp.page - 1
+        st.rerun()
+    c2.caption(f"Page {qp.page + 1} of {last + 1} · {qp.total:,} cases")
+    if c3.button("Next →", disabled=qp.page >= last, key="rf_next"):
+        st.session_state["rf_page"] = qp.page + 1
+        st.rerun()
+
+
+def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
+    """Header, timeline, context, rule hits and the recommended next step."""
+    c = d.case
+    st.subheader(
+        f"{c.customer_name or c.customer_email or c.customer_id or 'Unknown customer'} · "
+        f"{money(c.amount_remaining, c.currency)} · {c.status}"
+    )
+    cols = st.columns(4)
+    cols[0].metric("Bucket", label(c.bucket), help=f"raw code: {c.raw_code or 'none'}")
+    cols[1].metric("Attempts", c.attempt_count)
+    cols[2].metric(
+        "Next retry",
+        when(c.next_payment_attempt, tz) if c.next_payment_attempt else "none scheduled",
+    )
+    cols[3].metric("Route", c.route.replace("_", " ") + (f" ({c.owner})" if c.owner else ""))
+    if c.status == "recovered":
+        st.success(
+            f"Recovered {money(c.recovered_amount, c.currency)} after {duration(c.seconds_to_recover)}."
+        )
+    st.markdown(
+        f"**Recommended next step:** {c.recommended_action.replace('_', ' ')}"
+        + (" · within the grace period: let Stripe's retries run" if c.in_grace_period else "")
+    )
+    if c.rule_hits:
+        st.markdown("**Escalated because**")
+        st.table(
+            pd.DataFrame(
+                [
+                    {
+                        "Rule": h["rule_id"],
+                        "Why": h["reason"],
+                        "Route": h["route"],
+                        "Policy version": h["policy_version"],
+                    }
+                    for h in c.rule_hits
+                ]
+            )
+        )
+    if c.high_risk:
+        st.warning("High churn risk: " + ", ".join(s.replace("_", " ") for s in c.risk_signals))
+    st.markdown("**Stripe:** " + " · ".join(stripe_link(i, mode, c.account) for i in d.stripe_ids))
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Timeline**")
+        for t in d.timeline:
+            st.markdown(f"- {when(t.occurred_at, tz)} — {t.summary}")
+    with right:
+        st.markdown("**Context**")
+        if d.account is None:
+            st.caption("CRM account: missing — import a CRM export on the Imports page.")
+        else:
+            a = d.account
+            st.markdown(
+                f"{a.name or '—'} · owner {a.owner or '—'} · segment {a.segment or '—'} · "
+                f"MRR {money(a.mrr, a.currency or c.currency)} · renewal {a.renewal_date or '—'}"
+                + (f" · flags: {', '.join(a.flags)}" if a.flags else "")
+            )
+        if not d.tickets:
+            st.caption("Help-desk tickets: none found (or not imported).")
+        for t in d.tickets:
+            st.markdown(f"- 🎫 {t.created_at:%Y-%m-%d} · {t.status} · {t.subject}")
+
+
+def drafts_view(
+    d: CaseDetail, on_save: Any, on_request: Any, on_new: Any, *, ai_available: bool
+) -> None:
+    """Open drafts: edit, then request approval to send; past drafts for reference."""
+    open_drafts = [x for x in d.drafts if x.status in ("draft", "edited")]
+    if not open_drafts:
+        st.caption(
+            "No open draft. "
+            + (
+                "The case is closed: nothing is sent after payment or cancellation."
+                if d.case.status != "open"
+                else "Retries are running."
+            )
+        )
+    for dr in open_drafts:
+        with st.form(f"draft_{dr.id}"):
+            st.caption(
+                f"{dr.channel} · {dr.template_id} {dr.template_version} · tone {dr.tone} · "
+                f"{dr.guard}"
+                + (
+                    f" · {dr.model}, {dr.prompt_tokens + dr.completion_tokens} tokens"
+                    if dr.model
+                    else ""
+                )
+            )
+            subject = st.text_input("Subject", dr.subject, key=f"subj_{dr.id}")
+            body = st.text_area("Body", dr.body, height=260, key=f"body_{dr.id}")
+            c1, c2 = st.columns(2)
+            if c1.form_submit_button("Save edit"):
+                on_save(dr.id, subject, body)
+                st.rerun()
+            verb = "Request approval to send" if dr.channel == "email" else "Create task"
+            if c2.form_submit_button(verb, type="primary", disabled=dr.channel == "chat"):
+                on_request(dr.id)
+                st.rerun()
+        if (
+            ai_available
+            and dr.model is None
+            and st.button("Personalise with AI", key=f"ai_{dr.id}")
+        ):
+            on_new(dr.case_id, dr.channel, True)
+            st.rerun()
+    if d.case.status == "open":
+        c1, c2 = st.columns([2, 1])
+        channel = c1.selectbox("Draft for channel", CHANNELS, key=f"new_ch_{d.case.id}")
+        if c2.button("Draft it", key=f"new_draft_{d.case.id}"):
+            on_new(d.case.id, channel, False)
+            st.rerun()
+    past = [x for x in d.drafts if x.status not in ("draft", "edited")]
+    if past:
+        with st.expander(f"Earlier drafts ({len(past)})"):
+            for dr in past:
+                st.markdown(
+                    f"- #{dr.id} attempt {dr.attempt} · {dr.channel} · **{dr.status}** · {dr.subject}"
+                )
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def cached_summary(database_url: str) -> dict[str, Any]:
+    """Analytics for the whole store, recomputed at most once a minute (it scans every case)."""
+    from core.recovery_analytics import summary
+
+    with get_sessionmaker()() as session:
+        return summary(session)
+
+
+def analytics(summary: dict[str, Any]) -> None:
+    """Metrics and plotly charts of recovery."""
+    df = summary["frame"]
+    if df.empty:
+        st.info("No cases yet: analytics appear once failed payments have been processed.")
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Recovery rate", f"{df['recovered'].mean():.0%}")
+    hours = summary["median_hours_to_recover"]
+    c2.metric("Median time to recover", f"{hours} h" if hours is not None else "—")
+    c3.metric(
+        "MRR at risk",
+        ", ".join(money(v, k) for k, v in summary["mrr_at_risk"].items()) or "—",
+    )
+    for key, title in (
+        ("by_bucket", "bucket"),
+        ("by_segment", "segment"),
+        ("by_template", "template"),
+    ):
+        frame = summary[key]
+        st.plotly_chart(
+            px.bar(
+                frame,
+                x=title,
+                y="recovery_rate",
+                color="currency",
+                hover_data=["cases", "recovered", "recovered_amount"],
+                title=f"Recovery rate by {title}",
+            ),
+            key=f"chart_{key}",
+        )
+    weekly = summary["by_week"]
+    st.plotly_chart(
+        px.line(
+            weekly,
+            x="week",
+            y="recovered_amount",
+            color="currency",
+            title="Recovered amount by week (minor units)",
+        ),
+        key="chart_week",
+    )

@@ -1,0 +1,39 @@
+"""`python -m jobs predunning [--json]`: card-update drafts for cards expiring this month or next."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from core.predunning import run_predunning
+from core.recovery_context import recovery_settings
+from jobs.runtime import Runtime, open_runtime
+
+HELP = "draft card-update e-mails for cards on active subscriptions that expire soon"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Only the output format."""
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _run(rt: Runtime) -> int:
+    cfg, _version = recovery_settings(rt.settings.policy_file)
+    with rt.Session.begin() as session:
+        return run_predunning(session, cfg)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Create the drafts (each card expiry once) and print how many are new."""
+    made = _run(open_runtime())
+    print(
+        json.dumps({"new_drafts": made})
+        if args.json
+        else f"predunning: {made} new card-update drafts"
+    )
+    return 0
+
+
+def scheduled(runtime: Runtime) -> str:
+    """The scheduler's daily run."""
+    return f"predunning: {_run(runtime)} new card-update drafts"

@@ -1,0 +1,47 @@
+"""`python -m jobs reminders [--json]`: send dispute deadline reminders that are due (once each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from core.dispute_reminders import send_due_reminders
+from core.disputes import config
+from jobs.runtime import Runtime, open_runtime
+
+HELP = "send dispute deadline reminders (7 d, 3 d, 24 h, 12 h before due_by), each exactly once"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options: --json."""
+    parser.add_argument("--json", action="store_true", help="print what was sent as JSON")
+
+
+def _run(runtime: Runtime) -> dict[str, Any]:
+    cfg = config()
+    with runtime.Session.begin() as session:
+        report = send_due_reminders(session, cfg, int(time.time()), runtime.settings.team_timezone)
+    return report.as_dict()
+
+
+def scheduled(runtime: Runtime) -> str:
+    """Scheduler entry: one line of what was sent."""
+    result = _run(runtime)
+    return _summary(result)
+
+
+def _summary(result: dict[str, Any]) -> str:
+    sent = len(result["sent"])
+    return f"reminders: {result['checked']} open disputes checked, {sent} reminder(s) queued"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send due reminders; print a summary (or JSON)."""
+    result = _run(open_runtime())
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(_summary(result))
+    return 0

@@ -1,0 +1,94 @@
+"""Disputes: the deadline board, a case's evidence packet and actions, and the analytics."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core import dispute_actions
+from core.dispute_analytics import dispute_rate, outcomes, time_to_submission
+from core.disputes import board, config, get_case
+from core.errors import CoreError
+from core.evidence import build_packet
+from core.evidence_pdf import render_pdf
+from core.stripe_gateway import StripeGateway, make_client
+from dashboard import dispute_widgets as w
+from dashboard.auth import require_user
+from dashboard.context import get_sessionmaker, get_settings
+
+actor = require_user()
+settings = get_settings()
+tz = settings.team_timezone
+now = int(time.time())
+try:
+    cfg = config()
+except CoreError as exc:
+    st.error(f"The [disputes] section of the policy file is invalid: {exc}")
+    st.stop()
+
+st.title("Disputes")
+w.flash()
+board_tab, analytics_tab = st.tabs(["Deadline board", "Analytics"])
+
+with get_sessionmaker()() as session:
+    rows = board(session, now, cfg)
+
+with board_tab:
+    st.caption(f"Deadlines in {tz}. The most urgent dispute that still needs an answer is on top.")
+    w.board_table(rows, tz, now, mode=settings.stripe_mode)
+    if rows:
+        dispute_id = st.selectbox(
+            "Open a dispute", [r.dispute_id for r in rows], key="dispute_pick"
+        )
+        with get_sessionmaker()() as session:
+            case = get_case(session, dispute_id)
+            packet = build_packet(session, case, cfg, now)
+        st.header(f"{dispute_id} · {case.reason} · {case.status}")
+        st.caption(
+            f"Customer {case.customer_id or 'unknown'} · charge {case.charge_id} · owner {case.owner or 'none'}"
+        )
+        w.case_summary(case, packet, tz, now)
+        w.packet_preview(packet)
+        st.download_button(
+            "Download PDF",
+            render_pdf(packet),
+            file_name=f"{dispute_id}-evidence.pdf",
+            mime="application/pdf",
+        )
+        if case.answered:
+            st.info("Evidence was submitted or the dispute is closed: nothing more to send.")
+        else:
+            c1, c2, c3 = st.columns(3)
+
+            def _stage() -> None:
+                gateway = StripeGateway(make_client(settings), case.account or None)
+                w.run_service(
+                    "Staging",
+                    lambda s: dispute_actions.stage_evidence(s, actor, gateway, dispute_id, cfg),
+                    "Staged packet v{result.version} on Stripe (not submitted).",
+                )
+
+            c1.button("Stage to Stripe (submit=false)", on_click=_stage, key="stage")
+            c2.button(
+                "Request submission",
+                key="request_submit",
+                on_click=lambda: w.run_service(
+                    "Request",
+                    lambda s: dispute_actions.request_submission(s, actor, dispute_id, cfg),
+                    "Submission requested as action #{result.id}; an approver decides on the Approvals page.",
+                ),
+            )
+            c3.button(
+                "Request accept",
+                key="request_accept",
+                on_click=lambda: w.run_service(
+                    "Request",
+                    lambda s: dispute_actions.request_accept(s, actor, dispute_id),
+                    "Acceptance requested as action #{result.id} (irreversible once approved).",
+                ),
+            )
+
+with analytics_tab:
+    with get_sessionmaker()() as session:
+        w.analytics(outcomes(session), time_to_submission(session), dispute_rate(session))

@@ -1,0 +1,110 @@
+"""Failed payments: the recovery queue by priority, one case in full, drafts, and analytics."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core.errors import CoreError
+from core.llm import client_from_settings
+from core.predunning import predunning_drafts, request_card_update
+from core.recovery_context import recovery_settings
+from core.recovery_drafts import draft_for_operator, edit_draft, request_send
+from core.recovery_queries import case_detail, filter_options, queue
+from dashboard import recovery_widgets as w
+from dashboard.auth import require_user
+from dashboard.context import get_sessionmaker, get_settings
+
+actor = require_user()
+settings = get_settings()
+Session = get_sessionmaker()
+now = int(time.time())
+try:
+    cfg, policy_version = recovery_settings(settings.policy_file)
+except (CoreError, ValueError) as exc:
+    st.error(
+        f"The [recovery] section of the policy file is invalid: {exc}. Fix core/policy.toml and reload."
+    )
+    st.stop()
+llm = client_from_settings(settings)
+
+st.title("Failed payments")
+st.caption(
+    f"Policy {policy_version} · AI personalisation {'on' if llm else 'off (no OPENAI_API_KEY)'}"
+)
+w.flash()
+queue_tab, predunning_tab, analytics_tab = st.tabs(["Queue", "Cards expiring", "Analytics"])
+
+with queue_tab:
+    with Session() as session:
+        options = filter_options(session)
+    case_filter, page = w.filters(options)
+    with Session() as session:
+        qp = queue(session, case_filter, now=now, page=page, page_size=w.PAGE_SIZE)
+    w.queue_table(qp, settings.tz)
+    if qp.rows:
+        case_id = st.selectbox(
+            "Open a case",
+            [r.id for r in qp.rows],
+            format_func=lambda i: next(
+                f"#{r.id} · {r.customer} · {r.invoice_id}" for r in qp.rows if r.id == i
+            ),
+            key="rf_case",
+        )
+        with Session() as session:
+            detail = case_detail(session, case_id)
+        w.case_view(detail, settings.tz, settings.stripe_mode)
+        st.markdown("#### Draft")
+
+        def on_save(draft_id: int, subject: str, body: str) -> None:
+            w.run_service("Draft saved.", edit_draft, actor, draft_id, subject, body)
+
+        def on_request(draft_id: int) -> None:
+            w.run_service(
+                "Requested — it now waits for an approver on the Approvals page.",
+                request_send,
+                actor,
+                draft_id,
+                cfg,
+            )
+
+        def on_new(case_id: int, channel: str, use_ai: bool) -> None:
+            w.run_service(
+                "Draft ready (an identical one is reused, never generated twice).",
+                draft_for_operator,
+                actor,
+                case_id,
+                channel,
+                cfg,
+                llm if use_ai else None,
+            )
+
+        w.drafts_view(detail, on_save, on_request, on_new, ai_available=llm is not None)
+
+with predunning_tab:
+    st.caption(
+        "Cards on active subscriptions expiring this month or next. Drafts are created by the "
+        "`predunning` job; request approval to send the card-update e-mail."
+    )
+    with Session() as session:
+        drafts = predunning_drafts(session)
+    if not drafts:
+        st.info(
+            "No card-update drafts. Run `python -m jobs predunning` (the scheduler does it daily)."
+        )
+    for d in drafts:
+        with st.expander(f"{d.subject} · {d.to_email or 'no e-mail'} · {d.subscription_id}"):
+            st.text(d.body)
+            if st.button("Request approval to send", key=f"pd_{d.id}"):
+                w.run_service(
+                    "Requested — see the Approvals page.",
+                    request_card_update,
+                    actor,
+                    d.id,
+                )
+                st.rerun()
+
+with analytics_tab:
+    st.caption("Refreshed at most once a minute.")
+    w.analytics(w.cached_summary(settings.database_url))

@@ -1,0 +1,191 @@
+"""Dispute cases from events, reminders exactly once, escalation, alerts, EFW refunds, status counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from core.dispute_actions import propose_efw_refund, request_accept, request_submission
+from core.dispute_reminders import send_due_reminders
+from core.dispute_settings import DisputeConfig
+from core.disputes import apply_dispute, board, status_counts
+from core.models.disputes import DisputeCase
+from core.models.governance import ActionRequest, OutboxMessage
+from tests.support import disputes as f
+from tests.support.governance import make_user
+
+NOW = f.ts(2026, 3, 20, 12)
+CFG = DisputeConfig(alert_threshold=50_000, escalation_email="leads@example.com")
+
+
+def _outbox(session: Any) -> list[tuple[str, str, str]]:
+    rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    return [(m.channel, m.recipient, m.dedupe_key) for m in rows]
+
+
+def _open(
+    session: Any,
+    due_by: int,
+    amount: int = 10_000,
+    owner: str | None = "sam@example.com",
+    **kw: Any,
+) -> DisputeCase:
+    cus = f.customer(session)
+    ch = f.charge(session, cus, amount, NOW - 10 * f.DAY)
+    cfg = DisputeConfig(
+        alert_threshold=CFG.alert_threshold,
+        escalation_email=CFG.escalation_email,
+        default_owner=owner,
+    )
+    case, _ = apply_dispute(
+        session, f.dispute(ch, due_by=due_by, **kw), event_created=NOW, cfg=cfg, now=NOW
+    )
+    return case
+
+
+def test_case_lifecycle_with_outcome_and_amounts(Session: Any) -> None:
+    with Session.begin() as session:
+        cus = f.customer(session)
+        ch = f.charge(session, cus, 20_000, NOW - 10 * f.DAY)
+        dp = f.dispute(ch, due_by=NOW + 9 * f.DAY)
+        case, created = apply_dispute(session, dp, event_created=NOW, cfg=CFG, now=NOW)
+        assert created and case.status == "needs_response" and case.owner is None
+        withdrawn = {**dp, "balance_transactions": [{"amount": -20_000, "fee": 1_500}]}
+        apply_dispute(session, withdrawn, event_created=NOW, cfg=CFG, now=NOW)
+        again, created = apply_dispute(
+            session, dp, event_created=NOW, cfg=CFG, now=NOW
+        )  # replayed older copy
+        assert not created and again.amount_withdrawn == 20_000 and again.fee == 1_500
+        won = {
+            **withdrawn,
+            "status": "won",
+            "balance_transactions": withdrawn["balance_transactions"]
+            + [{"amount": 20_000, "fee": -1_500}],
+        }
+        apply_dispute(session, won, event_created=NOW + 30 * f.DAY, cfg=CFG)
+        stale = {**dp, "status": "under_review"}
+        case, _ = apply_dispute(
+            session, stale, event_created=NOW + f.DAY, cfg=CFG
+        )  # older event: ignored
+        assert case.status == "won" and case.outcome == "won" and case.closed_at is not None
+        assert (case.amount_reinstated, case.fee_reinstated) == (20_000, 1_500)
+        assert session.scalar(select(func.count()).select_from(DisputeCase)) == 1
+
+
+def test_unowned_dispute_is_escalated_once_and_large_one_alerted(Session: Any) -> None:
+    with Session.begin() as session:
+        case = _open(session, NOW + 9 * f.DAY, amount=75_000, owner=None)
+        # the same dispute again (event replay) adds nothing
+        apply_dispute(
+            session,
+            {
+                "id": case.dispute_id,
+                **f.dispute(
+                    {
+                        "id": case.charge_id,
+                        "amount": 75_000,
+                        "payment_intent": "pi_x",
+                        "created": NOW,
+                    },
+                    due_by=NOW + 9 * f.DAY,
+                ),
+            }
+            | {"id": case.dispute_id},
+            event_created=NOW,
+            cfg=CFG,
+            now=NOW,
+        )
+        sent = _outbox(session)
+        assert ("chat", "team channel", f"dispute-escalation:{case.dispute_id}:chat") in sent
+        assert ("email", "leads@example.com", f"dispute-escalation:{case.dispute_id}:email") in sent
+        alert = session.scalar(
+            select(OutboxMessage).where(OutboxMessage.dedupe_key.like("dispute-alert:%"))
+        )
+        assert alert is not None and "$750.00" in alert.body and "$750.00 succeeded" in alert.body
+        assert len(sent) == 3 and case.escalated_at is not None
+
+
+def test_reminders_once_per_threshold_across_restarts(Session: Any) -> None:
+    with Session.begin() as session:
+        case = _open(session, NOW + 10 * f.DAY)
+        dispute_id = case.dispute_id
+    fired = []
+    # Every hour a fresh "scheduler process" (new session) runs; some hours twice (a restart).
+    for t in range(NOW, NOW + 11 * f.DAY, 3600):
+        for _ in (1, 2) if t % (5 * 3600) == 0 else (1,):
+            with Session.begin() as session:
+                fired += [th for _, th in send_due_reminders(session, CFG, t, "Europe/Berlin").sent]
+    assert fired == ["7d", "3d", "24h", "12h"]
+    with Session.begin() as session:
+        keys = [k for ch, _, k in _outbox(session) if "reminder" in k]
+    assert len(keys) == 8 and len(set(keys)) == 8  # email + chat per threshold
+    assert f"dispute-reminder:{dispute_id}:24h:email" in keys
+
+
+def test_reminder_text_uses_team_zone_across_dst(Session: Any) -> None:
+    due = f.ts(2026, 3, 29, 8)  # 10:00 CEST, the morning after Berlin's clocks go forward
+    with Session.begin() as session:
+        _open(session, due)
+        run = send_due_reminders(session, CFG, due - 24 * 3600, "Europe/Berlin")
+        assert [th for _, th in run.sent] == ["24h"]
+        body = session.scalar(
+            select(OutboxMessage.body).where(OutboxMessage.dedupe_key.like("%:24h:email"))
+        )
+    assert "tomorrow 10:00 CEST" in body and "1 d 0 h left" in body
+
+
+def test_no_reminders_after_submission_or_closing(Session: Any) -> None:
+    with Session.begin() as session:
+        submitted = _open(session, NOW + 2 * f.DAY, submission_count=1, status="under_review")
+        closed = _open(session, NOW + 2 * f.DAY, status="lost")
+        impossible = _open(session, 0)
+        run = send_due_reminders(session, CFG, NOW, "UTC")
+        assert run.sent == [] and run.checked == 0
+        ids = {submitted.dispute_id, closed.dispute_id, impossible.dispute_id}
+        assert not [k for _, _, k in _outbox(session) if any(i in k for i in ids)]
+
+
+def test_board_order_and_status_counts(Session: Any) -> None:
+    with Session.begin() as session:
+        later = _open(session, NOW + 6 * f.DAY)
+        soonest = _open(session, NOW + 30 * 3600)
+        past = _open(session, NOW - 3600)
+        _open(session, NOW + 2 * f.DAY, status="under_review", submission_count=1)
+        rows = board(session, NOW, CFG)
+        assert [r.dispute_id for r in rows[:3]] == [
+            soonest.dispute_id,
+            later.dispute_id,
+            past.dispute_id,
+        ]
+        assert rows[0].urgency == "urgent" and rows[0].countdown == "1 d 6 h left"
+        assert status_counts(session, NOW) == {"open": 3, "due_within_72h": 1, "past_due": 1}
+
+
+def test_efw_refund_and_dispute_requests_are_deduplicated(Session: Any) -> None:
+    with Session.begin() as session:
+        cus = f.customer(session)
+        ch = f.charge(session, cus, 8_000, NOW - 2 * f.DAY)
+        efw = {
+            "id": "issfr_1",
+            "object": "radar.early_fraud_warning",
+            "actionable": True,
+            "charge": ch["id"],
+            "fraud_type": "made_with_stolen_card",
+        }
+        first = propose_efw_refund(session, efw, cfg=CFG)
+        assert propose_efw_refund(session, efw, cfg=CFG).id == first.id
+        assert first.params["amount"] == 8_000 and first.evidence["dispute_fee"] == 1_500
+        assert "$80.00" in first.reason and first.status == "requested"
+        assert (
+            propose_efw_refund(session, {**efw, "id": "issfr_2", "actionable": False}, cfg=CFG)
+            is None
+        )
+        op = make_user(session, "op", "operator")
+        case = _open(session, NOW + 5 * f.DAY)
+        sub = request_submission(session, op, case.dispute_id, CFG)
+        assert request_submission(session, op, case.dispute_id, CFG).id == sub.id
+        assert sub.params["evidence"]["customer_name"] == "Ada Lovelace"
+        acc = request_accept(session, op, case.dispute_id)
+        assert acc.action_type == "accept_dispute" and acc.amount == 10_000
+        assert session.scalar(select(func.count()).select_from(ActionRequest)) == 3

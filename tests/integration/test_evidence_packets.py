@@ -1,0 +1,180 @@
+"""Evidence packets per reason are pre-filled from the store, fit Stripe's budget and render as a PDF."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from core.csv_import import run_import
+from core.dispute_settings import DisputeConfig
+from core.disputes import apply_dispute
+from core.evidence import build_packet, save_packet
+from core.evidence_checklist import TEXT_LIMIT
+from core.evidence_pdf import render_pdf
+from core.imports import IMPORTERS
+from tests.support import disputes as f
+
+NOW = f.ts(2026, 6, 1, 12)
+CFG = DisputeConfig(
+    alert_threshold=10**12,
+    default_owner="owner@example.com",
+    refund_policy_text="Refunds within 14 days.",
+    cancellation_policy_text="Cancel any time; no charges after cancelling.",
+)
+
+
+def _history(session: Any, name: str = "Ada Lovelace") -> tuple[dict[str, Any], dict[str, Any]]:
+    cus = f.customer(session, name=name)
+    for months in (5, 4, 3, 2):
+        f.charge(session, cus, 4_900, NOW - months * 30 * f.DAY)
+    disputed = f.charge(session, cus, 12_345, NOW - 20 * f.DAY)
+    f.invoice(session, disputed)
+    return cus, disputed
+
+
+def _import(session: Any, name: str, text: str) -> None:
+    result = run_import(session, text.encode(), IMPORTERS[name].schema, IMPORTERS[name].apply)
+    assert result.error_count == 0, result.errors
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        (
+            "fraudulent",
+            {
+                "customer_name",
+                "customer_email_address",
+                "billing_address",
+                "access_activity_log",
+                "customer_purchase_ip",
+                "uncategorized_text",
+                "product_description",
+            },
+        ),
+        (
+            "product_not_received",
+            {
+                "shipping_carrier",
+                "shipping_tracking_number",
+                "shipping_date",
+                "shipping_address",
+                "access_activity_log",
+                "service_date",
+            },
+        ),
+        ("duplicate", {"duplicate_charge_id", "duplicate_charge_explanation"}),
+        ("subscription_canceled", {"cancellation_policy_disclosure", "cancellation_rebuttal"}),
+        ("credit_not_processed", {"refund_policy_disclosure", "refund_refusal_explanation"}),
+        ("product_unacceptable", {"product_description", "uncategorized_text"}),
+        ("general", {"uncategorized_text", "customer_name"}),
+    ],
+)
+def test_packet_per_reason_has_the_expected_fields(
+    Session: Any, reason: str, expected: set[str]
+) -> None:
+    with Session.begin() as session:
+        cus, disputed = _history(session)
+        if reason == "duplicate":  # the same amount charged twice in a week
+            f.charge(session, cus, 12_345, NOW - 22 * f.DAY)
+        _import(
+            session,
+            "usage",
+            f"stripe customer id,timestamp,event,ip\n{cus['id']},2026-05-20 10:00,login,203.0.113.7\n"
+            f"{cus['id']},2026-05-25 11:00,export report,203.0.113.7\n",
+        )
+        _import(
+            session,
+            "shipping",
+            f"carrier,tracking number,ship date,charge id,address\n"
+            f"UPS,1Z999,2026-05-13,{disputed['id']},12 Analytical Row London\n",
+        )
+        _import(
+            session,
+            "tickets",
+            f"ticket id,stripe customer id,status,subject,created\nT-1,{cus['id']},solved,Where is my export?,2026-05-21\n",
+        )
+        case, created = apply_dispute(
+            session,
+            f.dispute(disputed, reason=reason, due_by=NOW + 5 * f.DAY),
+            event_created=NOW - f.DAY,
+            cfg=CFG,
+        )
+        assert created and case.customer_id == cus["id"] and case.owner == "owner@example.com"
+        packet = build_packet(session, case, CFG, NOW)
+    assert expected <= set(packet.evidence), expected - set(packet.evidence)
+    assert packet.evidence["customer_name"] == "Ada Lovelace"
+    assert "earlier payment(s) that were never disputed" in packet.evidence["uncategorized_text"]
+    assert "Where is my export?" in packet.evidence["uncategorized_text"]
+    assert packet.template_version == "v1" and packet.template_id.startswith("disputes/")
+    if reason == "duplicate":
+        assert packet.evidence["duplicate_charge_id"].startswith("ch_")
+    assert packet.missing == []
+    assert packet.text_chars <= TEXT_LIMIT
+
+
+def test_missing_items_are_reported_and_the_case_scored(Session: Any) -> None:
+    with Session.begin() as session:
+        cus = f.customer(session, name="Bob")
+        ch = f.charge(session, cus, 2_000, NOW - 3 * f.DAY)
+        case, _ = apply_dispute(
+            session,
+            f.dispute(ch, reason="fraudulent", due_by=NOW + 2 * f.DAY),
+            event_created=NOW,
+            cfg=CFG,
+        )
+        packet = build_packet(session, case, CFG, NOW)
+        missing = set(packet.missing)
+        assert {
+            "Access or usage log after the purchase",
+            "Prior undisputed payments by the same customer",
+        } <= missing
+        assert (
+            case.recommendation == "accept"
+            and case.expected_value is not None
+            and case.expected_value < 0
+        )
+        assert 0 < case.evidence_completeness < 1 and case.priority > 0
+        assert case.priority_explanation and case.recommendation_explanation
+
+
+def test_text_stays_within_stripes_limit(Session: Any) -> None:
+    with Session.begin() as session:
+        cus, disputed = _history(session)
+        lines = "".join(
+            f"{cus['id']},2026-05-{12 + i % 15:02d} {i % 24:02d}:{i % 60:02d},download,198.51.100.{i % 250},"
+            f"{'x' * 900}-{i}\n"
+            for i in range(400)
+        )
+        _import(session, "usage", "stripe customer id,timestamp,event,ip,detail\n" + lines)
+        case, _ = apply_dispute(
+            session, f.dispute(disputed, due_by=NOW + 5 * f.DAY), event_created=NOW, cfg=CFG
+        )
+        packet = build_packet(session, case, CFG, NOW)
+        row = save_packet(session, case, packet, "tester")
+        assert (
+            save_packet(session, case, packet, "tester").id == row.id
+        )  # same content, same version
+    assert packet.text_chars <= TEXT_LIMIT
+    assert row.version == 1 and row.text_chars == packet.text_chars
+
+
+def test_pdf_opens_and_shows_name_and_amounts(Session: Any) -> None:
+    with Session.begin() as session:
+        _cus, disputed = _history(session, name="Zoë Ångström")
+        case, _ = apply_dispute(
+            session, f.dispute(disputed, due_by=NOW + 5 * f.DAY), event_created=NOW, cfg=CFG
+        )
+        packet = build_packet(session, case, CFG, NOW)
+    data = render_pdf(packet, now=datetime(2026, 6, 1, tzinfo=UTC))
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) >= 1
+    assert "Zoë Ångström" in text
+    assert "$123.45" in text  # disputed amount
+    assert "$49.00" in text  # earlier charges
+    assert case.dispute_id in text

@@ -1,0 +1,65 @@
+"""`python -m jobs import crm|tickets FILE`: exit codes, one-line errors, --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_jobs(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ld.db'}",
+        "LEDGERDESK_DATA_DIR": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_import_crm_json_then_reimport(tmp_path: Path) -> None:
+    f = tmp_path / "crm.csv"
+    f.write_text(
+        "Email,Account Name,Owner\na@x.io,Acme,Ana\nnot-an-email,Bad,Ana\n",
+        encoding="utf-8",
+    )
+    first = run_jobs(tmp_path, "import", "crm", str(f), "--json")
+    assert first.returncode == 1, first.stderr  # one row rejected → non-zero, good rows loaded
+    out = json.loads(first.stdout)
+    assert (out["inserted"], out["rejected"], out["errors"][0]["line"]) == (1, 1, 3)
+    again = run_jobs(tmp_path, "import", "crm", str(f))
+    assert "0 new, 1 updated, 1 rejected" in again.stdout
+    assert "line 3: email" in again.stdout
+
+
+def test_import_tickets_clean_file_exits_zero(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    f.write_text(
+        "Id,Requester email,Subject,Status,Created at\n1,a@x.io,Help,open,2026-11-01\n",
+        encoding="utf-8",
+    )
+    result = run_jobs(tmp_path, "import", "tickets", str(f))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("help-desk tickets: 1 rows read, 1 new")
+
+
+def test_missing_file_and_missing_columns_are_one_line_errors(tmp_path: Path) -> None:
+    missing = run_jobs(tmp_path, "import", "crm", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert "does not exist" in missing.stderr
+    f = tmp_path / "wrong.csv"
+    f.write_text("foo,bar\n1,2\n", encoding="utf-8")
+    wrong = run_jobs(tmp_path, "import", "tickets", str(f))
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert "no column for ticket_id" in wrong.stderr

@@ -1,0 +1,87 @@
+"""`python -m jobs status --json` reports open recovery cases by bucket; `predunning` runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from core.db import make_engine, make_sessionmaker, migrate
+from core.ingest import ingest_events
+from core.processing import load_handler_modules, process_batch
+from tests.support.recovery import event, failed_charge, invoice
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_780_000_000
+
+
+def run_jobs(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ld.db'}",
+        "LEDGERDESK_DATA_DIR": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "jobs", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_status_json_has_open_cases_by_bucket(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ld.db'}")
+    migrate(engine)
+    Session = make_sessionmaker(engine)
+    load_handler_modules()
+    with Session.begin() as s:
+        ingest_events(
+            s,
+            [
+                event(
+                    "charge.failed",
+                    failed_charge("ch_1", pi="pi_1", customer="cus_1", decline="expired_card"),
+                    T0,
+                ),
+                event(
+                    "invoice.payment_failed",
+                    invoice("in_1", pi="pi_1", customer="cus_1"),
+                    T0 + 1,
+                ),
+                event(
+                    "charge.failed",
+                    failed_charge("ch_2", pi="pi_2", customer="cus_2", decline="lost_card"),
+                    T0,
+                ),
+                event(
+                    "invoice.payment_failed",
+                    invoice("in_2", pi="pi_2", customer="cus_2"),
+                    T0 + 1,
+                ),
+                event(
+                    "invoice.payment_failed",
+                    invoice("in_3", pi="pi_3", customer="cus_3"),
+                    T0 + 2,
+                ),
+                event(
+                    "invoice.paid",
+                    invoice("in_3", pi="pi_3", customer="cus_3", status="paid"),
+                    T0 + 9,
+                ),
+            ],
+        )
+    process_batch(Session)
+    engine.dispose()
+    result = run_jobs(tmp_path, "status", "--json")
+    assert "Traceback" not in result.stderr, result.stderr
+    recovery = json.loads(result.stdout)["recovery"]
+    assert recovery["open_by_bucket"] == {"card_data": 1, "fraud_related": 1}
+    assert recovery["open_cases"] == 2
+    pre = run_jobs(tmp_path, "predunning", "--json")
+    assert pre.returncode == 0, pre.stderr
+    assert json.loads(pre.stdout) == {"new_drafts": 0}

@@ -1,0 +1,99 @@
+"""AppTest for the Disputes page: board order, detail, PDF, request buttons, analytics tab."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from core.db import make_engine, make_sessionmaker, migrate
+from core.dispute_settings import DisputeConfig
+from core.disputes import apply_dispute
+from core.models.governance import ActionRequest
+from tests.support import disputes as f
+from tests.support.governance import make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    url = f"sqlite:///{tmp_path / 'ui.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LEDGERDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TEAM_TIMEZONE", "Europe/Berlin")
+    st.cache_resource.clear()
+    engine = make_engine(url)
+    migrate(engine)
+    Session = make_sessionmaker(engine)
+    now = int(time.time())
+    cfg = DisputeConfig(alert_threshold=10**12, default_owner="sam@example.com")
+    with Session.begin() as session:
+        op = make_user(session, "olga", "operator")
+        cus = f.customer(session, name="Grace Hopper")
+        later = f.charge(session, cus, 30_000, now - 20 * f.DAY)
+        urgent = f.charge(session, cus, 5_000, now - 10 * f.DAY)
+        old = f.charge(session, cus, 7_000, now - 40 * f.DAY)
+        a, _ = apply_dispute(
+            session, f.dispute(later, due_by=now + 10 * f.DAY), event_created=now, cfg=cfg
+        )
+        b, _ = apply_dispute(
+            session,
+            f.dispute(urgent, reason="product_not_received", due_by=now + 20 * 3600),
+            event_created=now,
+            cfg=cfg,
+        )
+        won = f.dispute(old, due_by=now - 5 * f.DAY, status="won", created=now - 30 * f.DAY)
+        apply_dispute(session, won, event_created=now - f.DAY, cfg=cfg)
+    yield {"Session": Session, "actor": op, "urgent": b.dispute_id, "later": a.dispute_id}
+    st.cache_resource.clear()
+    engine.dispose()
+
+
+def _app(actor: Any) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "disputes.py"), default_timeout=60)
+    at.session_state["ledgerdesk_actor"] = actor
+    return at.run()
+
+
+def test_board_puts_the_most_urgent_first_and_requests_submission(seeded: dict[str, Any]) -> None:
+    at = _app(seeded["actor"])
+    assert not at.exception, at.exception
+    board = at.dataframe[0].value
+    assert list(board["Dispute"])[:2] == [seeded["urgent"], seeded["later"]]
+    assert list(board["Urgency"])[0].startswith("🔴")
+    assert at.selectbox(key="dispute_pick").value == seeded["urgent"]
+    assert any("Checklist" in s.value for s in at.subheader)
+    assert at.button(key="request_submit") is not None
+    at.button(key="request_submit").click().run()
+    assert not at.exception
+    assert any("Submission requested" in s.value for s in at.success)
+    with seeded["Session"]() as session:
+        action = session.scalar(
+            select(ActionRequest).where(ActionRequest.target_id == seeded["urgent"])
+        )
+    assert action is not None and action.action_type == "submit_dispute_evidence"
+    assert action.params["evidence"]["customer_name"] == "Grace Hopper"
+
+
+def test_viewer_cannot_request_and_sees_why(seeded: dict[str, Any]) -> None:
+    with seeded["Session"].begin() as session:
+        viewer = make_user(session, "vic", "viewer")
+    at = _app(viewer)
+    at.button(key="request_accept").click().run()
+    assert not at.exception
+    assert any("failed" in e.value for e in at.error)
+    with seeded["Session"]() as session:
+        assert session.scalar(select(ActionRequest)) is None
+
+
+def test_analytics_tab_renders(seeded: dict[str, Any]) -> None:
+    at = _app(seeded["actor"])
+    assert not at.exception
+    assert len(at.tabs) == 2
+    assert len(at.get("plotly_chart")) >= 2  # outcomes and dispute rate with threshold lines
