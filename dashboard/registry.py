@@ -37,6 +37,9 @@ PAGES: list[PageSpec] = [
         roles=("operator", "approver", "admin"),
     ),
     PageSpec("pages/sync_health.py", "Sync health", ":material/sync:", "Health"),
+    PageSpec("pages/payouts_books.py", "Payouts & books", ":material/account_balance:", "Money"),
+    PageSpec("pages/reports.py", "Reports", ":material/summarize:", "Money"),
+    PageSpec("pages/drift.py", "Drift", ":material/compare_arrows:", "Health"),
     PageSpec(
         "pages/outbox.py",
         "Outbox",

@@ -17,4 +17,8 @@ COMMANDS: dict[str, str] = {
     "import": "jobs.imports",
     "predunning": "jobs.predunning",
     "reminders": "jobs.reminders",
+    "export": "jobs.export",
+    "journal": "jobs.journal",
+    "books": "jobs.books",
+    "digest": "jobs.digest",
 }

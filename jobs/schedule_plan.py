@@ -11,5 +11,7 @@ PLAN: list[tuple[str, int, str]] = [
     ("outbox-deliver", 30, "jobs.outbox:scheduled"),
     ("reminders", 300, "jobs.reminders:scheduled"),
     ("expire-actions", 300, "jobs.execute:expire_scheduled"),
+    ("books", 3600, "jobs.books:scheduled"),
+    ("digest", 86400, "jobs.digest:scheduled"),
     ("predunning", 86400, "jobs.predunning:scheduled"),
 ]

@@ -74,6 +74,42 @@ REPORTS: dict[str, ReportSpec] = {
         "core.dispute_analytics:disputes_chart",
         "Every dispute with its reason, outcome, amounts, owner and fight-or-accept recommendation.",
     ),
+    "journal_entries": ReportSpec(
+        "Journal entries",
+        "core.reports.books:journal_entries",
+        "core.reports.books:journal_chart",
+        "Double-entry lines generated from Stripe balance transactions.",
+    ),
+    "payout_reconciliation": ReportSpec(
+        "Payout reconciliation",
+        "core.reports.books:payout_reconciliation",
+        "core.reports.books:payout_chart",
+        "Each payout's gross, fees, refunds, disputes and net, and whether they add up.",
+    ),
+    "bank_matching": ReportSpec(
+        "Payouts vs bank deposits",
+        "core.reports.books:bank_matching",
+        None,
+        "Deposits matched to payouts; unmatched on both sides with a likely reason.",
+    ),
+    "drift": ReportSpec(
+        "Drift",
+        "core.reports.books:drift",
+        "core.reports.books:drift_chart",
+        "Mismatches between Stripe and the CRM, entitlements, the bank, sync and approvals.",
+    ),
+    "lifecycle": ReportSpec(
+        "Subscription lifecycle",
+        "core.reports.books:lifecycle",
+        "core.reports.books:lifecycle_chart",
+        "Trial → active → past due → canceled / unpaid, churn and MRR at risk.",
+    ),
+    "tax": ReportSpec(
+        "Tax collected",
+        "core.reports.books:tax",
+        "core.reports.books:tax_chart",
+        "Tax collected per jurisdiction and month, from invoices, for the filer.",
+    ),
 }
 
 

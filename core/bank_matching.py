@@ -1,0 +1,198 @@
+"""Bank deposits ↔ Stripe payouts (pure): by trace id, then amount and date window, then splits.
+
+Each deposit and payout is used at most once. Among equal amounts the closest date wins and ties
+fall to the earlier payout, so two payouts of the same amount on one day pair off with two
+deposits instead of both claiming the first. Whatever stays unmatched on either side is listed
+with its likeliest reason: in transit, failed payout, manual payout, split deposit, not Stripe.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+DAYS_BEFORE = 1  # a bank may post a day before Stripe's expected arrival date
+DAYS_AFTER = 3  # ... or a few business days after it
+IN_TRANSIT_GRACE_DAYS = 2
+MAX_SPLIT_PARTS = 3
+
+
+@dataclass(frozen=True)
+class Deposit:
+    """One bank statement line (credits are positive)."""
+
+    id: str
+    posted_on: date
+    amount: int
+    currency: str
+    description: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class PayoutInfo:
+    """What matching needs to know about a payout."""
+
+    id: str
+    arrival_on: date
+    amount: int
+    currency: str
+    status: str
+    automatic: bool = True
+    trace_id: str | None = None
+    failed_after_paid: bool = False
+
+
+@dataclass(frozen=True)
+class Match:
+    """A payout and the deposit(s) that carried it."""
+
+    payout_id: str
+    deposit_ids: tuple[str, ...]
+    method: str  # "trace id" | "amount and date" | "split deposit"
+    days_late: int
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A payout or a deposit nobody matched, with the likeliest reason."""
+
+    side: str  # "payout" | "deposit"
+    id: str
+    on: date
+    amount: int
+    currency: str
+    reason: str
+
+
+@dataclass
+class MatchResult:
+    """Matches and the unmatched on both sides."""
+
+    matches: list[Match] = field(default_factory=list)
+    unmatched_payouts: list[Unmatched] = field(default_factory=list)
+    unmatched_deposits: list[Unmatched] = field(default_factory=list)
+
+
+FAILED = ("failed", "canceled")
+
+
+def _window(p: PayoutInfo, d: Deposit) -> bool:
+    delta = (d.posted_on - p.arrival_on).days
+    return p.currency == d.currency and -DAYS_BEFORE <= delta <= DAYS_AFTER
+
+
+def _traced(p: PayoutInfo, d: Deposit) -> bool:
+    text = f"{d.reference} {d.description}"
+    return bool(p.trace_id and p.trace_id in text) or p.id in text
+
+
+def match_deposits(deposits: list[Deposit], payouts: list[PayoutInfo], today: date) -> MatchResult:
+    """Match deposits to payouts and explain what is left over."""
+    result = MatchResult()
+    live = [p for p in payouts if p.status not in FAILED]
+    credits = [d for d in deposits if d.amount > 0]
+    used_p: set[str] = set()
+    used_d: set[str] = set()
+
+    def take(p: PayoutInfo, ds: tuple[Deposit, ...], method: str) -> None:
+        used_p.add(p.id)
+        used_d.update(d.id for d in ds)
+        late = max((d.posted_on - p.arrival_on).days for d in ds)
+        result.matches.append(Match(p.id, tuple(d.id for d in ds), method, late))
+
+    for p in sorted(live, key=lambda p: (p.arrival_on, p.id)):
+        for d in credits:
+            if d.id not in used_d and d.amount == p.amount and _traced(p, d):
+                take(p, (d,), "trace id")
+                break
+    pairs = [
+        (
+            abs((d.posted_on - p.arrival_on).days),
+            (d.posted_on < p.arrival_on),
+            p.arrival_on,
+            p.id,
+            d.posted_on,
+            d.id,
+            p,
+            d,
+        )
+        for p in live
+        for d in credits
+        if p.amount == d.amount and _window(p, d)
+    ]
+    for *_, p, d in sorted(pairs, key=lambda t: t[:6]):
+        if p.id not in used_p and d.id not in used_d:
+            take(p, (d,), "amount and date")
+    for p in sorted(live, key=lambda p: (p.arrival_on, p.id)):
+        if p.id in used_p:
+            continue
+        near = [d for d in credits if d.id not in used_d and _window(p, d) and d.amount < p.amount]
+        if len(near) > 12:  # keep the subset search small; big days need a human anyway
+            near = sorted(near, key=lambda d: abs((d.posted_on - p.arrival_on).days))[:12]
+        found = next(
+            (
+                combo
+                for k in range(2, MAX_SPLIT_PARTS + 1)
+                for combo in itertools.combinations(near, k)
+                if sum(d.amount for d in combo) == p.amount
+            ),
+            None,
+        )
+        if found:
+            take(p, found, "split deposit")
+    for p in payouts:
+        if p.id not in used_p:
+            result.unmatched_payouts.append(
+                Unmatched(
+                    "payout",
+                    p.id,
+                    p.arrival_on,
+                    p.amount,
+                    p.currency,
+                    _payout_reason(p, today),
+                )
+            )
+    open_payouts = [p for p in payouts if p.id not in used_p]
+    for d in deposits:
+        if d.id not in used_d:
+            result.unmatched_deposits.append(
+                Unmatched(
+                    "deposit",
+                    d.id,
+                    d.posted_on,
+                    d.amount,
+                    d.currency,
+                    _deposit_reason(d, open_payouts, payouts),
+                )
+            )
+    return result
+
+
+def _payout_reason(p: PayoutInfo, today: date) -> str:
+    if p.failed_after_paid:
+        return "failed payout: reported paid, then failed — expect no deposit or a return"
+    if p.status in FAILED:
+        return f"failed payout ({p.status}): no deposit expected"
+    if p.status in ("pending", "in_transit"):
+        if p.arrival_on >= today - timedelta(days=IN_TRANSIT_GRACE_DAYS):
+            return "in transit: not yet expected in the bank"
+        return "in transit past its arrival date: ask Stripe / the bank"
+    if not p.automatic:
+        return "manual payout: no deposit of this amount near its date"
+    return "no deposit of this amount within the date window"
+
+
+def _deposit_reason(d: Deposit, open_payouts: list[PayoutInfo], every: list[PayoutInfo]) -> str:
+    if d.amount <= 0:
+        return "withdrawal or returned payout (not a deposit)"
+    for p in every:
+        if p.status in FAILED and p.amount == d.amount and p.currency == d.currency:
+            return f"matches failed payout {p.id}: expect it to be returned"
+    for p in open_payouts:
+        if p.currency == d.currency and d.amount < p.amount and _window(p, d):
+            return f"split deposit: part of payout {p.id}?"
+    if "stripe" not in f"{d.description} {d.reference}".lower():
+        return "not from Stripe (no Stripe reference)"
+    return "no payout of this amount near this date (manual payout or another account?)"

@@ -1,0 +1,275 @@
+"""The books owner's reports: journal entries, payouts, bank matching, drift, lifecycle, tax."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.orm import Session
+
+from core.books_data import epoch_range, local_day
+from core.config import Settings
+from core.money import to_major
+from core.reports import ChartSpec
+
+
+def journal_entries(
+    session: Session, settings: Settings, date_from: date | None, date_to: date | None
+) -> pd.DataFrame:
+    """Double-entry lines for the balance transactions of the period (read-only preview)."""
+    from sqlalchemy import select
+
+    from core.journal import draft_entries
+    from core.models.sync import StripeObject
+
+    start, end = epoch_range(date_from, date_to, settings.tz)
+    created = StripeObject.data["created"].as_integer()
+    stmt = select(StripeObject.data).where(StripeObject.object_type == "balance_transaction")
+    if start is not None:
+        stmt = stmt.where(created >= start)
+    if end is not None:
+        stmt = stmt.where(created < end)
+    # The period is chosen in the database; only its transactions are read.
+    bts = [dict(b) for b in session.scalars(stmt.execution_options(yield_per=2000))]
+    bts.sort(key=lambda b: (b.get("created") or 0, b.get("id") or ""))
+    rows = [
+        {
+            "date": local_day(e.created, settings.tz),
+            "source": e.source_id,
+            "category": e.reporting_category,
+            "account_code": ln.account.code,
+            "account": ln.account.name,
+            "debit": to_major(ln.debit, e.currency),
+            "credit": to_major(ln.credit, e.currency),
+            "currency": e.currency,
+            "exchange_rate": e.exchange_rate,
+            "original_currency": e.original_currency,
+            "description": ln.description,
+        }
+        for e in draft_entries(session, settings, bts)
+        for ln in e.lines
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "date",
+            "source",
+            "category",
+            "account_code",
+            "account",
+            "debit",
+            "credit",
+            "currency",
+            "exchange_rate",
+            "original_currency",
+            "description",
+        ],
+    )
+
+
+def journal_chart(df: pd.DataFrame) -> ChartSpec | None:
+    """Debits per account."""
+    if df.empty:
+        return None
+    by = df.groupby("account", as_index=False)[["debit", "credit"]].sum()
+    df.attrs["chart_frame"] = by
+    return ChartSpec("bar", "account", ("debit", "credit"), "Debits and credits per account")
+
+
+PAYOUT_COLUMNS = [
+    "payout",
+    "arrival_date",
+    "status",
+    "state",
+    "currency",
+    "amount",
+    "gross",
+    "fees",
+    "refunds",
+    "disputes",
+    "adjustments",
+    "net",
+    "difference",
+    "transactions",
+    "note",
+]
+
+
+def payout_reconciliation(
+    session: Session, settings: Settings, date_from: date | None, date_to: date | None
+) -> pd.DataFrame:
+    """Each payout's breakdown and whether it adds up (from the last reconciliation run)."""
+    from core.payouts import reconciliations
+
+    rows = [
+        {
+            "payout": r.payout_id,
+            "arrival_date": r.arrival_date,
+            "status": r.status,
+            "state": r.state,
+            "currency": r.currency,
+            **{
+                k: to_major(getattr(r, k), r.currency)
+                for k in (
+                    "amount",
+                    "gross",
+                    "fees",
+                    "refunds",
+                    "disputes",
+                    "adjustments",
+                    "net",
+                    "difference",
+                )
+            },
+            "transactions": r.transaction_count,
+            "note": r.note or "",
+        }
+        for r in reconciliations(session, date_from, date_to)
+    ]
+    return pd.DataFrame(rows, columns=PAYOUT_COLUMNS)
+
+
+def payout_chart(df: pd.DataFrame) -> ChartSpec | None:
+    """Payout amounts over time."""
+    if df.empty:
+        return None
+    return ChartSpec("bar", "arrival_date", ("amount",), "Payout amounts by arrival date")
+
+
+def bank_matching(
+    session: Session, settings: Settings, date_from: date | None, date_to: date | None
+) -> pd.DataFrame:
+    """Matched pairs and the unmatched on both sides, with a likely reason."""
+    from core.bank_reconciliation import match_bank
+
+    result = match_bank(session, date_from, date_to)
+    rows: list[dict[str, Any]] = [
+        {
+            "kind": "matched",
+            "payout": m.payout_id,
+            "deposits": ", ".join(m.deposit_ids),
+            "date": None,
+            "amount": None,
+            "currency": None,
+            "detail": f"{m.method}, {m.days_late:+d} day(s)",
+        }
+        for m in result.matches
+    ]
+    for u in result.unmatched_payouts + result.unmatched_deposits:
+        rows.append(
+            {
+                "kind": f"unmatched {u.side}",
+                "payout": u.id if u.side == "payout" else "",
+                "deposits": u.id if u.side == "deposit" else "",
+                "date": u.on,
+                "amount": to_major(u.amount, u.currency),
+                "currency": u.currency,
+                "detail": u.reason,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["kind", "payout", "deposits", "date", "amount", "currency", "detail"],
+    )
+
+
+def drift(
+    session: Session, settings: Settings, date_from: date | None, date_to: date | None
+) -> pd.DataFrame:
+    """Every drift item, by check (the period does not apply: drift is about now)."""
+    from core.drift import run_checks
+
+    rows = [
+        {
+            "area": c.area,
+            "check": c.name,
+            "title": c.title,
+            "count": c.count,
+            "item": i.key,
+            "detail": i.summary,
+        }
+        for c in run_checks(session, settings)
+        for i in (c.items or [None])  # type: ignore[list-item]
+        if i is not None
+    ]
+    return pd.DataFrame(rows, columns=["area", "check", "title", "count", "item", "detail"])
+
+
+def drift_chart(df: pd.DataFrame) -> ChartSpec | None:
+    """Items per check."""
+    if df.empty:
+        return None
+    by = df.groupby("check", as_index=False)["count"].max()
+    return ChartSpec("bar", "check", ("count",), "Drift items per check", by)
+
+
+def lifecycle(
+    session: Session, settings: Settings, date_from: date | None, date_to: date | None
+) -> pd.DataFrame:
+    """Transitions into each status per month, plus churn and MRR at risk as a summary row."""
+    from core.lifecycle import STAGES, lifecycle_view
+
+    view = lifecycle_view(session)
+    months = [
+        m
+        for m in view.monthly
+        if (not date_from or m["month"] >= date_from.strftime("%Y-%m"))
+        and (not date_to or m["month"] <= date_to.strftime("%Y-%m"))
+    ]
+    df = pd.DataFrame(months, columns=["month", *STAGES])
+    summary = {
+        "month": "now (subscriptions)",
+        **{s: view.funnel.get(s, 0) for s in STAGES},
+    }
+    df = pd.concat([df, pd.DataFrame([summary])], ignore_index=True)
+    df["voluntary_churn"] = [None] * (len(df) - 1) + [view.churn.get("voluntary", 0)]
+    df["involuntary_churn"] = [None] * (len(df) - 1) + [view.churn.get("involuntary", 0)]
+    df["mrr_at_risk"] = [None] * (len(df) - 1) + [view.mrr_at_risk / 100]
+    return df
+
+
+def lifecycle_chart(df: pd.DataFrame) -> ChartSpec | None:
+    """Transitions per month."""
+    monthly = df[df["month"].astype(str).str.match(r"\d{4}-\d{2}")] if not df.empty else df
+    if monthly.empty:
+        return None
+    return ChartSpec(
+        "line",
+        "month",
+        ("trialing", "active", "past_due", "canceled"),
+        "Subscriptions entering each status per month",
+    )
+
+
+def tax(
+    session: Session, settings: Settings, date_from: date | None, date_to: date | None
+) -> pd.DataFrame:
+    """Tax collected per month and jurisdiction, in major units."""
+    from core.tax import tax_view
+
+    rows = tax_view(session, date_from, date_to)
+    for r in rows:
+        r["taxable_amount"] = to_major(r["taxable_amount"], r["currency"])
+        r["tax_amount"] = to_major(r["tax_amount"], r["currency"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "period",
+            "jurisdiction",
+            "country",
+            "state",
+            "tax_type",
+            "currency",
+            "invoices",
+            "taxable_amount",
+            "tax_amount",
+        ],
+    )
+
+
+def tax_chart(df: pd.DataFrame) -> ChartSpec | None:
+    """Tax per jurisdiction."""
+    if df.empty:
+        return None
+    return ChartSpec("bar", "jurisdiction", ("tax_amount",), "Tax collected per jurisdiction")

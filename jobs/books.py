@@ -1,0 +1,48 @@
+"""`python -m jobs books [--account acct_...] [--json]`: refresh payouts, journal and drift.
+
+Reconciles every stored payout (reading a completed payout's balance transactions from Stripe
+once), (re)builds the unexported daily journal batches and stores today's drift counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from core.books_refresh import refresh_books
+from jobs.runtime import Runtime, open_runtime
+
+HELP = "reconcile payouts, rebuild journal batches and record today's drift counts"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which account and the output format."""
+    parser.add_argument("--account", help="only this account (acct_... or 'platform')")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def refresh(runtime: Runtime, account: str | None = None) -> dict[str, Any]:
+    """One books refresh; returns the figures."""
+    wanted = None if account is None else ("" if account == "platform" else account)
+    return refresh_books(runtime.Session, runtime.settings, wanted)
+
+
+def _line(f: dict[str, Any]) -> str:
+    drift = sum(f["drift"].values())
+    return (
+        f"books: {f['payouts_checked']} payouts checked ({f['payouts_fetched']} fetched), "
+        f"{f['journal_batches']} journal batches, {drift} drift items"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Refresh and print one line (or JSON)."""
+    figures = refresh(open_runtime(), args.account)
+    print(json.dumps(figures) if args.json else _line(figures))
+    return 0
+
+
+def scheduled(runtime: Runtime) -> str:
+    """The scheduler's periodic run."""
+    return _line(refresh(runtime))

@@ -1,0 +1,118 @@
+"""`python -m jobs journal build|list|export`: journal batches for the books.
+
+python -m jobs journal build [--by day|payout] [--from D] [--to D]
+python -m jobs journal list
+python -m jobs journal export BATCH --format qbo|xero|netsuite [--force] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.errors import InputError
+from core.journal import (
+    build_day_batches,
+    build_payout_batch,
+    export_batch,
+    list_batches,
+)
+from core.journal_export import FORMATS
+from core.reports.run import parse_day
+from jobs.runtime import Runtime, open_runtime
+
+HELP = "build journal batches and export them for QuickBooks Online, Xero or NetSuite"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Sub-actions: build, list, export."""
+    sub = parser.add_subparsers(dest="action", required=True, metavar="action")
+    b = sub.add_parser("build", help="(re)build unexported batches from balance transactions")
+    b.add_argument("--by", choices=("day", "payout"), default="day", help="batch per day or payout")
+    b.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD")
+    b.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
+    b.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="map unexported day batches afresh (after changing the chart of accounts)",
+    )
+    sub.add_parser("list", help="list batches and whether they were exported")
+    e = sub.add_parser("export", help="export one batch (refused twice unless --force)")
+    e.add_argument("batch", help="batch id or key, e.g. 12 or day:platform:2026-01-05")
+    e.add_argument("--format", required=True, help="qbo, xero or netsuite")
+    e.add_argument("--force", action="store_true", help="export again, marked as a re-export")
+    e.add_argument("--out", type=Path, help="file or folder (default: current folder)")
+    for p in (b, e):
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action in one transaction."""
+    if args.action == "export" and args.format not in FORMATS:
+        raise InputError(
+            f"unknown journal format {args.format!r}: choose one of {', '.join(FORMATS)}."
+        )
+    rt = open_runtime()
+    if args.action == "build":
+        return _build(rt, args)
+    if args.action == "list":
+        with rt.Session() as session:
+            for b in list_batches(session):
+                state = f"exported x{b.export_count}" if b.exported_at else "not exported"
+                print(f"{b.id:>5}  {b.key:<40} {b.entry_count:>6} entries  {state}")
+        return 0
+    with rt.Session.begin() as session:
+        exported = export_batch(session, rt.settings, args.batch, args.format, force=args.force)
+    out: Path = args.out or Path.cwd()
+    path = out / exported.filename if out.is_dir() else out
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(exported.data)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": str(path),
+                    "rows": exported.rows,
+                    "reexport": exported.reexport,
+                }
+            )
+        )
+    else:
+        tag = " (re-export)" if exported.reexport else ""
+        print(f"journal batch {args.batch}: {exported.rows} lines → {path}{tag}")
+    return 0
+
+
+def _build(rt: Runtime, args: argparse.Namespace) -> int:
+    from core.books_data import get_object, objects_of_type
+    from core.payouts import reconciliations
+
+    date_from, date_to = (
+        parse_day(args.date_from, "--from"),
+        parse_day(args.date_to, "--to"),
+    )
+    with rt.Session.begin() as session:
+        if args.by == "day":
+            batches = build_day_batches(
+                session, rt.settings, date_from, date_to, rebuild=args.rebuild
+            )
+        else:
+            payouts = {p["id"]: p for p in objects_of_type(session, "payout")}
+            batches = []
+            for r in reconciliations(session, date_from, date_to):
+                if r.payout_id in payouts and r.balance_transaction_ids:
+                    found = (get_object(session, i) for i in r.balance_transaction_ids)
+                    bts = [b for b in found if b]
+                    batch = build_payout_batch(session, rt.settings, payouts[r.payout_id], bts)
+                    if batch is not None:
+                        batches.append(batch)
+        summary = {
+            "batches": len(batches),
+            "entries": sum(b.entry_count for b in batches),
+        }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"journal: {summary['batches']} batches, {summary['entries']} entries (re)built")
+    return 0

@@ -1,0 +1,105 @@
+"""AppTest for Payouts & books, Drift and Reports, on a store seeded through the core services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from core.books_data import store_objects
+from core.books_refresh import refresh_books
+from core.db import make_engine, make_sessionmaker, migrate
+from core.imports import IMPORTERS
+from core.models.governance import ActionRequest
+from tests.conftest import settings_for
+from tests.support.books import DAY, T0, bt, invoice_with_tax, payout
+from tests.support.governance import make_user
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    url = f"sqlite:///{tmp_path / 'ui.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LEDGERDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("STRIPE_API_KEY", raising=False)
+    st.cache_resource.clear()
+    engine = make_engine(url)
+    migrate(engine)
+    Session = make_sessionmaker(engine)
+    with Session.begin() as session:
+        op = make_user(session, "otto", "operator")
+        store_objects(session, "", [
+            bt("charge", 11900, 375, source="ch_tax", created=T0 + 100),
+            bt("refund", -2000, created=T0 + DAY + 50),
+            payout(9525, id="po_ok", trace="TR1"),
+            payout(4000, id="po_gone", status="failed"),
+            invoice_with_tax("ch_tax", 1900),
+            {"id": "cus_1", "object": "customer", "email": "a@example.com", "created": T0},
+            {"id": "cus_2", "object": "customer", "email": "b@example.com", "created": T0},
+            {"id": "sub_1", "object": "subscription", "customer": "cus_1", "status": "active",
+             "currency": "usd", "items": {"data": [{"quantity": 1, "price": {"unit_amount": 5000,
+             "recurring": {"interval": "month"}}}]}},
+        ])  # fmt: skip
+        IMPORTERS["crm"].run(session, b"stripe_customer_id,owner,mrr\ncus_1,,50.00\n")
+        IMPORTERS["bank"].run(session, b"date,amount,reference\n2026-01-03,95.25,TR1\n")
+    refresh_books(Session, settings_for(url, tmp_path))
+    yield {"Session": Session, "actor": op}
+    st.cache_resource.clear()
+    engine.dispose()
+
+
+def _app(page: str, actor: Any) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
+    at.session_state["ledgerdesk_actor"] = actor
+    return at.run()
+
+
+def test_payouts_books_page_exports_a_batch_once(seeded: dict[str, Any]) -> None:
+    at = _app("payouts_books.py", seeded["actor"])
+    assert not at.exception, at.exception
+    assert any("Payouts & books" in t.value for t in at.title)
+    assert at.metric[0].label == "Reconciled"
+    at.button(key="books_refresh").click().run()
+    assert not at.exception and at.success
+    at.selectbox(key="journal_fmt").set_value("xero")
+    at.button[-1].click().run()  # the form's submit button
+    assert not at.exception, at.exception
+    assert "journal_file" in at.session_state
+    assert at.session_state["journal_file"][1].startswith(b"*Narration")
+    at.button[-1].click().run()
+    assert any("already exported" in e.value for e in at.error)
+
+
+def test_drift_page_opens_a_task_for_an_item(seeded: dict[str, Any]) -> None:
+    at = _app("drift.py", seeded["actor"])
+    assert not at.exception, at.exception
+    summary = at.dataframe[0].value
+    counts = dict(zip(summary["check"], summary["count"], strict=True))
+    assert counts["crm_missing_customer"] == 1 and counts["crm_no_owner"] == 1
+    at.selectbox(key="drift_check").set_value("crm_missing_customer").run()
+    at.button(key="drift_task").click().run()
+    assert not at.exception, at.exception
+    assert any("Task #" in s.value for s in at.success)
+    with seeded["Session"]() as session:
+        task = session.scalar(select(ActionRequest).where(ActionRequest.target_id == "cus_2"))
+    assert task is not None and task.action_type == "create_task"
+
+
+def test_reports_page_prepares_a_download(seeded: dict[str, Any]) -> None:
+    at = _app("reports.py", seeded["actor"])
+    assert not at.exception, at.exception
+    at.selectbox(key="report_name").set_value("tax").run()
+    at.date_input(key="report_from").set_value(date(2026, 1, 1)).run()
+    at.selectbox(key="report_format").set_value("pdf")
+    at.button(key="report_prepare").click().run()
+    assert not at.exception, at.exception
+    prepared = at.session_state["report_file"]
+    assert prepared.data.startswith(b"%PDF") and prepared.rows == 1
