@@ -21,6 +21,7 @@ class PageSpec:
 
 
 PAGES: list[PageSpec] = [
+    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "Overview", default=True),
     PageSpec("pages/home.py", "Connection", ":material/cable:", "Health"),
     PageSpec("pages/approvals.py", "Approvals", ":material/task_alt:", "Work queues"),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "Health"),
