@@ -264,6 +264,32 @@ def _decide_checks(
     return action
 
 
+def _record_decision(
+    session: Session,
+    actor: Actor,
+    action_id: int,
+    reason: str,
+    pol: Policy,
+    now: datetime | None,
+    decision: str,
+) -> ActionRequest:
+    """Check that `actor` may decide, then store their approve / reject with the policy version."""
+    action = _decide_checks(session, actor, action_id, reason, pol, now or utcnow())
+    session.add(
+        Approval(
+            action_id=action.id,
+            user_id=actor.user_id,
+            username=actor.username,
+            role=actor.role,
+            decision=decision,
+            reason=reason.strip(),
+            policy_version=pol.version,
+        )
+    )
+    session.flush()
+    return action
+
+
 def approve(
     session: Session,
     actor: Actor,
@@ -275,19 +301,7 @@ def approve(
 ) -> ActionRequest:
     """Record an approval; the action becomes `approved` once the policy's approvers have agreed."""
     pol = _policy(policy)
-    action = _decide_checks(session, actor, action_id, reason, pol, now or utcnow())
-    session.add(
-        Approval(
-            action_id=action.id,
-            user_id=actor.user_id,
-            username=actor.username,
-            role=actor.role,
-            decision="approve",
-            reason=reason.strip(),
-            policy_version=pol.version,
-        )
-    )
-    session.flush()
+    action = _record_decision(session, actor, action_id, reason, pol, now, "approve")
     required = max(
         1,
         pol.for_action(action.action_type).required_approvals(action.amount, action.currency),
@@ -331,19 +345,7 @@ def reject(
 ) -> ActionRequest:
     """Reject a request (one rejection suffices); the reason is kept for the requester."""
     pol = _policy(policy)
-    action = _decide_checks(session, actor, action_id, reason, pol, now or utcnow())
-    session.add(
-        Approval(
-            action_id=action.id,
-            user_id=actor.user_id,
-            username=actor.username,
-            role=actor.role,
-            decision="reject",
-            reason=reason.strip(),
-            policy_version=pol.version,
-        )
-    )
-    session.flush()
+    action = _record_decision(session, actor, action_id, reason, pol, now, "reject")
     return transition(
         session,
         action,
