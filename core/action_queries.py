@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
 from sqlalchemy.orm import Session
 
 from core.action_states import OPEN, ActionStatus
-from core.auth import Actor, require_role
+from core.auth import Actor, has_role, require_role
 from core.errors import NotFound, PermissionDenied
 from core.models.governance import ActionRequest, Approval
 from core.policy import Policy, load_policy
@@ -61,21 +63,97 @@ def approvals_of(session: Session, action_id: int) -> list[Approval]:
     )
 
 
+def approvals_for(session: Session, action_ids: Iterable[int]) -> dict[int, list[Approval]]:
+    """The decisions recorded on several actions at once (one query), oldest first per action."""
+    ids = list(action_ids)
+    out: dict[int, list[Approval]] = {i: [] for i in ids}
+    if ids:
+        rows = session.scalars(
+            select(Approval).where(Approval.action_id.in_(ids)).order_by(Approval.id)
+        )
+        for row in rows:
+            out[row.action_id].append(row)
+    return out
+
+
+def _awaiting_clause(actor: Actor, pol: Policy) -> ColumnElement[bool]:
+    """SQL for "this person may decide on it now" (the same rules as why_not_decide)."""
+    if actor.is_system or actor.user_id is None:
+        return false()
+    # Role per action type is policy, so it is resolved here into a list of types.
+    types = [t for t, rules in pol.actions.items() if has_role(actor, *rules.roles)]
+    if not types:
+        return false()
+    decided = exists().where(
+        Approval.action_id == ActionRequest.id, Approval.username == actor.username
+    )
+    return and_(
+        ActionRequest.status == S.REQUESTED.value,
+        ActionRequest.action_type.in_(types),
+        ActionRequest.requested_by != actor.username,
+        or_(
+            ActionRequest.requested_by_id.is_(None),
+            ActionRequest.requested_by_id != actor.user_id,
+        ),
+        not_(decided),
+    )
+
+
 def awaiting(
-    session: Session, actor: Actor, policy: Policy | None = None, limit: int = 200
+    session: Session,
+    actor: Actor,
+    policy: Policy | None = None,
+    limit: int = 200,
+    offset: int = 0,
 ) -> list[ActionRequest]:
     """Requests this person may decide on now (their role fits; not their own; not yet decided by them)."""
     pol = _policy(policy)
     rows = session.scalars(
         select(ActionRequest)
-        .where(ActionRequest.status == S.REQUESTED.value)
-        .order_by(ActionRequest.created_at)
+        .where(_awaiting_clause(actor, pol))
+        .order_by(ActionRequest.created_at, ActionRequest.id)
+        .offset(offset)
         .limit(limit)
     ).all()
-    mine = set(
-        session.scalars(select(Approval.action_id).where(Approval.username == actor.username))
+    # The SQL mirrors why_not_decide; the check stays the single source of truth.
+    return [a for a in rows if why_not_decide(actor, a, pol) is None]
+
+
+def count_awaiting(session: Session, actor: Actor, policy: Policy | None = None) -> int:
+    """How many requests this person may decide on now (counted in SQL)."""
+    clause = _awaiting_clause(actor, _policy(policy))
+    return int(session.scalar(select(func.count()).select_from(ActionRequest).where(clause)) or 0)
+
+
+def _in_flight_clause(actor: Actor, pol: Policy) -> ColumnElement[bool]:
+    return and_(
+        ActionRequest.status.in_([s.value for s in OPEN]), not_(_awaiting_clause(actor, pol))
     )
-    return [a for a in rows if a.id not in mine and why_not_decide(actor, a, pol) is None]
+
+
+def in_flight(
+    session: Session,
+    actor: Actor,
+    policy: Policy | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> list[ActionRequest]:
+    """Open actions this person cannot decide on now (others' turn, or the executor's), oldest first."""
+    return list(
+        session.scalars(
+            select(ActionRequest)
+            .where(_in_flight_clause(actor, _policy(policy)))
+            .order_by(ActionRequest.created_at, ActionRequest.id)
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+
+
+def count_in_flight(session: Session, actor: Actor, policy: Policy | None = None) -> int:
+    """How many open actions are waiting on someone else or on the executor."""
+    clause = _in_flight_clause(actor, _policy(policy))
+    return int(session.scalar(select(func.count()).select_from(ActionRequest).where(clause)) or 0)
 
 
 def open_actions(session: Session, limit: int = 200) -> list[ActionRequest]:

@@ -3,7 +3,9 @@
 Each entry stores `prev_hash` (the previous entry's hash; 64 zeros for the first) and
 `hash = sha256(prev_hash + canonical JSON of the entry's content)`. Editing an entry breaks its
 own hash; deleting or reordering entries breaks the next entry's `prev_hash`. `verify` walks
-the log in id order and reports the first broken entry.
+the log in id order and reports the first broken entry. `verify_from` continues an earlier intact
+result with only the entries appended since (re-checking the last verified one), optionally a
+bounded number of rows at a time, so a page can keep the status current without an O(n) walk.
 
 Appends are serialised so the chain never forks: SQLite transactions already hold the write
 lock (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped advisory lock is taken.
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, or_, select, text
+from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.models.base import utcnow
@@ -115,66 +117,95 @@ def record(
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """The outcome of walking the chain."""
+    """The outcome of walking the chain (and where to resume it)."""
 
     ok: bool
     checked: int
     broken_id: int | None = None
     problem: str | None = None
+    last_id: int = 0  # the last entry verified intact: verify_from resumes after it
+    last_hash: str = GENESIS
+    complete: bool = True  # False when a bounded walk stopped before the end of the log
 
     def summary(self) -> str:
         """One line for the CLI and the page."""
+        if self.ok and not self.complete:
+            return f"audit chain intact so far: {self.checked} entries verified, checking continues"
         if self.ok:
             return f"audit chain intact: {self.checked} entries verified"
         return f"audit chain BROKEN at entry {self.broken_id}: {self.problem}"
 
 
+_MOVED = "it does not follow the entry before it (an entry was deleted or moved)"
+_CHANGED = "its content was changed after it was written"
+
+
+def _content_ok(row: AuditEntry) -> bool:
+    return (
+        entry_hash(
+            row.prev_hash,
+            row.at,
+            row.actor,
+            row.actor_role,
+            row.action,
+            row.target,
+            row.before,
+            row.after,
+        )
+        == row.hash
+    )
+
+
 def verify(session: Session, batch: int = 2000) -> VerifyResult:
     """Walk the whole log by id; report the first edited, deleted or reordered entry."""
-    expected_prev = GENESIS
-    checked = 0
-    last_id = 0
+    return verify_from(session, None, batch=batch)
+
+
+def verify_from(
+    session: Session,
+    since: VerifyResult | None,
+    batch: int = 2000,
+    max_rows: int | None = None,
+) -> VerifyResult:
+    """Continue an intact earlier result (None: from the start), at most `max_rows` entries now."""
+    expected_prev, checked, last_id = GENESIS, 0, 0
+    if since is not None and since.ok and since.last_id:
+        # The resume point itself must still be there, unchanged: otherwise report it.
+        anchor = session.get(AuditEntry, since.last_id, populate_existing=True)
+        if anchor is None or anchor.hash != since.last_hash or not _content_ok(anchor):
+            problem = _MOVED if anchor is None else _CHANGED
+            return VerifyResult(False, since.checked - 1, since.last_id, problem)
+        expected_prev, checked, last_id = since.last_hash, since.checked, since.last_id
+    budget = max_rows
     while True:
-        rows = list(
-            session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.id > last_id)
-                .order_by(AuditEntry.id)
-                .limit(batch)
+        size = batch if budget is None else min(batch, budget)
+        rows = (
+            list(
+                session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.id > last_id)
+                    .order_by(AuditEntry.id)
+                    .limit(size)
+                )
             )
+            if size > 0
+            else []
         )
         if not rows:
-            return VerifyResult(ok=True, checked=checked)
+            more = size <= 0 and session.scalar(
+                select(AuditEntry.id).where(AuditEntry.id > last_id).limit(1)
+            )
+            return VerifyResult(True, checked, None, None, last_id, expected_prev, not more)
         for row in rows:
             if row.prev_hash != expected_prev:
-                return VerifyResult(
-                    False,
-                    checked,
-                    row.id,
-                    "it does not follow the entry before it (an entry was deleted or moved)",
-                )
-            if (
-                entry_hash(
-                    row.prev_hash,
-                    row.at,
-                    row.actor,
-                    row.actor_role,
-                    row.action,
-                    row.target,
-                    row.before,
-                    row.after,
-                )
-                != row.hash
-            ):
-                return VerifyResult(
-                    False,
-                    checked,
-                    row.id,
-                    "its content was changed after it was written",
-                )
+                return VerifyResult(False, checked, row.id, _MOVED)
+            if not _content_ok(row):
+                return VerifyResult(False, checked, row.id, _CHANGED)
             expected_prev = row.hash
             checked += 1
             last_id = row.id
+        if budget is not None:
+            budget -= len(rows)
 
 
 @dataclass(frozen=True)
@@ -213,9 +244,24 @@ def _query(f: AuditFilter) -> Select[AuditEntry]:
     return q
 
 
-def search(session: Session, f: AuditFilter, limit: int = 500) -> list[AuditEntry]:
-    """Newest entries first that match the filter."""
-    return list(session.scalars(_query(f).order_by(AuditEntry.id.desc()).limit(limit)))
+def search(
+    session: Session,
+    f: AuditFilter,
+    limit: int = 500,
+    before: tuple[datetime, int] | None = None,
+) -> list[AuditEntry]:
+    """Newest entries first that match the filter; `before` = (at, id) of the last row shown."""
+    # Ordered by (at, id), which the `at` indexes serve directly: the database stops after
+    # `limit` rows instead of sorting every match (entries are appended in time order).
+    q = _query(f)
+    if before is not None:
+        at, entry_id = before
+        q = q.where(
+            AuditEntry.at <= at,
+            or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < entry_id)),
+        )
+    q = q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    return list(session.scalars(q))
 
 
 def distinct_values(session: Session) -> tuple[list[str], list[str]]:

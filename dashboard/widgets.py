@@ -85,6 +85,26 @@ def outcome_rows(actions: Sequence[ActionRequest], tz: Any = None) -> list[dict[
     ]
 
 
+def pager(total: int, page_size: int, key: str, noun: str = "items") -> int:
+    """A page picker shown only when `total` overflows one page; returns the row offset."""
+    if total <= page_size:
+        return 0
+    pages = -(-total // page_size)
+    if int(st.session_state.get(key, 1)) > pages:  # the list shrank since the page was picked
+        st.session_state[key] = pages
+    left, right = st.columns([1, 4])
+    page = int(
+        left.number_input(
+            "Page", min_value=1, max_value=pages, value=1, step=1, key=key, help=f"{pages} pages"
+        )
+    )
+    offset = (page - 1) * page_size
+    right.caption(
+        f"Showing {offset + 1}–{min(offset + page_size, total)} of {total} {noun} (oldest first)."
+    )
+    return offset
+
+
 _FLASH_KEY = "ledgerdesk_flash"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import actions
+from core import action_queries, actions
 from core.executor import run_now
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
@@ -12,6 +12,7 @@ from dashboard.widgets import (
     flash,
     is_money_move,
     outcome_rows,
+    pager,
     render_why,
     show_flash,
     shows_errors,
@@ -23,6 +24,7 @@ actor = require_user()
 settings = get_settings()
 Session = get_sessionmaker()
 tz = settings.tz
+PAGE_SIZE = 20  # each request renders its evidence table: page them instead of drawing hundreds
 
 
 def decide(action_id: int, approve: bool, reason: str) -> None:
@@ -60,19 +62,27 @@ st.title("Approvals")
 show_flash()
 
 with Session() as session:
-    awaiting = actions.awaiting(session, actor)
-    trail = {a.id: actions.approvals_of(session, a.id) for a in awaiting}
-    in_flight = [a for a in actions.open_actions(session) if a.id not in trail]
-    flight_trail = {a.id: actions.approvals_of(session, a.id) for a in in_flight}
+    # Counted and paged in SQL: a large backlog must not be drawn (or loaded) all at once.
+    n_awaiting = action_queries.count_awaiting(session, actor)
+    n_flight = action_queries.count_in_flight(session, actor)
     recent = actions.recent_outcomes(session, limit=50)
 
 tab_mine, tab_flight, tab_done = st.tabs(
     [
-        f"Awaiting me ({len(awaiting)})",
-        f"In flight ({len(in_flight)})",
+        f"Awaiting me ({n_awaiting})",
+        f"In flight ({n_flight})",
         f"Recent outcomes ({len(recent)})",
     ]
 )
+
+with tab_mine:
+    mine_offset = pager(n_awaiting, PAGE_SIZE, "approvals_mine_page", "requests")
+with tab_flight:
+    flight_offset = pager(n_flight, PAGE_SIZE, "approvals_flight_page", "actions")
+with Session() as session:
+    awaiting = action_queries.awaiting(session, actor, limit=PAGE_SIZE, offset=mine_offset)
+    in_flight = action_queries.in_flight(session, actor, limit=PAGE_SIZE, offset=flight_offset)
+    trail = action_queries.approvals_for(session, [a.id for a in awaiting + in_flight])
 
 with tab_mine:
     if not awaiting:
@@ -109,7 +119,7 @@ with tab_flight:
     for action in in_flight:
         with st.container(border=True):
             st.markdown(f"**{title_of(action)}** — `{action.status}`")
-            render_why(action, flight_trail[action.id], tz)
+            render_why(action, trail[action.id], tz)
             if action.last_error:
                 st.error(f"Last attempt: {action.last_error}")
             if action.status in ("approved", "executing"):

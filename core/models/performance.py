@@ -16,6 +16,7 @@ from sqlalchemy import Index, String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from core.models.governance import AuditEntry
 from core.models.recovery import RecoveryCase
 from core.models.sync import Event, StripeObject
 
@@ -82,4 +83,10 @@ EVENT_INDEXES = (
 RECOVERY_INDEXES = (
     Index("ix_recovery_cases_payment_intent_id", RecoveryCase.payment_intent_id),
     Index("ix_recovery_cases_charge_id", RecoveryCase.charge_id),
+)
+# The audit log page lists newest first per actor and fills its filter dropdowns from the
+# distinct actors and actions: index-only walks instead of reading every entry's JSON.
+AUDIT_INDEXES = (
+    Index("ix_audit_log_actor_at", AuditEntry.actor, AuditEntry.at),
+    Index("ix_audit_log_action", AuditEntry.action),
 )

@@ -1,4 +1,4 @@
-"""Performance: expression indexes on stored Stripe JSON, lookup indexes for recovery linking.
+"""Performance: expression indexes on stored Stripe JSON, lookups for recovery and the audit log.
 
 Revision ID: 0007_performance
 Revises: 0006_books
@@ -39,9 +39,13 @@ def upgrade() -> None:
     op.create_index("ix_events_object_id_type_created", "events", ["object_id", "type", "created"])
     op.create_index("ix_recovery_cases_payment_intent_id", "recovery_cases", ["payment_intent_id"])
     op.create_index("ix_recovery_cases_charge_id", "recovery_cases", ["charge_id"])
+    op.create_index("ix_audit_log_actor_at", "audit_log", ["actor", "at"])
+    op.create_index("ix_audit_log_action", "audit_log", ["action"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_action", table_name="audit_log")
+    op.drop_index("ix_audit_log_actor_at", table_name="audit_log")
     op.drop_index("ix_recovery_cases_charge_id", table_name="recovery_cases")
     op.drop_index("ix_recovery_cases_payment_intent_id", table_name="recovery_cases")
     op.drop_index("ix_stripe_objects_type_charge", table_name="stripe_objects")
