@@ -19,6 +19,7 @@ from core.actions import request_action
 from core.auth import SYSTEM_ACTOR, Actor, require_role
 from core.dispute_settings import DisputeConfig
 from core.disputes import DISPUTE_FEE, config, get_case, stripe_object
+from core.draft_guard import RewriteModel
 from core.errors import InputError, InvalidTransition
 from core.evidence import build_packet, latest_packet, save_packet
 from core.models.base import utcnow
@@ -70,13 +71,51 @@ def add_evidence_text(
 
 
 def prepare_packet(
-    session: Session, actor: Actor | str, dispute_id: str, cfg: DisputeConfig | None = None
+    session: Session,
+    actor: Actor | str,
+    dispute_id: str,
+    cfg: DisputeConfig | None = None,
+    *,
+    llm: RewriteModel | None = None,
 ) -> EvidencePacket:
     """Build the current packet and store it as the case's next version."""
     case = get_case(session, dispute_id)
-    packet = build_packet(session, case, cfg or config(), _now())
+    packet = build_packet(session, case, cfg or config(), _now(), llm=llm)
     name = actor if isinstance(actor, str) else actor.username
     return save_packet(session, case, packet, name)
+
+
+def rephrase_narrative(
+    session: Session,
+    actor: Actor,
+    dispute_id: str,
+    llm: RewriteModel,
+    cfg: DisputeConfig | None = None,
+) -> EvidencePacket:
+    """An operator asks for the AI rephrasing of the narrative (guarded; once per inputs; audited)."""
+    require_role(actor, "operator")
+    case = get_case(session, dispute_id)
+    if case.answered:
+        raise InvalidTransition(
+            f"Dispute {dispute_id} is '{case.status}' or already answered: the narrative is final."
+        )
+    row = prepare_packet(session, actor, dispute_id, cfg, llm=llm)
+    meta = row.narrative or {}
+    audit.record(
+        session,
+        actor,
+        "dispute.narrative_rephrased",
+        f"dispute:{dispute_id}",
+        None,
+        {
+            "packet_version": row.version,
+            "source": meta.get("source"),
+            "guard": meta.get("guard"),
+            "model": meta.get("model"),
+            "cost_micro_usd": meta.get("cost_micro_usd"),
+        },
+    )
+    return row
 
 
 def stage_evidence(

@@ -3,6 +3,7 @@
     case ─► gather(): customer, charge, invoice, subscription, 90 days of charges, prior
             undisputed payments, refunds, usage log, shipments, tickets, policy texts
          ─► fill(): Stripe evidence fields + narrative from the reason's approved template
+            (core/evidence_narrative.py: optional AI rephrasing of its free sentences, guarded)
          ─► checklist (what is missing) and the 150,000-character budget
 
 `build_evidence_params(session, dispute_id)` is what the submission executor sends with
@@ -13,23 +14,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.dispute_settings import DisputeConfig
+from core.draft_guard import RewriteModel
 from core.evidence_checklist import (
+    TEXT_LIMIT,
     ChecklistResult,
     evaluate,
     evidence_kinds,
     fit_to_budget,
     text_length,
+)
+from core.evidence_narrative import (
+    Narrative,
+    NarrativeMeta,
+    over_budget,
+    render_narrative,
+    rephrase,
 )
 from core.invoice_shape import invoice_payment_intent_id, invoice_subscription_id
 from core.models.context import HelpdeskTicket
@@ -44,16 +51,8 @@ from core.models.performance import data_charge, data_customer
 from core.models.sync import StripeObject
 from core.money import format_money
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "disputes"
 DAY = 86_400
 MAX_LOG_LINES = 500
-_env = Environment(
-    loader=FileSystemLoader(str(TEMPLATE_DIR)),
-    undefined=StrictUndefined,
-    autoescape=select_autoescape(default=False),
-    trim_blocks=True,
-    keep_trailing_newline=False,
-)
 
 
 def _date(ts: int | float | datetime | None) -> str:
@@ -61,20 +60,6 @@ def _date(ts: int | float | datetime | None) -> str:
         return ""
     when = ts if isinstance(ts, datetime) else datetime.fromtimestamp(int(ts), UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%d")
-
-
-def template_for(reason: str) -> tuple[str, str]:
-    """(template file, version) for a reason: its newest approved version, else the general one."""
-
-    def newest(name: str) -> str | None:
-        found = sorted(
-            TEMPLATE_DIR.glob(f"{name}.v*.j2"), key=lambda p: int(p.name.split(".v")[1][:-3])
-        )
-        return found[-1].name if found else None
-
-    file = newest(reason) or newest("general")
-    assert file is not None, "the general dispute template is missing"
-    return file, "v" + file.split(".v")[1][:-3]
 
 
 @dataclass
@@ -110,6 +95,7 @@ class Packet:
     template_version: str
     inputs_hash: str
     context: PacketContext = field(repr=False)
+    narrative: NarrativeMeta = field(default_factory=dict)  # template or guarded AI rephrasing
 
     @property
     def missing(self) -> list[str]:
@@ -333,12 +319,16 @@ def _access_log(ctx: PacketContext) -> str:
     )
 
 
-def fill(ctx: PacketContext, cfg: DisputeConfig) -> tuple[dict[str, str], str, str]:
+def fill(
+    ctx: PacketContext,
+    cfg: DisputeConfig,
+    narrative: Narrative | None = None,
+    text: str | None = None,
+) -> tuple[dict[str, str], str, str]:
     """Stripe evidence fields for the case; returns (evidence, template id, template version)."""
     v = template_vars(ctx, cfg)
-    file, version = template_for(ctx.case.reason)
-    narrative = _env.get_template(file).render(**v).strip()
-    narrative = re.sub(r"\n{3,}", "\n\n", narrative)
+    narrative = narrative or render_narrative(ctx.case.reason, v)
+    text = text if text is not None else narrative.text
     billing = ctx.charge.get("billing_details") or {}
     ev: dict[str, str] = {
         "customer_name": v["customer_name"],
@@ -348,7 +338,7 @@ def fill(ctx: PacketContext, cfg: DisputeConfig) -> tuple[dict[str, str], str, s
         "product_description": v["product_description"],
         "access_activity_log": _access_log(ctx),
         "service_date": v["first_use"],
-        "uncategorized_text": narrative,
+        "uncategorized_text": text,
         "refund_policy_disclosure": cfg.refund_policy_text,
         "cancellation_policy_disclosure": cfg.cancellation_policy_text,
     }
@@ -362,30 +352,70 @@ def fill(ctx: PacketContext, cfg: DisputeConfig) -> tuple[dict[str, str], str, s
     reason = ctx.case.reason
     if reason == "duplicate" and v["duplicate_charge_id"]:
         ev["duplicate_charge_id"] = v["duplicate_charge_id"]
-        ev["duplicate_charge_explanation"] = narrative.split("\n")[0]
+        ev["duplicate_charge_explanation"] = text.split("\n")[0]
     if reason == "subscription_canceled":
-        ev["cancellation_rebuttal"] = narrative.split("\n\n")[0]
+        ev["cancellation_rebuttal"] = text.split("\n\n")[0]
     if reason == "credit_not_processed":
-        ev["refund_refusal_explanation"] = narrative.split("\n\n")[0]
+        ev["refund_refusal_explanation"] = text.split("\n\n")[0]
     for item in ctx.manual:  # an operator's own evidence overrides what was derived
         if item.text:
             ev[item.field] = item.text
         elif item.file_id:
             ev[item.field] = item.file_id
-    return {k: val for k, val in ev.items() if val}, f"disputes/{file.split('.v')[0]}", version
+    evidence = {k: val for k, val in ev.items() if val}
+    return evidence, narrative.template_id, narrative.template_version
 
 
-def build_packet(session: Session, case: DisputeCase, cfg: DisputeConfig, now: int) -> Packet:
-    """Gather, fill, check and fit a packet for a case (nothing is written)."""
+def narrative_history(session: Session, case_id: int) -> list[tuple[int, NarrativeMeta]]:
+    """(packet version, narrative record) of a case's stored packets, newest first."""
+    rows = session.execute(
+        select(EvidencePacket.version, EvidencePacket.narrative)
+        .where(EvidencePacket.case_id == case_id, EvidencePacket.narrative.is_not(None))
+        .order_by(EvidencePacket.version.desc())
+    )
+    return [(int(version), dict(meta)) for version, meta in rows if meta]
+
+
+def build_packet(
+    session: Session,
+    case: DisputeCase,
+    cfg: DisputeConfig,
+    now: int,
+    *,
+    llm: RewriteModel | None = None,
+) -> Packet:
+    """Gather, fill, check and fit a packet for a case (nothing is written).
+
+    With `llm`, the narrative's free sentences are rephrased once per inputs hash under the
+    guard; without, an earlier rephrasing of the same inputs is kept, else the template is used.
+    """
     ctx = gather(session, case, now)
-    evidence, template_id, version = fill(ctx, cfg)
+    v = template_vars(ctx, cfg)
+    narrative = render_narrative(case.reason, v)
+    text, meta = rephrase(
+        llm,
+        narrative,
+        v,
+        case_key=case.dispute_id,
+        reason=case.reason,
+        previous=narrative_history(session, case.id) if case.id is not None else (),
+    )
+    evidence, template_id, version = fill(ctx, cfg, narrative, text)
+    if meta["source"] == "ai" and text_length(evidence) > TEXT_LIMIT:
+        # A rephrasing is never trimmed into the packet: the template (trimmed if need be) is.
+        evidence, template_id, version = fill(ctx, cfg, narrative, narrative.text)
+        meta = over_budget(meta)
     evidence, trimmed = fit_to_budget(evidence)
     extra = frozenset({"prior_payments"}) if ctx.prior_payments else frozenset()
     checklist = evaluate(case.reason, evidence, extra)
     kinds = evidence_kinds(
         evidence, prior_payments=len(ctx.prior_payments), tickets=len(ctx.tickets)
     )
-    digest = hashlib.sha256(json.dumps(evidence, sort_keys=True).encode()).hexdigest()
+    content: Any = evidence
+    if meta.get("inputs_hash"):
+        # A model was involved: its outcome is part of what a stored version records.
+        content = {"evidence": evidence, "narrative": [meta["inputs_hash"], meta["guard"]]}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     return Packet(
         dispute_id=case.dispute_id,
         reason=case.reason,
@@ -398,6 +428,7 @@ def build_packet(session: Session, case: DisputeCase, cfg: DisputeConfig, now: i
         template_version=version,
         inputs_hash=digest,
         context=ctx,
+        narrative=meta,
     )
 
 
@@ -417,6 +448,8 @@ def save_packet(
         template_id=packet.template_id,
         template_version=packet.template_version,
         inputs_hash=packet.inputs_hash,
+        model=packet.narrative.get("model") if packet.narrative.get("source") == "ai" else None,
+        narrative=packet.narrative,
         created_by=created_by,
     )
     session.add(row)

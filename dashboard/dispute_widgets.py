@@ -14,6 +14,7 @@ from core.dispute_deadlines import URGENCY_COLOURS, Urgency, deadline_text
 from core.disputes import BoardRow
 from core.errors import CoreError
 from core.evidence import Packet
+from core.evidence_narrative import describe
 from core.models.disputes import DisputeCase
 from core.money import format_money
 from core.stripe_links import dashboard_url
@@ -93,6 +94,18 @@ def case_summary(case: DisputeCase, packet: Packet, tz: str, now: int) -> None:
         f"{packet.text_chars:,} of 150,000 characters"
         + (" (trimmed to fit)" if packet.trimmed else "")
     )
+
+
+def narrative_status(packet: Packet) -> None:
+    """Whether the narrative is the approved template or an AI rephrasing that passed the guard."""
+    meta = packet.narrative
+    line = describe(meta)
+    if meta.get("source") == "ai":
+        st.info(line)
+    elif str(meta.get("guard") or "template") != "template":
+        st.warning(line)
+    else:
+        st.caption(line)
 
 
 def packet_preview(packet: Packet) -> None:

@@ -12,6 +12,7 @@ from core.disputes import board, config, get_case
 from core.errors import CoreError
 from core.evidence import build_packet
 from core.evidence_pdf import render_pdf
+from core.llm import client_from_settings
 from core.stripe_gateway import StripeGateway, make_client
 from dashboard import dispute_widgets as w
 from dashboard.auth import require_user
@@ -49,6 +50,7 @@ with board_tab:
             f"Customer {case.customer_id or 'unknown'} · charge {case.charge_id} · owner {case.owner or 'none'}"
         )
         w.case_summary(case, packet, tz, now)
+        w.narrative_status(packet)
         w.packet_preview(packet)
         st.download_button(
             "Download PDF",
@@ -59,6 +61,20 @@ with board_tab:
         if case.answered:
             st.info("Evidence was submitted or the dispute is closed: nothing more to send.")
         else:
+            llm = client_from_settings(settings)
+            if llm is not None:
+                st.button(
+                    "Rephrase narrative with AI (guarded)",
+                    key="rephrase",
+                    help="Only the argument's wording changes; facts and policy texts stay verbatim.",
+                    on_click=lambda: w.run_service(
+                        "Rephrasing",
+                        lambda s: dispute_actions.rephrase_narrative(
+                            s, actor, dispute_id, llm, cfg
+                        ),
+                        "Packet v{result.version} saved; the narrative line shows the guard's verdict.",
+                    ),
+                )
             c1, c2, c3 = st.columns(3)
 
             def _stage() -> None:

@@ -176,6 +176,9 @@ class EvidencePacket(Base):
     template_id: Mapped[str] = mapped_column(String(64))
     template_version: Mapped[str] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(64))  # set when the narrative was rephrased
+    # The narrative's record: template or guarded AI rephrasing, guard verdict, model, tokens,
+    # cost and inputs hash (the same inputs are never sent to the model twice).
+    narrative: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     inputs_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -151,6 +151,7 @@ def upgrade() -> None:
         sa.Column("template_id", sa.String(64), nullable=False),
         sa.Column("template_version", sa.String(32), nullable=False),
         sa.Column("model", sa.String(64), nullable=True),
+        sa.Column("narrative", JSON, nullable=True),
         sa.Column("inputs_hash", sa.String(64), nullable=False),
         sa.Column("created_by", sa.String(255), nullable=False),
         sa.Column("created_at", TS, nullable=False),
