@@ -390,6 +390,22 @@ def _flush(
     batch.clear()
 
 
+def stamped_upsert(
+    table: Any, key: str, update: Sequence[str] | None = None
+) -> Callable[[Any, list[dict[str, Any]]], tuple[int, int]]:
+    """An importer's `apply`: stamp `imported_at`, then upsert on `key` (all other columns)."""
+
+    def apply(session: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        from core.models.base import utcnow
+
+        now = utcnow()
+        stamped = [{**r, "imported_at": now} for r in rows]
+        columns = list(update) if update else [c for c in stamped[0] if c != key]
+        return upsert_by_key(session, table, stamped, key, columns)
+
+    return apply
+
+
 def upsert_by_key(
     session: Any,
     table: Any,

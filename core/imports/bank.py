@@ -21,9 +21,8 @@ from core.csv_import import (
     parse_date,
     parse_money,
     run_import,
-    upsert_by_key,
+    stamped_upsert,
 )
-from core.models.base import utcnow
 from core.models.books import BankDeposit
 
 FIELDS = (
@@ -151,12 +150,8 @@ def schema() -> CsvSchema:
     )
 
 
-def apply(session: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert a batch of statement lines by natural key."""
-    now = utcnow()
-    rows = [{**r, "imported_at": now} for r in rows]
-    cols = [c for c in rows[0] if c != "natural_key"]
-    return upsert_by_key(session, BankDeposit.__table__, rows, "natural_key", cols)
+# Upsert a batch of statement lines by natural key.
+apply = stamped_upsert(BankDeposit.__table__, "natural_key")
 
 
 @dataclass(frozen=True)

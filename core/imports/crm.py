@@ -15,9 +15,8 @@ from core.csv_import import (
     parse_email,
     parse_money,
     parse_tags,
-    upsert_by_key,
+    stamped_upsert,
 )
-from core.models.base import utcnow
 from core.models.context import CrmAccount
 
 CUSTOMER_ID_ALIASES = (
@@ -118,17 +117,8 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply(session: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert a batch of accounts by natural key."""
-    now = utcnow()
-    rows = [{**r, "imported_at": now} for r in rows]
-    return upsert_by_key(
-        session,
-        CrmAccount.__table__,
-        rows,
-        "natural_key",
-        [c for c in rows[0] if c != "natural_key"],
-    )
+# Upsert a batch of accounts by natural key.
+apply = stamped_upsert(CrmAccount.__table__, "natural_key")
 
 
 CRM = Importer(

@@ -11,9 +11,8 @@ from core.csv_import import (
     parse_customer_id,
     parse_date,
     parse_email,
-    upsert_by_key,
+    stamped_upsert,
 )
-from core.models.base import utcnow
 from core.models.books import Entitlement
 
 _ON = {
@@ -86,12 +85,8 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply(session: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert a batch of entitlement rows by natural key."""
-    now = utcnow()
-    rows = [{**r, "imported_at": now} for r in rows]
-    cols = [c for c in rows[0] if c != "natural_key"]
-    return upsert_by_key(session, Entitlement.__table__, rows, "natural_key", cols)
+# Upsert a batch of entitlement rows by natural key.
+apply = stamped_upsert(Entitlement.__table__, "natural_key")
 
 
 ENTITLEMENTS = Importer(

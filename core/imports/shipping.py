@@ -11,10 +11,9 @@ from core.csv_import import (
     parse_customer_id,
     parse_datetime,
     parse_email,
-    upsert_by_key,
+    stamped_upsert,
 )
 from core.imports.crm import CUSTOMER_ID_ALIASES
-from core.models.base import utcnow
 from core.models.disputes import ShipmentRecord
 
 
@@ -72,17 +71,8 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply(session: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert a batch of shipments by carrier + tracking number."""
-    now = utcnow()
-    rows = [{**r, "imported_at": now} for r in rows]
-    return upsert_by_key(
-        session,
-        ShipmentRecord.__table__,
-        rows,
-        "natural_key",
-        [c for c in rows[0] if c != "natural_key"],
-    )
+# Upsert a batch of shipments by carrier + tracking number.
+apply = stamped_upsert(ShipmentRecord.__table__, "natural_key")
 
 
 SHIPPING = Importer(

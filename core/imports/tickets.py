@@ -12,10 +12,9 @@ from core.csv_import import (
     parse_datetime,
     parse_email,
     parse_tags,
-    upsert_by_key,
+    stamped_upsert,
 )
 from core.imports.crm import CUSTOMER_ID_ALIASES
-from core.models.base import utcnow
 from core.models.context import HelpdeskTicket
 
 SCHEMA = CsvSchema(
@@ -84,17 +83,8 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply(session: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert a batch of tickets by ticket id."""
-    now = utcnow()
-    rows = [{**r, "imported_at": now} for r in rows]
-    return upsert_by_key(
-        session,
-        HelpdeskTicket.__table__,
-        rows,
-        "ticket_id",
-        [c for c in rows[0] if c != "ticket_id"],
-    )
+# Upsert a batch of tickets by ticket id.
+apply = stamped_upsert(HelpdeskTicket.__table__, "ticket_id")
 
 
 TICKETS = Importer(

@@ -12,10 +12,9 @@ from core.csv_import import (
     parse_customer_id,
     parse_datetime,
     parse_email,
-    upsert_by_key,
+    stamped_upsert,
 )
 from core.imports.crm import CUSTOMER_ID_ALIASES
-from core.models.base import utcnow
 from core.models.disputes import UsageRecord
 
 FIELDS = (
@@ -48,13 +47,8 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply(session: Any, rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """Upsert a batch of usage lines by natural key."""
-    now = utcnow()
-    rows = [{**r, "imported_at": now} for r in rows]
-    return upsert_by_key(
-        session, UsageRecord.__table__, rows, "natural_key", ["imported_at", "ip_address"]
-    )
+# Upsert a batch of usage lines by natural key.
+apply = stamped_upsert(UsageRecord.__table__, "natural_key", ["imported_at", "ip_address"])
 
 
 USAGE = Importer(
