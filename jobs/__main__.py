@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         # The stripe client logs every request at INFO; keep job logs to one line per run.
         logging.getLogger("stripe").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return int(_load(args.command).run(args) or 0)
     except CoreError as exc:
