@@ -7,7 +7,7 @@ import json
 import logging
 import time
 
-from core.errors import ConfigError
+from core.errors import ConfigError, StripeError
 from core.ratelimit import PacedCaller, RetryPolicy, TokenBucket
 from core.stripe_gateway import StripeGateway, list_page_raw, make_client, retrieve_raw
 from core.sync import AccountSync, SyncReport, key_fingerprint
@@ -68,6 +68,21 @@ def build_account_sync(runtime: Runtime, account: str, *, timeout: float = 20.0)
     )
 
 
+def reachable(runtime: Runtime, account: str, *, timeout: float = 20.0) -> bool:
+    """One cheap read, retried briefly: does Stripe answer this account with this key?"""
+    settings = runtime.settings
+    gateway = StripeGateway(make_client(settings, timeout=timeout), account or None)
+    caller = PacedCaller(TokenBucket(settings.effective_rate_limit, burst=5), RetryPolicy(3))
+    try:
+        caller.call(list_page_raw, gateway, "events", {"limit": 1})
+    except StripeError as exc:
+        log.warning(
+            "account %s: not backfilling, Stripe did not answer: %s", account or "platform", exc
+        )
+        return False
+    return True
+
+
 def sync_all(
     runtime: Runtime,
     *,
@@ -84,7 +99,9 @@ def sync_all(
         if backfill:
             with runtime.Session() as session:
                 due = needs_backfill(session, account)
-            if due:
+            # A backfill is hundreds of requests: only start one when Stripe answers at all, so
+            # a wrong address or a bad key fails in seconds (the sync below records why).
+            if due and reachable(runtime, account, timeout=timeout):
                 from jobs.backfill import run_backfill
 
                 run_backfill(runtime, account, since_days=90, timeout=timeout, progress=False)
