@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.support.receivers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +120,12 @@ def running_dashboard(env: Mapping[str, str], log_dir: Path | None = None) -> It
 def chromium() -> Iterator[Any]:
     """Headless Chromium (the system's) driven by Playwright."""
     from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is not installed (apt-get install chromium); CI installs it"
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Chromium: " + reason)
+        pytest.skip(reason)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
