@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from core.action_states import MONEY_TYPES
@@ -49,7 +50,8 @@ def render_why(action: ActionRequest, approvals: Sequence[Approval], tz: Any = N
             {"evidence": k.replace("_", " "), "value": _show(k, v, action.currency)}
             for k, v in evidence.items()
         ]
-        st.dataframe(rows, hide_index=True, width="stretch")
+        # A plain HTML table: always painted, printable, and easy to read at a glance.
+        st.table(pd.DataFrame(rows).set_index("evidence"))
     params = {k: v for k, v in (action.params or {}).items() if k not in ("body",)}
     if params:
         st.caption("Parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
