@@ -31,11 +31,19 @@ URGENCY_LABEL = {
 }
 
 
+BOARD_LIMIT = 300  # rows the board draws; the rest are older or answered
+
+
 def board_table(rows: list[BoardRow], tz: str, now: int, mode: str = "sandbox") -> None:
     """The deadline board, most urgent unanswered dispute first, coloured by urgency."""
     if not rows:
         st.info("No disputes yet. They appear here after the next sync (`python -m jobs sync`).")
         return
+    if len(rows) > BOARD_LIMIT:
+        st.caption(
+            f"The {BOARD_LIMIT} most urgent of {len(rows):,} disputes; export all from Reports."
+        )
+        rows = rows[:BOARD_LIMIT]
     df = pd.DataFrame(
         {
             "Urgency": [URGENCY_LABEL[r.urgency] for r in rows],

@@ -105,6 +105,13 @@ with board_tab:
                 ),
             )
 
-with analytics_tab:
+
+@st.cache_data(ttl=600, show_spinner="Computing dispute analytics…")
+def _analytics_frames() -> tuple[object, object, object]:
+    """Win rates, time to submission and the dispute rate, recomputed every ten minutes."""
     with get_sessionmaker()() as session:
-        w.analytics(outcomes(session), time_to_submission(session), dispute_rate(session))
+        return outcomes(session), time_to_submission(session), dispute_rate(session)
+
+
+with analytics_tab:
+    w.analytics(*_analytics_frames())
