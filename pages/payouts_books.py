@@ -31,7 +31,6 @@ from core.errors import CoreError
 from core.imports import IMPORTERS
 from core.journal import batch_currencies, export_batch, list_batches
 from core.journal_export import FORMAT_TITLES
-from core.tax import tax_view
 from dashboard import books_widgets as w
 from dashboard import format as fmt
 from dashboard.auth import require_user
@@ -54,12 +53,6 @@ def _bank(db_url: str, since: date) -> MatchResult:
         return match_bank(session, date_from=since)
 
 
-@st.cache_data(ttl=CACHE_S, show_spinner="Adding up tax…")
-def _tax(db_url: str, date_from: date, date_to: date) -> list[dict[str, Any]]:
-    with get_sessionmaker()() as session:
-        return tax_view(session, date_from, date_to)
-
-
 @st.cache_data(ttl=CACHE_S, show_spinner="Reading subscriptions…")
 def _life(db_url: str) -> LifecycleSummary:
     with get_sessionmaker()() as session:
@@ -67,7 +60,7 @@ def _life(db_url: str) -> LifecycleSummary:
 
 
 def _forget() -> None:
-    for fn in (_bank, _tax, _life):
+    for fn in (_bank, _life):
         fn.clear()
 
 
@@ -266,9 +259,15 @@ with tax_tab:
         tax_from = date.fromisoformat(saved_tax[0]["from"])
         tax_to = date.fromisoformat(saved_tax[0]["to"])
         tax_rows = saved_tax[0]["rows"]
-    else:  # before the first refresh: compute once, cached
+    else:
+        # Adding up a large account's invoices takes a while: the hourly books job (or the
+        # Refresh button above) stores the totals, and the page only reads them.
         tax_from, tax_to = default_tax_period(today)
-        tax_rows = _tax(settings.database_url, tax_from, tax_to)
+        tax_rows = []
+        st.info(
+            "Tax totals are computed by the hourly `books` job. Click **Refresh payouts, journal "
+            "and drift** above, or run `python -m jobs books`, to compute them now."
+        )
     st.subheader("Tax collected per jurisdiction")
     as_of = f" (as of {fmt.when(saved_tax[1], settings.tz)})" if saved_tax else ""
     st.caption(
