@@ -3,29 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_jobs(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ld.db'}",
-        "LEDGERDESK_DATA_DIR": str(tmp_path),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-    )
+from tests.support.cli import run_jobs
 
 
 def test_import_crm_json_then_reimport(tmp_path: Path) -> None:

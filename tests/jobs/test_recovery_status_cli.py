@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from core.db import make_engine, make_sessionmaker, migrate
 from core.ingest import ingest_events
 from core.processing import load_handler_modules, process_batch
+from tests.support.cli import run_jobs
 from tests.support.recovery import event, failed_charge, invoice
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_780_000_000
-
-
-def run_jobs(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ld.db'}",
-        "LEDGERDESK_DATA_DIR": str(tmp_path),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_status_json_has_open_cases_by_bucket(tmp_path: Path) -> None:
