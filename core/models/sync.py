@@ -45,8 +45,8 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_events_account_created", "account", "created"),
-        Index("ix_events_object_id", "object_id"),
-        Index("ix_events_type", "type"),
+        # (object_id, ...) lookups use ix_events_object_id_type_created (models/performance.py).
+        Index("ix_events_type_created", "type", "created"),
         Index("ix_events_received_at", "received_at"),
     )
 
