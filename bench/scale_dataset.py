@@ -229,6 +229,11 @@ def build(
 
     db, meta = paths(params)
     if db.exists() and meta.exists() and not force:
+        # A dataset cached before a schema change is upgraded in place, as a user's store is.
+        engine = make_engine(f"sqlite:///{db}")
+        migrate(engine)
+        _ensure_read_models(engine, params)
+        engine.dispose()
         return db
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     for stale in (db, meta, db.with_suffix(".db-wal"), db.with_suffix(".db-shm")):
@@ -272,6 +277,8 @@ def build(
         log(f"  payouts reconciled in {figures['reconcile_payouts_s']} s")
         _timed(figures, "drift_snapshot_s", drift)
         log(f"  drift recorded in {figures['drift_snapshot_s']} s")
+        _timed(figures, "read_models_s", lambda: _save_read_models(Session, settings))
+        log(f"  page read models stored in {figures['read_models_s']} s")
     with Session.begin() as session:
         create_user(session, SYSTEM_ACTOR, ADMIN[0], "admin", password=ADMIN[1],
                     must_change_password=False)  # fmt: skip
@@ -283,6 +290,32 @@ def build(
                                 "rows": counts, "db_mb": round(db.stat().st_size / 2**20)},
                                indent=2))  # fmt: skip
     return db
+
+
+def _save_read_models(Session: Any, settings: Any) -> None:
+    """What the books job stores for the pages (lifecycle, tax, charges per month)."""
+    from datetime import UTC, datetime
+
+    from core.books_views import save_read_models
+
+    with Session.begin() as session:
+        save_read_models(session, datetime.now(UTC).astimezone(settings.tz).date())
+
+
+def _ensure_read_models(engine: Any, params: ScaleParams) -> None:
+    """Store the page read models in a cached dataset built before one of them existed."""
+    from core.books_views import CHARGES, read_model
+    from core.config import load_settings
+    from core.db import make_sessionmaker
+
+    if not params.books_refresh:
+        return
+    Session = make_sessionmaker(engine)
+    with Session() as session:
+        if read_model(session, CHARGES) is not None:
+            return
+    settings = load_settings({"DATABASE_URL": str(engine.url)}, secrets_file=Path("/nonexistent"))
+    _save_read_models(Session, settings)
 
 
 def figures(params: ScaleParams) -> dict[str, Any]:

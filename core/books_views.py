@@ -149,11 +149,13 @@ def default_tax_period(today: date) -> tuple[date, date]:
 
 LIFECYCLE = "lifecycle"
 TAX = "tax_recent"
+CHARGES = "charges_per_month"  # the dispute rate's denominator, for the Disputes page
 
 
 def save_read_models(session: Session, today: date) -> None:
-    """Compute the page's lifecycle picture and recent tax, and store them."""
+    """Compute the pages' lifecycle picture, recent tax and charges per month, and store them."""
     from core.db import upsert
+    from core.dispute_analytics import charges_per_month
     from core.models.base import utcnow
     from core.models.books import BooksReadModel
     from core.tax import tax_view
@@ -172,6 +174,7 @@ def save_read_models(session: Session, today: date) -> None:
         [
             {"name": LIFECYCLE, "data": life, "taken_at": now},
             {"name": TAX, "data": tax, "taken_at": now},
+            {"name": CHARGES, "data": {"months": charges_per_month(session)}, "taken_at": now},
         ],
         ["name"],
         ["data", "taken_at"],

@@ -3,6 +3,7 @@ against the card networks' monitoring thresholds (pandas frames for the page and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -90,8 +91,12 @@ def time_to_submission(session: Session) -> pd.DataFrame:
     return sub[["dispute_id", "reason", "month", "hours"]].reset_index(drop=True)
 
 
-def dispute_rate(session: Session) -> pd.DataFrame:
-    """Per month: charges, disputes, and disputes as a share of charges."""
+def charges_per_month(session: Session) -> dict[str, int]:
+    """Charges per month ("YYYY-MM"), the dispute rate's denominator.
+
+    It reads every charge's JSON (seconds on a large account), so the books job stores it as a
+    read model and the Disputes page reads that (core/books_views.py).
+    """
     # Count charges per day in SQL (a few hundred rows, not one per charge), then fold days
     # into months here.
     day = (StripeObject.data["created"].as_integer() // 86400).label("day")
@@ -103,13 +108,20 @@ def dispute_rate(session: Session) -> pd.DataFrame:
         if d is not None:
             month = _month(int(d) * 86400)
             by_month[month] = by_month.get(month, 0) + int(n)
-    charges = pd.Series(by_month, dtype="int64")
+    return by_month
+
+
+def dispute_rate(session: Session, charges: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Per month: charges, disputes, and disputes as a share of charges (`charges` as stored by
+    the books job, or counted now when not given)."""
+    by_month = dict(charges) if charges is not None else charges_per_month(session)
+    charges_s = pd.Series(by_month, dtype="int64")
     disputes = cases_frame(session)
     per_month = disputes["month"].value_counts() if not disputes.empty else pd.Series(dtype="int64")
-    months = sorted(set(charges.index) | set(per_month.index))
+    months = sorted(set(charges_s.index) | set(per_month.index))
     rows: list[dict[str, Any]] = []
     for m in months:
-        n_charges, n_disputes = int(charges.get(m, 0)), int(per_month.get(m, 0))
+        n_charges, n_disputes = int(charges_s.get(m, 0)), int(per_month.get(m, 0))
         rows.append(
             {
                 "month": m,

@@ -53,7 +53,7 @@ class QueueHealth:
     pending: int
     retrying: int
     dead: int
-    processed: int
+    processed: int  # 0 unless asked for (see queue_health)
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,15 @@ def account_health(
     accounts = ["", *settings.stripe_accounts]
     accounts += sorted({a for a, _ in states} - set(accounts))
     hour_ago = datetime.fromtimestamp(now, UTC) - timedelta(hours=1)
+    # Grouped by an expression, not the column: given `GROUP BY account`, SQLite walks the
+    # (account, created) index over every event ever stored instead of the last hour's range
+    # of ix_events_received_at (0.4 s at 500,000 events against a few milliseconds).
+    by_account = func.coalesce(Event.account, "")
     recent = dict(
         session.execute(
-            select(Event.account, func.count())
+            select(by_account, func.count())
             .where(Event.received_at >= hour_ago)
-            .group_by(Event.account)
+            .group_by(by_account)
         ).all()
     )
     limit = FAILING_AFTER_INTERVALS * settings.sync_interval_seconds
@@ -118,9 +122,17 @@ def account_health(
     return out
 
 
-def queue_health(session: Session) -> QueueHealth:
-    """Counts of the processing queue by state."""
-    counts = dict(session.execute(select(Event.status, func.count()).group_by(Event.status)).all())
+def queue_health(session: Session, *, with_processed: bool = False) -> QueueHealth:
+    """Counts of the processing queue by state. Processed events (nearly all of them) are only
+    counted when asked: that walks every event, the open states are a short index range."""
+    states = ["pending", "failed", "dead"] + (["processed"] if with_processed else [])
+    counts = dict(
+        session.execute(
+            select(Event.status, func.count())
+            .where(Event.status.in_(states))
+            .group_by(Event.status)
+        ).all()
+    )
     return QueueHealth(
         pending=int(counts.get("pending", 0)),
         retrying=int(counts.get("failed", 0)),
@@ -203,7 +215,7 @@ def status_section(name: str) -> Callable[[StatusSection], StatusSection]:
 
 
 STATUS_SECTIONS["accounts"] = lambda s, settings: account_health(s, settings)
-STATUS_SECTIONS["queue"] = lambda s, settings: queue_health(s)
+STATUS_SECTIONS["queue"] = lambda s, settings: queue_health(s, with_processed=True)
 STATUS_SECTIONS["webhook_rejects"] = lambda s, settings: webhook_rejects(s)
 STATUS_SECTIONS["dead_letters"] = lambda s, settings: dead_letters(s, limit=20)
 

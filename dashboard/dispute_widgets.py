@@ -144,8 +144,9 @@ def flash() -> None:
         st.success(text)
 
 
-def analytics(outcomes: pd.DataFrame, tts: pd.DataFrame, rate: pd.DataFrame) -> None:
-    """Win rate and amounts by reason and month, time to submission, dispute rate vs thresholds."""
+def analytics(outcomes: pd.DataFrame, tts: pd.DataFrame, rate: pd.DataFrame | None) -> None:
+    """Win rate and amounts by reason and month, time to submission, dispute rate vs thresholds
+    (`rate` None: the books job has not counted the charges yet)."""
     if outcomes.empty:
         st.info("No decided disputes yet: win rates appear once disputes are won or lost.")
     else:
@@ -166,7 +167,13 @@ def analytics(outcomes: pd.DataFrame, tts: pd.DataFrame, rate: pd.DataFrame) -> 
         fig = go.Figure(go.Box(x=tts["reason"], y=tts["hours"], name="hours"))
         fig.update_layout(title="Time from dispute to evidence submission (hours)")
         st.plotly_chart(fig, width="stretch")
-    if not rate.empty:
+    if rate is None:
+        st.info(
+            "The dispute rate appears once the hourly `books` job has counted the charges: run "
+            "`python -m jobs books`, or use **Refresh payouts, journal and drift** on Payouts & "
+            "books."
+        )
+    elif not rate.empty:
         fig = go.Figure(
             go.Scatter(x=rate["month"], y=rate["share"], mode="lines+markers", name="dispute rate")
         )

@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from core import dispute_actions
+from core.books_views import CHARGES, read_model
 from core.dispute_analytics import dispute_rate, outcomes, time_to_submission
 from core.disputes import board, config, get_case
 from core.errors import CoreError
@@ -107,10 +108,16 @@ with board_tab:
 
 
 @st.cache_data(ttl=600, show_spinner="Computing dispute analytics…")
-def _analytics_frames() -> tuple[object, object, object]:
-    """Win rates, time to submission and the dispute rate, recomputed every ten minutes."""
+def _analytics_frames() -> tuple[object, object, object | None]:
+    """Win rates, time to submission and the dispute rate, recomputed every ten minutes.
+
+    The rate's charge counts come from the books job's read model (counting every charge takes
+    seconds on a large account); None until that job has run once.
+    """
     with get_sessionmaker()() as session:
-        return outcomes(session), time_to_submission(session), dispute_rate(session)
+        saved = read_model(session, CHARGES)
+        rate = dispute_rate(session, saved[0]["months"]) if saved else None
+        return outcomes(session), time_to_submission(session), rate
 
 
 with analytics_tab:

@@ -22,7 +22,6 @@ from core.books_views import (
     batch_count,
     default_tax_period,
     lifecycle_from,
-    lifecycle_summary,
     payout_state_counts,
     read_model,
     recent_payouts,
@@ -53,15 +52,8 @@ def _bank(db_url: str, since: date) -> MatchResult:
         return match_bank(session, date_from=since)
 
 
-@st.cache_data(ttl=CACHE_S, show_spinner="Reading subscriptions…")
-def _life(db_url: str) -> LifecycleSummary:
-    with get_sessionmaker()() as session:
-        return lifecycle_summary(session)
-
-
 def _forget() -> None:
-    for fn in (_bank, _life):
-        fn.clear()
+    _bank.clear()
 
 
 def _refresh() -> None:
@@ -82,6 +74,48 @@ def _link_rows(rows: list[dict[str, Any]], id_key: str) -> tuple[list[dict[str, 
         return rows, {}
     out = [{id_key: r[id_key], "stripe": u, **r} for r, u in zip(rows, links, strict=True)]
     return out, {"stripe": st.column_config.LinkColumn("Stripe", display_text="Open in Stripe")}
+
+
+def _lifecycle(life: LifecycleSummary, as_of: datetime) -> None:
+    """MRR, churn, the funnel and the largest at-risk subscriptions, as the books job saved them."""
+    st.caption(f"As of {fmt.when(as_of, settings.tz)}.")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("MRR", fmt.amounts(life.mrr))
+    m2.metric("MRR at risk", fmt.amounts(life.mrr_at_risk))
+    m3.metric(
+        "Churn (voluntary / involuntary)",
+        f"{fmt.number(life.churn.get('voluntary', 0))} / "
+        f"{fmt.number(life.churn.get('involuntary', 0))}",
+    )
+    w.funnel_chart(life.funnel)
+    if life.at_risk_count > len(life.at_risk):
+        st.caption(
+            f"The {len(life.at_risk)} largest of {fmt.number(life.at_risk_count)} at-risk "
+            "subscriptions; export the Lifecycle report for all."
+        )
+    risk_rows, risk_cfg = _link_rows(
+        [
+            {
+                "subscription": r["subscription"],
+                "customer": r["customer"],
+                "mrr": fmt.money(r["mrr"], r["currency"]),
+                "why": r["why"],
+            }
+            for r in life.at_risk
+        ],
+        "subscription",
+    )
+    w.table(
+        risk_rows,
+        "No MRR at risk: no subscription is past due or set to cancel.",
+        column_config={
+            "subscription": "Subscription",
+            **risk_cfg,
+            "customer": "Customer",
+            "mrr": "MRR",
+            "why": "Why at risk",
+        },  # fmt: skip
+    )
 
 
 st.button("Refresh payouts, journal and drift", on_click=_refresh, key="books_refresh")
@@ -298,41 +332,13 @@ with tax_tab:
         },  # fmt: skip
     )
     st.subheader("Subscription lifecycle")
-    life = lifecycle_from(saved_life[0]) if saved_life else _life(settings.database_url)
-    m1, m2, m3 = st.columns(3)
-    m1.metric("MRR", fmt.amounts(life.mrr))
-    m2.metric("MRR at risk", fmt.amounts(life.mrr_at_risk))
-    m3.metric(
-        "Churn (voluntary / involuntary)",
-        f"{fmt.number(life.churn.get('voluntary', 0))} / "
-        f"{fmt.number(life.churn.get('involuntary', 0))}",
-    )
-    w.funnel_chart(life.funnel)
-    if life.at_risk_count > len(life.at_risk):
-        st.caption(
-            f"The {len(life.at_risk)} largest of {fmt.number(life.at_risk_count)} at-risk "
-            "subscriptions; export the Lifecycle report for all."
+    if saved_life is None:
+        # Like tax: reading every subscription of a large account takes seconds, so the books
+        # job stores the summary and the page never computes it on a render.
+        st.info(
+            "MRR, churn and the at-risk list are computed by the hourly `books` job. Click "
+            "**Refresh payouts, journal and drift** above, or run `python -m jobs books`, to "
+            "compute them now."
         )
-    risk_rows, risk_cfg = _link_rows(
-        [
-            {
-                "subscription": r["subscription"],
-                "customer": r["customer"],
-                "mrr": fmt.money(r["mrr"], r["currency"]),
-                "why": r["why"],
-            }
-            for r in life.at_risk
-        ],
-        "subscription",
-    )
-    w.table(
-        risk_rows,
-        "No MRR at risk: no subscription is past due or set to cancel.",
-        column_config={
-            "subscription": "Subscription",
-            **risk_cfg,
-            "customer": "Customer",
-            "mrr": "MRR",
-            "why": "Why at risk",
-        },  # fmt: skip
-    )
+    else:
+        _lifecycle(lifecycle_from(saved_life[0]), saved_life[1])

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 import streamlit as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
 from core.books_data import store_objects
 from core.books_refresh import refresh_books
 from core.db import make_engine, make_sessionmaker, migrate
 from core.imports import IMPORTERS
+from core.models.books import BooksReadModel
 from core.models.governance import ActionRequest
 from tests.conftest import settings_for
 from tests.support.books import DAY, T0, bt, invoice_with_tax, payout
@@ -76,6 +77,21 @@ def test_payouts_books_page_exports_a_batch_once(seeded: dict[str, Any]) -> None
     assert at.session_state["journal_file"][1].startswith(b"*Narration")
     at.button[-1].click().run()
     assert any("already exported" in e.value for e in at.error)
+
+
+def test_lifecycle_is_read_from_the_books_job_never_computed_on_a_render(
+    seeded: dict[str, Any],
+) -> None:
+    at = _app("payouts_books.py", seeded["actor"])
+    assert not at.exception, at.exception
+    mrr = next(m for m in at.metric if m.label == "MRR")
+    assert mrr.value == "$50.00"  # sub_1: one seat at $50 a month, as the books job stored it
+    with seeded["Session"].begin() as session:
+        session.execute(delete(BooksReadModel))
+    at = _app("payouts_books.py", seeded["actor"])
+    assert not at.exception, at.exception
+    assert not any(m.label == "MRR" for m in at.metric)
+    assert any("computed by the hourly `books` job" in i.value for i in at.info)
 
 
 def test_drift_page_opens_a_task_for_an_item(seeded: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from core.books_views import save_read_models
 from core.db import make_engine, make_sessionmaker, migrate
 from core.dispute_settings import DisputeConfig
 from core.disputes import apply_dispute
@@ -28,6 +30,7 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("LEDGERDESK_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TEAM_TIMEZONE", "Europe/Berlin")
     st.cache_resource.clear()
+    st.cache_data.clear()  # the analytics are cached per process, not per database
     engine = make_engine(url)
     migrate(engine)
     Session = make_sessionmaker(engine)
@@ -93,7 +96,19 @@ def test_viewer_cannot_request_and_sees_why(seeded: dict[str, Any]) -> None:
 
 
 def test_analytics_tab_renders(seeded: dict[str, Any]) -> None:
+    with seeded["Session"].begin() as session:
+        save_read_models(session, date.today())  # what the hourly books job stores
     at = _app(seeded["actor"])
     assert not at.exception
     assert len(at.tabs) == 2
     assert len(at.get("plotly_chart")) >= 2  # outcomes and dispute rate with threshold lines
+    assert not any("dispute rate appears" in i.value for i in at.info)
+
+
+def test_dispute_rate_waits_for_the_books_job_instead_of_counting_charges(
+    seeded: dict[str, Any],
+) -> None:
+    at = _app(seeded["actor"])
+    assert not at.exception
+    assert any("dispute rate appears once the hourly `books` job" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 1  # the outcomes chart; no rate without charges
