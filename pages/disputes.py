@@ -55,7 +55,7 @@ with board_tab:
         w.packet_preview(packet)
         st.download_button(
             "Download PDF",
-            render_pdf(packet),
+            lambda: render_pdf(packet),  # drawn on click, not on every render (0.2 s)
             file_name=f"{dispute_id}-evidence.pdf",
             mime="application/pdf",
         )
