@@ -170,7 +170,7 @@ def _ingest_child(count: int, prebuilt: bool = False) -> dict[str, Any]:
 
     sys.path.insert(0, str(ROOT))
     from core.db import make_engine, make_sessionmaker, migrate
-    from core.ingest import store_pipelined
+    from core.ingest_pipeline import store_pipelined
 
     folder = tempfile.mkdtemp(prefix="ledgerdesk-bench-")
     engine = make_engine(f"sqlite:///{folder}/bench.db")
@@ -221,9 +221,10 @@ def bench_ingest(count: int, *, prebuilt: bool = False, runs: int = 1) -> dict[s
             ],
             capture_output=True,
             text=True,
-            check=True,
             cwd=ROOT,
         )
+        if out.returncode != 0:
+            raise RuntimeError(f"the ingest run for {count:,} events failed:\n{out.stderr[-2000:]}")
         fig = json.loads(out.stdout.strip().splitlines()[-1])
         rates.append(fig["events_per_s"])
         if not best or fig["events_per_s"] > best["events_per_s"]:

@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StripeAuthError, StripeError, StripePermissionError
-from core.ingest import IngestResult, store_pipelined
+from core.ingest import IngestResult
+from core.ingest_pipeline import store_pipelined
 from core.models.sync import SyncRun, SyncState
 from core.ratelimit import PacedCaller
 from core.snapshots import refresh_ambiguous

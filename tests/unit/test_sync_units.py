@@ -8,7 +8,7 @@ import random
 import pytest
 
 from core.errors import StripeAuthError, StripeRateLimited, StripeUnavailable
-from core.ingest import _encode, event_problem, prepare_events
+from core.ingest_prepare import _encode, event_problem, prepare_events
 from core.invoice_shape import (
     invoice_charge_id,
     invoice_payment_intent_id,
