@@ -151,7 +151,8 @@ def explain_overview(url: str) -> dict[str, list[str]]:
         "WHERE status='open' GROUP BY currency",
         "disputes_due": "SELECT count(*), min(due_by) FROM dispute_cases WHERE status IN "
         "('needs_response') AND submission_count=0 AND due_by > 0",
-        "queue_health": "SELECT status, count(*) FROM events GROUP BY status",
+        "queue_health": "SELECT status, count(*) FROM events WHERE status IN "
+        "('pending', 'failed', 'dead') GROUP BY status",
     }
     with sqlite3.connect(path) as conn:
         return {
