@@ -1,0 +1,76 @@
+"""Widgets of the Payouts & books page: journal batches and their export."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.auth import Actor
+from core.books_views import batch_count
+from core.config import Settings
+from core.errors import CoreError
+from core.journal import batch_currencies, export_batch, list_batches
+from core.journal_export import FORMAT_TITLES
+from dashboard import books_widgets as w
+from dashboard import format as fmt
+
+
+def journal_tab(Session: sessionmaker[Session], settings: Settings, actor: Actor) -> None:
+    """The recent journal batches, and a form to export one for the accounting system."""
+    with Session() as session:  # read, then close: the export below writes
+        batches = list_batches(session, limit=100)
+        currencies = batch_currencies(session, [b.id for b in batches])
+        n_batches = batch_count(session)
+        session.expunge_all()
+    if n_batches > len(batches):
+        st.caption(f"The {len(batches)} most recent of {fmt.number(n_batches)} batches.")
+    w.table(
+        [
+            {
+                "id": b.id,
+                "batch": b.key,
+                "entries": b.entry_count,
+                "debits": fmt.money(b.total_debit, currencies.get(b.id)),
+                "exported": fmt.when(b.exported_at, settings.tz) if b.exported_at else "not yet",
+                "exports": b.export_count,
+            }
+            for b in batches
+        ],
+        "No journal batches yet: press Refresh above to book the synced balance transactions.",
+        column_config={
+            "id": "#",
+            "batch": "Batch",
+            "entries": "Entries",
+            "debits": "Total debits",
+            "exported": f"Exported ({settings.team_timezone})",
+            "exports": "Exports",
+        },  # fmt: skip
+    )
+    if batches:
+        _export_form(Session, settings, actor, [b.key for b in batches])
+
+
+def _export_form(
+    Session: sessionmaker[Session], settings: Settings, actor: Actor, keys: list[str]
+) -> None:
+    """Pick a batch and a format; the file stays downloadable across reruns."""
+    with st.form("journal_export"):
+        pick = st.selectbox("Batch", keys, key="journal_batch")
+        fmt_name = st.selectbox(
+            "Format", list(FORMAT_TITLES), format_func=FORMAT_TITLES.get, key="journal_fmt"
+        )
+        force = st.checkbox("Export again (marked as a re-export)", key="journal_force")
+        go = st.form_submit_button("Export batch")
+    if go:
+        try:
+            with Session.begin() as tx:
+                out = export_batch(tx, settings, str(pick), str(fmt_name), force=force,
+                                   actor=actor)  # fmt: skip
+            st.session_state["journal_file"] = (out.filename, out.data)
+        except CoreError as exc:
+            st.error(str(exc))
+    if "journal_file" in st.session_state:
+        name, data = st.session_state["journal_file"]
+        st.download_button(
+            f"Download {name}", data, file_name=name, mime="text/csv", key="journal_dl"
+        )

@@ -1,0 +1,139 @@
+"""Widgets of the Payouts & books page: payout reconciliation and bank deposit matching."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.bank_matching import MatchResult
+from core.bank_reconciliation import match_bank
+from core.books_views import payout_state_counts, recent_payouts
+from core.config import Settings
+from core.errors import CoreError
+from core.imports import IMPORTERS
+from dashboard import books_widgets as w
+from dashboard import format as fmt
+from dashboard.context import get_sessionmaker
+
+PAGE_SIZE = 50
+BANK_WINDOW_DAYS = 90
+CACHE_S = 300
+MONEY_COLUMNS = ("amount", "gross", "fees", "refunds", "disputes", "net", "difference")
+
+
+@st.cache_data(ttl=CACHE_S, show_spinner="Matching bank deposits…")
+def bank_matching(db_url: str, since: date) -> MatchResult:
+    """Payouts since a day matched to bank deposits, kept a few minutes (keyed by database)."""
+    with get_sessionmaker()() as session:
+        return match_bank(session, date_from=since)
+
+
+def payouts_tab(Session: sessionmaker[Session], settings: Settings) -> None:
+    """Payout counts per reconciliation state and one page of payouts, newest first."""
+    with Session() as session:
+        counts = payout_state_counts(session)
+        cols = st.columns(4)
+        for col, state in zip(
+            cols, ("reconciled", "waiting", "mismatch", "paid_then_failed"), strict=True
+        ):
+            col.metric(state.replace("_", " ").capitalize(), fmt.number(counts.get(state, 0)))
+        if counts.get("paid_then_failed"):
+            st.warning("Some payouts were reported paid and then failed: reverse their deposits.")
+        total = sum(counts.values())
+        pages = max(1, -(-total // PAGE_SIZE))
+        page = int(st.number_input("Page", 1, pages, 1, key="payouts_page")) if pages > 1 else 1
+        rows = [
+            {
+                "payout": r.payout_id,
+                "arrival": r.arrival_date.isoformat() if r.arrival_date else "—",
+                "status": r.status,
+                "state": r.state.replace("_", " "),
+                **{k: fmt.money(getattr(r, k), r.currency) for k in MONEY_COLUMNS},
+                "transactions": r.transaction_count,
+                "note": r.note or "",
+            }
+            for r in recent_payouts(session, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        ]
+        rows, link_cfg = w.link_rows(rows, "payout", settings.stripe_mode)
+        if total > PAGE_SIZE:
+            st.caption(
+                f"{fmt.number(total)} payouts, newest arrival first; page {page} of {pages}."
+            )
+        w.table(
+            rows,
+            "No payouts reconciled yet: sync from Stripe, then press Refresh above.",
+            column_config={
+                "payout": st.column_config.TextColumn("Payout"),
+                **link_cfg,
+                "arrival": st.column_config.TextColumn("Arrival date"),
+                "status": st.column_config.TextColumn("Stripe status"),
+                "state": st.column_config.TextColumn("Reconciliation"),
+                **{k: st.column_config.TextColumn(k.capitalize()) for k in MONEY_COLUMNS},
+                "transactions": st.column_config.NumberColumn("Transactions", format="%d"),
+                "note": st.column_config.TextColumn("Note"),
+            },  # fmt: skip
+        )
+
+
+def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date) -> None:
+    """Bank statement upload, then payouts matched (or not) to the deposits around them."""
+    upload = st.file_uploader(
+        "Import a bank statement (CSV)", type=["csv", "txt"], key="bank_upload"
+    )
+    if upload is not None and st.button("Import statement", key="bank_import"):
+        try:
+            with Session.begin() as session:
+                result = IMPORTERS["bank"].run(session, upload.getvalue())
+            bank_matching.clear()
+            w.import_result(result)
+        except CoreError as exc:
+            st.error(f"{exc} Fix the file and upload it again.")
+    since = today - timedelta(days=BANK_WINDOW_DAYS)
+    matching = bank_matching(settings.database_url, since)
+    st.caption(f"Payouts arriving since {since.isoformat()} and the deposits around them.")
+    a, b, c = st.columns(3)
+    a.metric("Matched payouts", fmt.number(len(matching.matches)))
+    b.metric("Unmatched payouts", fmt.number(len(matching.unmatched_payouts)))
+    c.metric("Unmatched deposits", fmt.number(len(matching.unmatched_deposits)))
+    unmatched = [
+        {
+            "side": u.side,
+            "id": u.id if u.side == "payout" else f"deposit {u.id}",
+            "date": u.on.isoformat(),
+            "amount": fmt.money(u.amount, u.currency),
+            "likely reason": u.reason,
+        }
+        for u in (matching.unmatched_payouts + matching.unmatched_deposits)[:500]
+    ]
+    w.table(
+        unmatched,
+        "Nothing unmatched. Import the latest bank statement to keep it that way.",
+        column_config={
+            "side": "Side",
+            "id": "Payout / deposit",
+            "date": "Date",
+            "amount": "Amount",
+            "likely reason": "Likely reason",
+        },  # fmt: skip
+    )
+    with st.expander("Matched payouts"):
+        w.table(
+            [
+                {
+                    "payout": m.payout_id,
+                    "deposits": ", ".join(m.deposit_ids),
+                    "how": m.method,
+                    "days late": m.days_late,
+                }
+                for m in matching.matches[:500]
+            ],
+            "No matches yet: import a bank statement (CSV) above.",
+            column_config={
+                "payout": "Payout",
+                "deposits": "Deposit ids",
+                "how": "Matched by",
+                "days late": "Days late",
+            },  # fmt: skip
+        )
