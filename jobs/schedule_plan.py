@@ -12,6 +12,7 @@ PLAN: list[tuple[str, int, str]] = [
     ("reminders", 300, "jobs.reminders:scheduled"),
     ("expire-actions", 300, "jobs.execute:expire_scheduled"),
     ("books", 3600, "jobs.books:scheduled"),
+    ("read-models", 60, "jobs.books:read_models_scheduled"),
     ("digest", 86400, "jobs.digest:scheduled"),
     ("predunning", 86400, "jobs.predunning:scheduled"),
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -10,19 +10,23 @@ from sqlalchemy import func, select
 from core.books_data import store_objects
 from core.books_views import (
     LIFECYCLE,
+    MIN_REFRESH_GAP_S,
     TAX,
     lifecycle_summary,
     read_model,
+    read_models_stale,
     save_read_models,
 )
 from core.drift import run_checks, take_snapshot
 from core.drift_snapshots import latest, saved_items
 from core.imports import IMPORTERS
+from core.ingest import ingest_events
 from core.journal import build_day_batches
 from core.models.books import JournalEntry
 from core.tax import tax_view
 from tests.conftest import settings_for
 from tests.support.books import DAY, T0, bt, invoice_with_tax
+from tests.support.recovery import event
 
 
 def _sub(sid: str, customer: str, status: str, unit: int, **extra: Any) -> dict[str, Any]:
@@ -142,3 +146,27 @@ def test_journal_books_only_new_transactions(engine: Any, Session: Any) -> None:
     with Session.begin() as s:  # a rebuild maps the open batches afresh, without duplicates
         build_day_batches(s, settings, rebuild=True)
         assert s.scalar(select(func.count()).select_from(JournalEntry)) == 4
+
+
+def test_read_models_are_recomputed_when_events_arrive_but_not_too_often(
+    engine: Any, Session: Any
+) -> None:
+    now = datetime.now(UTC)
+    with Session() as s:
+        assert read_models_stale(s, now)  # never computed
+    with Session.begin() as s:  # computed on an empty store, as on a first start
+        save_read_models(s, date(2026, 1, 20))
+    with Session() as s:
+        assert read_model(s, LIFECYCLE)[0]["mrr"] == {}  # type: ignore[index]
+        assert not read_models_stale(s, now + timedelta(hours=2))  # nothing new arrived
+    _seed(Session)
+    with Session.begin() as s:
+        ingest_events(s, [event("invoice.paid", {"id": "in_rm", "object": "invoice"}, T0)])
+    with Session() as s:
+        assert not read_models_stale(s, now)  # new events, but computed just now
+        assert read_models_stale(s, now + timedelta(seconds=MIN_REFRESH_GAP_S + 1))
+    with Session.begin() as s:
+        save_read_models(s, date(2026, 1, 20))
+    with Session() as s:
+        assert read_model(s, LIFECYCLE)[0]["mrr"] == {"usd": 11000}  # type: ignore[index]
+        assert not read_models_stale(s, now + timedelta(hours=2))
