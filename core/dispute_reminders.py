@@ -83,7 +83,7 @@ def crm_owner(session: Session, customer_id: str | None) -> str | None:
 
 def recent_charges_text(session: Session, case: DisputeCase, now: int) -> str:
     """The customer's last 90 days of charges, one line each, for alerts."""
-    from core.evidence import _objects
+    from core.evidence_context import _objects
 
     if not case.customer_id:
         return "  (no customer on the charge)"
