@@ -19,7 +19,7 @@ from core.books_views import (
     read_model,
 )
 from core.config import Settings
-from core.csv_import import ImportResult
+from core.csv_reader import ImportResult
 from core.reports.run import RenderedReport
 from dashboard import format as fmt
 

@@ -12,17 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.csv_import import (
-    CsvSchema,
-    Field,
-    Importer,
-    ImportResult,
-    Source,
-    parse_date,
-    parse_money,
-    run_import,
-    stamped_upsert,
-)
+from core.csv_import import Importer, run_import, stamped_upsert
+from core.csv_reader import CsvSchema, Field, ImportResult, Source, parse_date, parse_money
 from core.models.books import BankDeposit
 
 FIELDS = (

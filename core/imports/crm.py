@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.csv_import import (
+from core.csv_import import Importer, stamped_upsert
+from core.csv_reader import (
     CsvSchema,
     Field,
-    Importer,
     normalise_tag,
     parse_bool,
     parse_customer_id,
@@ -15,7 +15,6 @@ from core.csv_import import (
     parse_email,
     parse_money,
     parse_tags,
-    stamped_upsert,
 )
 from core.models.context import CrmAccount
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.csv_import import (
+from core.csv_import import Importer, stamped_upsert
+from core.csv_reader import (
     CsvSchema,
     Field,
-    Importer,
     parse_customer_id,
     parse_datetime,
     parse_email,
     parse_tags,
-    stamped_upsert,
 )
 from core.imports.crm import CUSTOMER_ID_ALIASES
 from core.models.context import HelpdeskTicket

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from core.csv_import import (
+from core.csv_reader import (
     ImportResult,
     detect_encoding,
     iter_records,
