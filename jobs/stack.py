@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 from core.config import PROJECT_ROOT, Settings, load_settings
 from core.errors import ConfigError
@@ -63,8 +64,17 @@ def _has_command(name: str) -> bool:
     return name in COMMANDS
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt  # stop like Ctrl-C: the `finally` below stops every child
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the processes, print where to go, and wait for Ctrl-C."""
+    # `kill PID`, a closed terminal or a service manager send SIGTERM / SIGHUP to this process
+    # alone; without this Python would exit at once and leave the sandbox, scheduler and
+    # dashboard running with nobody to stop them.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     env = dict(os.environ)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     settings = load_settings()
