@@ -222,6 +222,7 @@ def build(
 ) -> Path:
     """The database for `params`, built on first use (or when forced); returns its path."""
     from core.auth import SYSTEM_ACTOR, create_user
+    from core.books_refresh import store_read_models
     from core.config import load_settings
     from core.db import make_engine, make_sessionmaker, migrate
     from core.drift import take_snapshot
@@ -277,7 +278,7 @@ def build(
         log(f"  payouts reconciled in {figures['reconcile_payouts_s']} s")
         _timed(figures, "drift_snapshot_s", drift)
         log(f"  drift recorded in {figures['drift_snapshot_s']} s")
-        _timed(figures, "read_models_s", lambda: _save_read_models(Session, settings))
+        _timed(figures, "read_models_s", lambda: store_read_models(Session, settings))
         log(f"  page read models stored in {figures['read_models_s']} s")
     with Session.begin() as session:
         create_user(session, SYSTEM_ACTOR, ADMIN[0], "admin", password=ADMIN[1],
@@ -292,18 +293,9 @@ def build(
     return db
 
 
-def _save_read_models(Session: Any, settings: Any) -> None:
-    """What the books job stores for the pages (lifecycle, tax, charges per month)."""
-    from datetime import UTC, datetime
-
-    from core.books_views import save_read_models
-
-    with Session.begin() as session:
-        save_read_models(session, datetime.now(UTC).astimezone(settings.tz).date())
-
-
 def _ensure_read_models(engine: Any, params: ScaleParams) -> None:
     """Store the page read models in a cached dataset built before one of them existed."""
+    from core.books_refresh import store_read_models
     from core.books_views import CHARGES, read_model
     from core.config import load_settings
     from core.db import make_sessionmaker
@@ -315,7 +307,7 @@ def _ensure_read_models(engine: Any, params: ScaleParams) -> None:
         if read_model(session, CHARGES) is not None:
             return
     settings = load_settings({"DATABASE_URL": str(engine.url)}, secrets_file=Path("/nonexistent"))
-    _save_read_models(Session, settings)
+    store_read_models(Session, settings)
 
 
 def figures(params: ScaleParams) -> dict[str, Any]:

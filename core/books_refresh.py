@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.books_views import save_read_models
+from core.books_data import local_day
+from core.books_views import read_models_stale, save_read_models
 from core.config import Settings
 from core.drift import take_snapshot
 from core.journal import build_day_batches
+from core.models.base import utcnow
 from core.payouts import reconcile_payouts
 
 
@@ -34,8 +36,7 @@ def refresh_books(
         entries = sum(b.entry_count for b in batches)
     with Session.begin() as session:
         checks = take_snapshot(session, settings)
-    with Session.begin() as session:  # the Payouts & books page reads these, never computes
-        save_read_models(session, datetime.now(UTC).astimezone(settings.tz).date())
+    store_read_models(Session, settings)
     return {
         "payouts_checked": rec.checked,
         "payouts_fetched": rec.fetched,
@@ -44,3 +45,19 @@ def refresh_books(
         "journal_entries": entries,
         "drift": {c.name: c.count for c in checks},
     }
+
+
+def store_read_models(Session: sessionmaker[Session], settings: Settings) -> float:
+    """Compute and store the figures the pages read but never compute (lifecycle, tax for the
+    period, charges per month), as of today in the team's time zone; returns the seconds."""
+    with Session.begin() as session:
+        return save_read_models(session, local_day(int(time.time()), settings.tz))
+
+
+def refresh_read_models(Session: sessionmaker[Session], settings: Settings) -> float | None:
+    """Store the read models again when events arrived since and a refresh is due (see
+    `read_models_stale`); returns the seconds it took, or None when they were current."""
+    with Session() as session:
+        if not read_models_stale(session, utcnow()):
+            return None
+    return store_read_models(Session, settings)

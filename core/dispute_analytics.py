@@ -111,11 +111,10 @@ def charges_per_month(session: Session) -> dict[str, int]:
     return by_month
 
 
-def dispute_rate(session: Session, charges: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """Per month: charges, disputes, and disputes as a share of charges (`charges` as stored by
-    the books job, or counted now when not given)."""
-    by_month = dict(charges) if charges is not None else charges_per_month(session)
-    charges_s = pd.Series(by_month, dtype="int64")
+def dispute_rate(session: Session, charges: Mapping[str, int]) -> pd.DataFrame:
+    """Per month: charges (as the books job stored them, see `charges_per_month`), disputes, and
+    disputes as a share of charges."""
+    charges_s = pd.Series(dict(charges), dtype="int64")
     disputes = cases_frame(session)
     per_month = disputes["month"].value_counts() if not disputes.empty else pd.Series(dtype="int64")
     months = sorted(set(charges_s.index) | set(per_month.index))

@@ -198,17 +198,7 @@ def _apply_snapshots(
         ins = _insert_module(session).insert(table)
         stmt = ins.on_conflict_do_update(
             index_elements=["id"],
-            set_={
-                c: ins.excluded[c]
-                for c in (
-                    "account",
-                    "object_type",
-                    "source_created",
-                    "source_event_id",
-                    "data",
-                    "updated_at",
-                )
-            },
+            set_={c: ins.excluded[c] for c in ingest_sqlite.SNAPSHOT_UPDATE_COLUMNS},
             # Guard again in SQL: a concurrent writer (webhook and poll) may have moved ahead.
             where=ins.excluded.source_created >= table.c.source_created,
         )

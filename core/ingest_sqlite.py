@@ -43,6 +43,8 @@ SNAPSHOT_COLUMNS = (
     "data",
     "updated_at",
 )
+# What a newer state of an object replaces (everything but its id), for every snapshot writer.
+SNAPSHOT_UPDATE_COLUMNS = SNAPSHOT_COLUMNS[1:]
 _INSERT_EVENTS = (
     f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING"
@@ -50,7 +52,7 @@ _INSERT_EVENTS = (
 _UPSERT_SNAPSHOTS = (
     f"INSERT INTO stripe_objects ({', '.join(SNAPSHOT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(SNAPSHOT_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_COLUMNS[1:])
+    + ", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_UPDATE_COLUMNS)
     # A concurrent writer (webhook and poll) may have stored a newer state meanwhile.
     + " WHERE excluded.source_created >= stripe_objects.source_created"
 )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.db import upsert
 from core.errors import StripeRequestError
+from core.ingest_sqlite import SNAPSHOT_UPDATE_COLUMNS
 from core.models.base import utcnow
 from core.models.sync import SnapshotRefresh, StripeObject
 
@@ -78,14 +79,7 @@ def store_fetched(
         table,  # type: ignore[arg-type]
         rows,
         ["id"],
-        [
-            "account",
-            "object_type",
-            "source_created",
-            "source_event_id",
-            "data",
-            "updated_at",
-        ],
+        SNAPSHOT_UPDATE_COLUMNS,
         where=lambda excluded: excluded.source_created >= table.c.source_created,
     )
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime
 from typing import Any
 
-from core.books_refresh import refresh_books
-from core.books_views import read_models_stale, save_read_models
-from core.models.base import utcnow
+from core.books_refresh import refresh_books, refresh_read_models
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "reconcile payouts, rebuild journal batches and record today's drift counts"
@@ -53,12 +50,7 @@ def scheduled(runtime: Runtime) -> str:
 
 def read_models_scheduled(runtime: Runtime) -> str:
     """The scheduler's minutely check: recompute the page read models when events arrived."""
-    with runtime.Session() as session:
-        stale = read_models_stale(session, utcnow())
-    if not stale:
+    seconds = refresh_read_models(runtime.Session, runtime.settings)
+    if seconds is None:
         return "read models: up to date"
-    with runtime.Session.begin() as session:
-        seconds = save_read_models(
-            session, datetime.now(UTC).astimezone(runtime.settings.tz).date()
-        )
     return f"read models: recomputed in {seconds:.1f} s"

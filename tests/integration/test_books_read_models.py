@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from core.books_data import store_objects
+from core.books_refresh import refresh_read_models
 from core.books_views import (
     LIFECYCLE,
     MIN_REFRESH_GAP_S,
@@ -165,6 +166,8 @@ def test_read_models_are_recomputed_when_events_arrive_but_not_too_often(
     with Session() as s:
         assert not read_models_stale(s, now)  # new events, but computed just now
         assert read_models_stale(s, now + timedelta(seconds=MIN_REFRESH_GAP_S + 1))
+    settings = settings_for(str(engine.url.render_as_string(hide_password=False)))
+    assert refresh_read_models(Session, settings) is None  # the scheduler's check: not due yet
     with Session.begin() as s:
         save_read_models(s, date(2026, 1, 20))
     with Session() as s:
