@@ -20,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Which account and the output format."""
     parser.add_argument("--account", help="only this account (acct_... or 'platform')")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--read-models",
+        action="store_true",
+        help="only recompute the pages' lifecycle, tax and charge figures, and only when events "
+        "arrived since they were computed (what the scheduler checks every minute)",
+    )
 
 
 def refresh(runtime: Runtime, account: str | None = None) -> dict[str, Any]:
@@ -38,6 +44,10 @@ def _line(f: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Refresh and print one line (or JSON)."""
+    if args.read_models:
+        line = read_models_scheduled(open_runtime())
+        print(json.dumps({"read_models": line}) if args.json else line)
+        return 0
     figures = refresh(open_runtime(), args.account)
     print(json.dumps(figures) if args.json else _line(figures))
     return 0
