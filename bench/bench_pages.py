@@ -37,8 +37,8 @@ def _env(url: str, folder: Path) -> dict[str, str | None]:
 
 
 def _actor(url: str) -> Any:
-    from core.auth import Actor
     from core.db import make_engine, make_sessionmaker
+    from core.governance.auth import Actor
     from core.models.governance import User
 
     engine = make_engine(url)
@@ -95,7 +95,13 @@ def render_pages(url: str, folder: Path, runs: int = RUNS) -> dict[str, dict[str
 
 
 def _queries(settings: Any, actor: Any) -> dict[str, Callable[[Any], Any]]:
-    from core import actions, audit, disputes, drift, health, overview, payouts
+    from core.books import payouts
+    from core.disputes import cases as disputes
+    from core.drift import checks as drift
+    from core.governance import audit
+    from core.governance import queries as action_queries
+    from core.reports import overview
+    from core.sync import health
 
     now = time.time()
     return {
@@ -107,7 +113,7 @@ def _queries(settings: Any, actor: Any) -> dict[str, Callable[[Any], Any]]:
         "health.queue_health": health.queue_health,
         "health.sync_history": lambda s: health.sync_history(s, hours=24),
         "disputes.board": lambda s: disputes.board(s, int(now)),
-        "actions.awaiting": lambda s: actions.awaiting(s, actor),
+        "action_queries.awaiting": lambda s: action_queries.awaiting(s, actor),
         "audit.search": lambda s: audit.search(s, audit.AuditFilter()),
         "payouts.reconciliations": payouts.reconciliations,
         "drift.run_checks": lambda s: drift.run_checks(s, settings),

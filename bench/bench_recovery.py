@@ -16,11 +16,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from core.classification import ChurnContext, churn_signals, classify, facts_from_stripe
-from core.drafting import inputs_hash, render
 from core.money import format_money
-from core.recovery_context import recovery_settings
-from core.recovery_policy import CaseFacts, evaluate
+from core.recovery.classification import ChurnContext, churn_signals, classify, facts_from_stripe
+from core.recovery.context import recovery_settings
+from core.recovery.drafting import inputs_hash, render
+from core.recovery.rules import CaseFacts, evaluate
 from tests.support.recovery import event, failed_charge, failed_pi, invoice
 
 CODES = [
@@ -128,8 +128,8 @@ def pipeline(cases: list[dict[str, Any]]) -> int:
 def stored_path(n: int) -> float:
     """Cases/s through ingest + the processing handlers on a fresh SQLite file."""
     from core.db import make_engine, make_sessionmaker, migrate
-    from core.ingest import ingest_events
-    from core.processing import load_handler_modules, process_batch
+    from core.sync.ingest import ingest_events
+    from core.sync.processing import load_handler_modules, process_batch
 
     load_handler_modules()
     folder = Path(tempfile.mkdtemp(prefix="ld-bench-recovery-"))

@@ -170,7 +170,7 @@ def _ingest_child(count: int, prebuilt: bool = False) -> dict[str, Any]:
 
     sys.path.insert(0, str(ROOT))
     from core.db import make_engine, make_sessionmaker, migrate
-    from core.ingest_pipeline import store_pipelined
+    from core.sync.ingest_pipeline import store_pipelined
 
     folder = tempfile.mkdtemp(prefix="ledgerdesk-bench-")
     engine = make_engine(f"sqlite:///{folder}/bench.db")

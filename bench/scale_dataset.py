@@ -1,10 +1,10 @@
 """Build (once) a benchmark database from the sandbox generator, through the product's own paths.
 
 The sandbox's generator runs in-process (no HTTP) in chunks of customers, so memory stays bounded.
-Each chunk's objects are stored the way a backfill stores them (`core.snapshots.store_fetched`),
-its events go through `core.ingest.ingest_events`, and `core.processing.process_batch` runs the
+Each chunk's objects are stored the way a backfill stores them (`core.sync.snapshots.store_fetched`),
+its events go through `core.sync.ingest.ingest_events`, and `core.sync.processing.process_batch` runs the
 real handlers, which open the recovery and dispute cases. A final refresh reconciles payouts,
-builds journal batches and records drift (`core.books_refresh.refresh_books`: payouts and drift).
+builds journal batches and records drift (`core.drift.refresh.refresh_books`: payouts and drift).
 
 The result is cached under data/bench/ keyed by the parameters; a JSON file beside it keeps the
 build figures (seconds per step, rows per table).
@@ -149,8 +149,8 @@ def _store_chunk(
     now: int,
     figures: dict[str, float],
 ) -> int:
-    from core.ingest import ingest_events
-    from core.snapshots import store_fetched
+    from core.sync.ingest import ingest_events
+    from core.sync.snapshots import store_fetched
 
     def snapshots() -> None:
         for otype in SNAPSHOT_TYPES:
@@ -177,7 +177,7 @@ def _process(
     Session: sessionmaker[Session],  # noqa: N803
     log: Callable[[str], None] = lambda m: None,
 ) -> int:
-    from core.processing import load_handler_modules, process_batch
+    from core.sync.processing import load_handler_modules, process_batch
 
     load_handler_modules()
     done, started, next_log = 0, time.perf_counter(), 10_000
@@ -221,12 +221,12 @@ def build(
     log: Callable[[str], None] = lambda m: print(m, flush=True),
 ) -> Path:
     """The database for `params`, built on first use (or when forced); returns its path."""
-    from core.auth import SYSTEM_ACTOR, create_user
-    from core.books_refresh import store_read_models
+    from core.books.payouts import reconcile_payouts
+    from core.books.read_models import store_read_models
     from core.config import load_settings
     from core.db import make_engine, make_sessionmaker, migrate
-    from core.drift import take_snapshot
-    from core.payouts import reconcile_payouts
+    from core.drift.checks import take_snapshot
+    from core.governance.auth import SYSTEM_ACTOR, create_user
 
     db, meta = paths(params)
     if db.exists() and meta.exists() and not force:
@@ -295,8 +295,8 @@ def build(
 
 def _ensure_read_models(engine: Any, params: ScaleParams) -> None:
     """Store the page read models in a cached dataset built before one of them existed."""
-    from core.books_refresh import store_read_models
-    from core.books_views import CHARGES, read_model
+    from core.books.read_models import store_read_models
+    from core.books.views import CHARGES, read_model
     from core.config import load_settings
     from core.db import make_sessionmaker
 

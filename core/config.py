@@ -23,6 +23,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
 STRIPE_DEFAULT_BASE = "https://api.stripe.com"
 STRIPE_API_VERSION = "2026-10-28.endive"
+CRASH_ENV = "LEDGERDESK_CRASH_AFTER_STRIPE_CALL"
+DEFAULT_POLICY_FILE = PROJECT_ROOT / "core" / "governance" / "policy.toml"
 
 _KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _ACCOUNT_RE = re.compile(r"^acct_[A-Za-z0-9]+$")
@@ -75,12 +77,14 @@ class Settings:
     team_timezone: str = "UTC"
     sandbox: bool = False
     sync_interval_seconds: int = 30
-    policy_file: Path = field(default=PROJECT_ROOT / "core" / "policy.toml")
+    policy_file: Path = field(default=DEFAULT_POLICY_FILE)
     # books, drift and reports
     chart_of_accounts_file: Path | None = None
     digest_dir: Path | None = None
     digest_recipients: tuple[str, ...] = ()
     drift_mrr_tolerance_pct: float = 5.0
+    # test hook for the crash tests: the executor dies after Stripe answered, before the commit
+    crash_after_stripe_call: bool = False
 
     @property
     def stripe_mode(self) -> str:
@@ -247,7 +251,8 @@ def load_settings(
         sync_interval_seconds=int(_positive("SYNC_INTERVAL_SECONDS", get("SYNC_INTERVAL_SECONDS")))
         if get("SYNC_INTERVAL_SECONDS")
         else 30,
-        policy_file=Path(policy) if policy else PROJECT_ROOT / "core" / "policy.toml",
+        policy_file=Path(policy) if policy else DEFAULT_POLICY_FILE,
+        crash_after_stripe_call=get(CRASH_ENV) == "1",
         **_books_settings(get),
     )
 

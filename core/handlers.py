@@ -1,6 +1,15 @@
-"""The modules whose event handlers the processing queue loads (each registers with @handles)."""
+"""Where the domains plug into the shared machinery, named as module paths so that the sync
+and governance packages never import the domains that react to them.
+
+HANDLER_MODULES register event handlers (`@handles`) with the processing queue.
+EXECUTOR_MODULES register action executors (`@executor`) with the governance executor.
+"""
 
 HANDLER_MODULES: list[str] = [
-    "core.disputes",
-    "core.recovery",
+    "core.disputes.handlers",
+    "core.recovery.handlers",
+]
+
+EXECUTOR_MODULES: list[str] = [
+    "core.governance.executors",
 ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import auth
-from core.auth import Actor
 from core.errors import CoreError
+from core.governance import audit, auth
+from core.governance.auth import Actor
 from dashboard.context import get_sessionmaker
 
 SESSION_KEY = "ledgerdesk_actor"
@@ -128,8 +128,6 @@ def sign_out() -> None:
     actor = st.session_state.pop(SESSION_KEY, None)
     if actor is not None:
         with get_sessionmaker().begin() as session:
-            from core import audit
-
             audit.record(session, actor, "sign_out", f"user:{actor.username}", None, None)
     if _sso_email():
         st.logout()

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.books_views import (
+from core.books.views import (
     LIFECYCLE,
     TAX,
     LifecycleSummary,
@@ -19,7 +19,7 @@ from core.books_views import (
     read_model,
 )
 from core.config import Settings
-from core.csv_reader import ImportResult
+from core.imports.csv_reader import ImportResult
 from core.reports.run import RenderedReport
 from dashboard import format as fmt
 

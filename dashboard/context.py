@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings, load_settings
 from core.db import make_engine, make_sessionmaker, migrate
+from core.governance.policy import Policy, load_policy
 
 
 @st.cache_resource(show_spinner=False)
@@ -21,3 +22,8 @@ def get_sessionmaker() -> sessionmaker[Session]:
     engine = make_engine(get_settings().database_url)
     migrate(engine)
     return make_sessionmaker(engine)
+
+
+def get_policy() -> Policy:
+    """The approval policy of `Settings.policy_file` (POLICY_FILE), the same file the jobs use."""
+    return load_policy(get_settings().policy_file)

@@ -9,15 +9,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.dispute_analytics import MONITORING_THRESHOLDS
-from core.dispute_deadlines import URGENCY_COLOURS, Urgency, deadline_text
-from core.disputes import BoardRow
+from core.adapters.stripe_links import dashboard_url
+from core.disputes.analytics import MONITORING_THRESHOLDS
+from core.disputes.cases import BoardRow
+from core.disputes.deadlines import URGENCY_COLOURS, Urgency, deadline_text
+from core.disputes.evidence.narrative import describe
+from core.disputes.evidence.packet import Packet
 from core.errors import CoreError
-from core.evidence import Packet
-from core.evidence_narrative import describe
 from core.models.disputes import DisputeCase
 from core.money import format_money
-from core.stripe_links import dashboard_url
 from dashboard.context import get_sessionmaker
 
 URGENCY_LABEL = {

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from core.adapters.stripe_links import dashboard_url
 from core.money import format_money
-from core.stripe_links import dashboard_url
 
 
 def number(value: int | float | None) -> str:

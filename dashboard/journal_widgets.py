@@ -5,12 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.auth import Actor
-from core.books_views import batch_count
+from core.books.journal import batch_currencies, export_batch, list_batches
+from core.books.journal_export import FORMAT_TITLES
+from core.books.views import batch_count
 from core.config import Settings
 from core.errors import CoreError
-from core.journal import batch_currencies, export_batch, list_batches
-from core.journal_export import FORMAT_TITLES
+from core.governance.auth import Actor
 from dashboard import books_widgets as w
 from dashboard import format as fmt
 

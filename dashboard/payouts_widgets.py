@@ -7,9 +7,9 @@ from datetime import date, timedelta
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.bank_matching import MatchResult
-from core.bank_reconciliation import match_bank
-from core.books_views import payout_state_counts, recent_payouts
+from core.books.bank_matching import MatchResult
+from core.books.bank_reconciliation import match_bank
+from core.books.views import payout_state_counts, recent_payouts
 from core.config import Settings
 from core.errors import CoreError
 from core.imports import IMPORTERS

@@ -8,10 +8,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core.classification import BUCKET_LABELS, Bucket
-from core.drafting import CHANNELS
 from core.errors import CoreError
-from core.recovery_queries import STATUSES, CaseDetail, CaseFilter, QueuePage
+from core.recovery.analytics import summary
+from core.recovery.classification import BUCKET_LABELS, Bucket
+from core.recovery.drafting import CHANNELS
+from core.recovery.queries import STATUSES, CaseDetail, CaseFilter, QueuePage
 from dashboard.context import get_sessionmaker
 from dashboard.format import duration, money, stripe_link, when
 
@@ -239,8 +240,6 @@ def drafts_view(
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_summary(database_url: str) -> dict[str, Any]:
     """Analytics for the whole store, recomputed at most once a minute (it scans every case)."""
-    from core.recovery_analytics import summary
-
     with get_sessionmaker()() as session:
         return summary(session)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from core.auth import Actor
 from core.config import Settings, redact_url
+from core.governance.auth import Actor
 from dashboard.auth import sidebar_user
 from dashboard.registry import PAGES, PageSpec
 

@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.action_states import MONEY_TYPES
 from core.errors import CoreError
+from core.governance.states import MONEY_TYPES
 from core.models.governance import ActionRequest, Approval
 from core.money import format_money
 

@@ -7,8 +7,8 @@ import json
 import sys
 from datetime import datetime, timedelta
 
-from core import audit
 from core.errors import InputError
+from core.governance import audit
 from core.models.base import utcnow
 from jobs.runtime import open_runtime
 

@@ -9,10 +9,10 @@ import re
 import sys
 from typing import Any
 
-from core.backfill import Backfill, BackfillReport
+from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
 from core.errors import ConfigError
-from core.ratelimit import PacedCaller, RetryPolicy, TokenBucket
-from core.stripe_gateway import StripeGateway, list_page_raw, make_client
+from core.sync.backfill import Backfill, BackfillReport
+from core.sync.ratelimit import PacedCaller, RetryPolicy, TokenBucket
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "backfill Stripe objects (first start, or a cursor older than the 30-day event window)"

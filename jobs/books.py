@@ -10,7 +10,8 @@ import argparse
 import json
 from typing import Any
 
-from core.books_refresh import refresh_books, refresh_read_models
+from core.books.read_models import refresh_read_models
+from core.drift.refresh import refresh_books
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "reconcile payouts, rebuild journal batches and record today's drift counts"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.digest import write_digest
+from core.reports.digest import write_digest
 from core.reports.run import parse_day
 from jobs.runtime import Runtime, open_runtime
 

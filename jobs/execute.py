@@ -6,8 +6,8 @@ import argparse
 import json
 import time
 
-from core import actions
-from core.executor import DEFAULT_LEASE_SECONDS, ExecutionReport, run_pending
+from core.governance import actions
+from core.governance.executor import DEFAULT_LEASE_SECONDS, ExecutionReport, run_pending
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "execute approved actions (re-read Stripe, call with idempotency keys, record results)"

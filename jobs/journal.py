@@ -11,14 +11,12 @@ import argparse
 import json
 from pathlib import Path
 
+from core.books.data import get_object, objects_of_type
+from core.books.journal import export_batch, list_batches
+from core.books.journal_build import build_day_batches, build_payout_batch
+from core.books.journal_export import FORMATS
+from core.books.payouts import reconciliations
 from core.errors import InputError
-from core.journal import (
-    build_day_batches,
-    build_payout_batch,
-    export_batch,
-    list_batches,
-)
-from core.journal_export import FORMATS
 from core.reports.run import parse_day
 from jobs.runtime import Runtime, open_runtime
 
@@ -85,9 +83,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(rt: Runtime, args: argparse.Namespace) -> int:
-    from core.books_data import get_object, objects_of_type
-    from core.payouts import reconciliations
-
     date_from, date_to = (
         parse_day(args.date_from, "--from"),
         parse_day(args.date_to, "--to"),

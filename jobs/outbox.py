@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from core import outbox
+from core.adapters import outbox
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "deliver queued emails (SMTP) and alerts (Slack), or list the outbox"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.predunning import run_predunning
-from core.recovery_context import recovery_settings
+from core.recovery.context import recovery_settings
+from core.recovery.predunning import run_predunning
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "draft card-update e-mails for cards on active subscriptions that expire soon"

@@ -7,7 +7,7 @@ import json
 import time
 
 from core.errors import NotFound
-from core.processing import ProcessReport, load_handler_modules, process_batch, replay
+from core.sync.processing import ProcessReport, load_handler_modules, process_batch, replay
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "process stored events with the registered handlers (retries, dead letters, replay)"
@@ -28,7 +28,7 @@ def drain(runtime: Runtime, limit: int = 500) -> ProcessReport:
     load_handler_modules()
     total = ProcessReport()
     while True:
-        report = process_batch(runtime.Session, limit)
+        report = process_batch(runtime.Session, limit, settings=runtime.settings)
         for name in ("claimed", "processed", "retrying", "dead"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         if report.claimed < limit:

@@ -7,8 +7,8 @@ import json
 import time
 from typing import Any
 
-from core.dispute_reminders import send_due_reminders
-from core.disputes import config
+from core.disputes.cases import config
+from core.disputes.reminders import send_due_reminders
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "send dispute deadline reminders (7 d, 3 d, 24 h, 12 h before due_by), each exactly once"
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(runtime: Runtime) -> dict[str, Any]:
-    cfg = config()
+    cfg = config(runtime.settings.policy_file)
     with runtime.Session.begin() as session:
         report = send_due_reminders(session, cfg, int(time.time()), runtime.settings.team_timezone)
     return report.as_dict()

@@ -7,7 +7,6 @@ then the scheduler and the dashboard. It prints the URL and stops everything on 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import signal
 import socket
@@ -19,6 +18,8 @@ from typing import Any
 
 from core.config import PROJECT_ROOT, Settings, load_settings
 from core.errors import ConfigError
+from core.governance.auth import ensure_demo_users
+from core.imports import IMPORTERS
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "start the desk: sandbox (when no STRIPE_API_KEY), scheduler and dashboard"
@@ -130,25 +131,17 @@ def _prepare_store(settings: Settings) -> None:
     rt = open_runtime(settings)
     if not rt.settings.sandbox:
         return
-    if importlib.util.find_spec("core.auth") is not None:
-        from core import auth
-
-        if hasattr(auth, "ensure_demo_users"):
-            with rt.Session.begin() as session:
-                created = auth.ensure_demo_users(session)
-            if created:
-                print("\nDemo users (one-time passwords, shown only now):")
-                for username, role, password in created:
-                    print(f"  {username:<10} {role:<9} {password}")
+    with rt.Session.begin() as session:
+        created = ensure_demo_users(session)
+    if created:
+        print("\nDemo users (one-time passwords, shown only now):")
+        for username, role, password in created:
+            print(f"  {username:<10} {role:<9} {password}")
     _load_demo_exports(rt)
 
 
 def _load_demo_exports(rt: Runtime) -> None:
     """Import the sandbox's CRM / help-desk / entitlement / bank CSVs through the importers."""
-    if importlib.util.find_spec("core.imports") is None:
-        return
-    from core.imports import IMPORTERS
-
     folder = rt.settings.data_dir / "sandbox_exports"
     files = {
         "crm": "crm_accounts.csv",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from core.health import STATUS_SECTIONS, account_health, status_report
+from core.reports.status import STATUS_SECTIONS, status_report
+from core.sync.health import account_health
 from jobs.runtime import open_runtime
 
 HELP = "show sync health: cursor, lag, counters, queue and dead letters per account"

@@ -7,10 +7,11 @@ import json
 import logging
 import time
 
+from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client, retrieve_raw
 from core.errors import ConfigError, StripeError
-from core.ratelimit import PacedCaller, RetryPolicy, TokenBucket
-from core.stripe_gateway import StripeGateway, list_page_raw, make_client, retrieve_raw
-from core.sync import AccountSync, SyncReport, key_fingerprint
+from core.sync.backfill import needs_backfill
+from core.sync.poll import AccountSync, SyncReport, key_fingerprint
+from core.sync.ratelimit import PacedCaller, RetryPolicy, TokenBucket
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "sync Stripe events into the store (incremental, every account)"
@@ -92,8 +93,6 @@ def sync_all(
     force: bool = False,
 ) -> list[SyncReport]:
     """One pass over the accounts; first start and stale cursors trigger a backfill."""
-    from core.backfill import needs_backfill
-
     reports = []
     for account in accounts_of(runtime, only):
         if backfill:

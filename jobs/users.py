@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from core import auth
-from core.auth import SYSTEM_ACTOR, Role
+from core.governance import auth
+from core.governance.auth import SYSTEM_ACTOR, Role
 from jobs.runtime import open_runtime
 
 HELP = "manage users: add, list, set-role, disable, enable, reset-password"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from core.errors import ConfigError
-from core.webhook_receiver import WebhookReceiver, WebhookServer
+from core.sync.webhook_receiver import WebhookReceiver, WebhookServer
 from jobs.runtime import open_runtime
 
 HELP = "receive signed Stripe webhooks, verify them and store the events"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import action_queries, actions
-from core.executor import run_now
+from core.governance import actions
+from core.governance import queries as action_queries
+from core.governance.executor import run_now
 from dashboard.auth import require_user
-from dashboard.context import get_sessionmaker, get_settings
+from dashboard.context import get_policy, get_sessionmaker, get_settings
 from dashboard.widgets import (
     flash,
     is_money_move,
@@ -22,6 +23,7 @@ from dashboard.widgets import (
 
 actor = require_user()
 settings = get_settings()
+policy = get_policy()
 Session = get_sessionmaker()
 tz = settings.tz
 PAGE_SIZE = 20  # each request renders its evidence table: page them instead of drawing hundreds
@@ -31,10 +33,10 @@ def decide(action_id: int, approve: bool, reason: str) -> None:
     """Record one decision through the core service (which checks role and four-eyes)."""
     with shows_errors(), Session.begin() as session:
         if approve:
-            done = actions.approve(session, actor, action_id, reason)
+            done = actions.approve(session, actor, action_id, reason, policy=get_policy())
             flash("success", f"Action #{action_id} is now {done.status}.")
         else:
-            actions.reject(session, actor, action_id, reason)
+            actions.reject(session, actor, action_id, reason, policy=get_policy())
             flash("success", f"Action #{action_id} was rejected.")
 
 
@@ -63,9 +65,9 @@ show_flash()
 
 with Session() as session:
     # Counted and paged in SQL: a large backlog must not be drawn (or loaded) all at once.
-    n_awaiting = action_queries.count_awaiting(session, actor)
-    n_flight = action_queries.count_in_flight(session, actor)
-    recent = actions.recent_outcomes(session, limit=50)
+    n_awaiting = action_queries.count_awaiting(session, actor, policy)
+    n_flight = action_queries.count_in_flight(session, actor, policy)
+    recent = action_queries.recent_outcomes(session, limit=50)
 
 tab_mine, tab_flight, tab_done = st.tabs(
     [
@@ -80,8 +82,12 @@ with tab_mine:
 with tab_flight:
     flight_offset = pager(n_flight, PAGE_SIZE, "approvals_flight_page", "actions")
 with Session() as session:
-    awaiting = action_queries.awaiting(session, actor, limit=PAGE_SIZE, offset=mine_offset)
-    in_flight = action_queries.in_flight(session, actor, limit=PAGE_SIZE, offset=flight_offset)
+    awaiting = action_queries.awaiting(
+        session, actor, limit=PAGE_SIZE, offset=mine_offset, policy=policy
+    )
+    in_flight = action_queries.in_flight(
+        session, actor, limit=PAGE_SIZE, offset=flight_offset, policy=policy
+    )
     trail = action_queries.approvals_for(session, [a.id for a in awaiting + in_flight])
 
 with tab_mine:

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 
 import streamlit as st
 
-from core import audit
+from core.governance import audit
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.widgets import when

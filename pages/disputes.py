@@ -6,25 +6,25 @@ import time
 
 import streamlit as st
 
-from core import dispute_actions
-from core.books_views import CHARGES, read_model
-from core.dispute_analytics import dispute_rate, outcomes, time_to_submission
-from core.disputes import board, config, get_case
+from core.adapters.llm import client_from_settings
+from core.adapters.stripe_gateway import StripeGateway, make_client
+from core.books.views import CHARGES, read_model
+from core.disputes import actions as dispute_actions
+from core.disputes.analytics import dispute_rate, outcomes, time_to_submission
+from core.disputes.cases import board, config, get_case
+from core.disputes.evidence.packet import build_packet
+from core.disputes.evidence.pdf import render_pdf
 from core.errors import CoreError
-from core.evidence import build_packet
-from core.evidence_pdf import render_pdf
-from core.llm import client_from_settings
-from core.stripe_gateway import StripeGateway, make_client
 from dashboard import dispute_widgets as w
 from dashboard.auth import require_user
-from dashboard.context import get_sessionmaker, get_settings
+from dashboard.context import get_policy, get_sessionmaker, get_settings
 
 actor = require_user()
 settings = get_settings()
 tz = settings.team_timezone
 now = int(time.time())
 try:
-    cfg = config()
+    cfg = config(settings.policy_file)
 except CoreError as exc:
     st.error(f"The [disputes] section of the policy file is invalid: {exc}")
     st.stop()
@@ -92,7 +92,9 @@ with board_tab:
                 key="request_submit",
                 on_click=lambda: w.run_service(
                     "Request",
-                    lambda s: dispute_actions.request_submission(s, actor, dispute_id, cfg),
+                    lambda s: dispute_actions.request_submission(
+                        s, actor, dispute_id, cfg, policy=get_policy()
+                    ),
                     "Submission requested as action #{result.id}; an approver decides on the Approvals page.",
                 ),
             )
@@ -101,7 +103,9 @@ with board_tab:
                 key="request_accept",
                 on_click=lambda: w.run_service(
                     "Request",
-                    lambda s: dispute_actions.request_accept(s, actor, dispute_id),
+                    lambda s: dispute_actions.request_accept(
+                        s, actor, dispute_id, policy=get_policy()
+                    ),
                     "Acceptance requested as action #{result.id} (irreversible once approved).",
                 ),
             )

@@ -9,13 +9,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.drift import open_task, take_snapshot, trend
-from core.drift_snapshots import latest, saved_items
+from core.drift.checks import open_task, take_snapshot, trend
+from core.drift.snapshots import latest, saved_items
 from core.errors import CoreError
 from dashboard import books_widgets as w
 from dashboard import format as fmt
 from dashboard.auth import require_user
-from dashboard.context import get_sessionmaker, get_settings
+from dashboard.context import get_policy, get_sessionmaker, get_settings
 
 PAGE_SIZE = 50
 
@@ -121,7 +121,7 @@ if items:
         item = items[keys.index(item_key)]
         try:
             with Session.begin() as session:
-                task = open_task(session, actor, item)
+                task = open_task(session, actor, item, policy=get_policy())
                 task_id = task.id
             st.success(f"Task #{task_id} is open for {item.key} (see Approvals).")
         except CoreError as exc:

@@ -6,15 +6,15 @@ import time
 
 import streamlit as st
 
+from core.adapters.llm import client_from_settings
 from core.errors import CoreError
-from core.llm import client_from_settings
-from core.predunning import predunning_drafts, request_card_update
-from core.recovery_context import recovery_settings
-from core.recovery_drafts import draft_for_operator, edit_draft, request_send
-from core.recovery_queries import case_detail, filter_options, queue
+from core.recovery.context import recovery_settings
+from core.recovery.drafts import draft_for_operator, edit_draft, request_send
+from core.recovery.predunning import predunning_drafts, request_card_update
+from core.recovery.queries import case_detail, filter_options, queue
 from dashboard import recovery_widgets as w
 from dashboard.auth import require_user
-from dashboard.context import get_sessionmaker, get_settings
+from dashboard.context import get_policy, get_sessionmaker, get_settings
 
 actor = require_user()
 settings = get_settings()
@@ -24,7 +24,7 @@ try:
     cfg, policy_version = recovery_settings(settings.policy_file)
 except (CoreError, ValueError) as exc:
     st.error(
-        f"The [recovery] section of the policy file is invalid: {exc}. Fix core/policy.toml and reload."
+        f"The [recovery] section of the policy file is invalid: {exc}. Fix core/governance/policy.toml and reload."
     )
     st.stop()
 llm = client_from_settings(settings)
@@ -67,6 +67,7 @@ with queue_tab:
                 actor,
                 draft_id,
                 cfg,
+                policy=get_policy(),
             )
 
         def on_new(case_id: int, channel: str, use_ai: bool) -> None:
@@ -102,6 +103,7 @@ with predunning_tab:
                     request_card_update,
                     actor,
                     d.id,
+                    policy=get_policy(),
                 )
                 st.rerun()
 

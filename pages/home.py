@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import redact_url
-from core.store_summary import store_summary
+from core.sync.store_summary import store_summary
 from dashboard.context import get_sessionmaker, get_settings
 
 settings = get_settings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.outbox import STATUSES, list_messages
+from core.adapters.outbox import STATUSES, list_messages
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.format import when

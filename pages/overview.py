@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.overview import dispute_trend, failure_trend, overview, recovery_trend
+from core.reports.overview import dispute_trend, failure_trend, overview, recovery_trend
 from dashboard import format as fmt
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings

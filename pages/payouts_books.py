@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from core.books_refresh import refresh_books
+from core.drift.refresh import refresh_books
 from core.errors import CoreError
 from dashboard import books_widgets as w
 from dashboard import format as fmt

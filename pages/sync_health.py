@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.health import (
+from core.sync.health import (
     account_health,
     dead_letters,
     queue_health,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import auth
-from core.auth import Role
-from core.policy import load_policy
+from core.governance import auth
+from core.governance.auth import Role
+from core.governance.policy import load_policy
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.widgets import flash, show_flash, shows_errors, when

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from core.csv_import import Importer, run_import, stamped_upsert
-from core.csv_reader import CsvSchema, Field, ImportResult, Source, parse_date, parse_money
+from core.imports.csv_import import Importer, run_import, stamped_upsert
+from core.imports.csv_reader import CsvSchema, Field, ImportResult, Source
+from core.imports.csv_values import parse_date, parse_money
 from core.models.books import BankDeposit
 
 FIELDS = (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.csv_import import Importer, stamped_upsert
-from core.csv_reader import CsvSchema, Field, parse_customer_id, parse_datetime, parse_email
 from core.imports.crm import CUSTOMER_ID_ALIASES
+from core.imports.csv_import import Importer, stamped_upsert
+from core.imports.csv_reader import CsvSchema, Field
+from core.imports.csv_values import parse_customer_id, parse_datetime, parse_email
 from core.models.disputes import ShipmentRecord
 
 

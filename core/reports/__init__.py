@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from core.errors import InputError
+
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.orm import Session
@@ -64,14 +66,14 @@ def _resolve(ref: Any) -> Any:
 REPORTS: dict[str, ReportSpec] = {
     "failed_payments": ReportSpec(
         "Failed payments",
-        "core.recovery_analytics:failed_payments_report",
-        "core.recovery_analytics:failed_payments_chart",
+        "core.reports.recovery:failed_payments_report",
+        "core.reports.recovery:failed_payments_chart",
         "Failed-payment cases, recovery rate and recovered amount per failure bucket.",
     ),
     "disputes": ReportSpec(
         "Disputes",
-        "core.dispute_analytics:disputes_report",
-        "core.dispute_analytics:disputes_chart",
+        "core.reports.disputes:disputes_report",
+        "core.reports.disputes:disputes_chart",
         "Every dispute with its reason, outcome, amounts, owner and fight-or-accept recommendation.",
     ),
     "journal_entries": ReportSpec(
@@ -115,8 +117,6 @@ REPORTS: dict[str, ReportSpec] = {
 
 def get_report(name: str) -> ReportSpec:
     """The report called `name`, or an InputError listing the known ones."""
-    from core.errors import InputError
-
     try:
         return REPORTS[name]
     except KeyError:

@@ -6,10 +6,18 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.books_data import epoch_range, local_day
+from core.books.bank_reconciliation import match_bank
+from core.books.data import epoch_range, local_day
+from core.books.journal_build import draft_entries
+from core.books.lifecycle import STAGES
+from core.books.payouts import reconciliations
+from core.books.views import lifecycle_view, tax_view
 from core.config import Settings
+from core.drift.checks import run_checks
+from core.models.sync import StripeObject
 from core.money import to_major
 from core.reports import ChartSpec
 
@@ -18,11 +26,6 @@ def journal_entries(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
     """Double-entry lines for the balance transactions of the period (read-only preview)."""
-    from sqlalchemy import select
-
-    from core.journal import draft_entries
-    from core.models.sync import StripeObject
-
     start, end = epoch_range(date_from, date_to, settings.tz)
     created = StripeObject.data["created"].as_integer()
     stmt = select(StripeObject.data).where(StripeObject.object_type == "balance_transaction")
@@ -100,8 +103,6 @@ def payout_reconciliation(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
     """Each payout's breakdown and whether it adds up (from the last reconciliation run)."""
-    from core.payouts import reconciliations
-
     rows = [
         {
             "payout": r.payout_id,
@@ -141,8 +142,6 @@ def bank_matching(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
     """Matched pairs and the unmatched on both sides, with a likely reason."""
-    from core.bank_reconciliation import match_bank
-
     result = match_bank(session, date_from, date_to)
     rows: list[dict[str, Any]] = [
         {
@@ -178,8 +177,6 @@ def drift(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
     """Every drift item, by check (the period does not apply: drift is about now)."""
-    from core.drift import run_checks
-
     rows = [
         {
             "area": c.area,
@@ -208,8 +205,6 @@ def lifecycle(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
     """Transitions into each status per month, plus churn and MRR at risk as a summary row."""
-    from core.lifecycle import STAGES, lifecycle_view
-
     view = lifecycle_view(session)
     months = [
         m
@@ -246,8 +241,6 @@ def tax(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
     """Tax collected per month and jurisdiction, in major units."""
-    from core.tax import tax_view
-
     rows = tax_view(session, date_from, date_to)
     for r in rows:
         r["taxable_amount"] = to_major(r["taxable_amount"], r["currency"])

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from core.stripe_gateway import StripeGateway, make_client
+from core.adapters.stripe_gateway import StripeGateway, make_client
 from tests.conftest import settings_for
 from tests.support.browser import open_page, screenshot, sign_in
 from tests.support.governance import PASSWORD, make_refund_request, make_user

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from core.actions import get_action
-from core.disputes import board, get_case
-from core.health import queue_health
-from core.outbox import list_messages
-from core.recovery_queries import CaseFilter, case_detail, queue
+from core.adapters.outbox import list_messages
+from core.disputes.cases import board, get_case
+from core.governance.queries import get_action
+from core.recovery.queries import CaseFilter, case_detail, queue
+from core.sync.health import queue_health
 from tests.support.browser import ARTIFACTS, screenshot
 from tests.support.stack import Stack, running_stack
 

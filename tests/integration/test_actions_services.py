@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core import actions, audit
-from core.auth import SYSTEM_ACTOR
 from core.errors import (
     ConflictError,
     CoreError,
@@ -18,6 +16,9 @@ from core.errors import (
     InvalidTransition,
     PermissionDenied,
 )
+from core.governance import actions, audit
+from core.governance import queries as action_queries
+from core.governance.auth import SYSTEM_ACTOR
 from core.models.base import utcnow
 from core.models.governance import ActionRequest, Approval, AuditEntry
 from tests.support.governance import make_refund_request, make_team
@@ -39,7 +40,7 @@ def test_a_viewer_cannot_request_or_approve(Session: Any, team: dict[str, Any]) 
     with Session.begin() as s, pytest.raises(PermissionDenied):
         actions.approve(s, team["operator"], action.id, "operators cannot approve")
     with Session() as s:
-        assert actions.get_action(s, action.id).status == "requested"
+        assert action_queries.get_action(s, action.id).status == "requested"
 
 
 def test_the_requester_never_approves_their_own(Session: Any, team: dict[str, Any]) -> None:
@@ -48,11 +49,11 @@ def test_the_requester_never_approves_their_own(Session: Any, team: dict[str, An
     with Session.begin() as s, pytest.raises(PermissionDenied, match="four-eyes"):
         actions.approve(s, team["approver"], action.id, "my own")
     with Session.begin() as s:
-        assert actions.awaiting(s, team["approver"]) == []
-        assert [a.id for a in actions.awaiting(s, team["approver2"])] == [action.id]
+        assert action_queries.awaiting(s, team["approver"]) == []
+        assert [a.id for a in action_queries.awaiting(s, team["approver2"])] == [action.id]
         actions.approve(s, team["approver2"], action.id, "checked the charge")
     with Session() as s:
-        assert actions.get_action(s, action.id).status == "approved"
+        assert action_queries.get_action(s, action.id).status == "approved"
 
 
 def test_above_the_threshold_two_different_approvers_are_needed(
@@ -66,11 +67,11 @@ def test_above_the_threshold_two_different_approvers_are_needed(
     with Session.begin() as s, pytest.raises(ConflictError, match="already decided"):
         actions.approve(s, team["approver"], action.id, "again, same person")
     with Session.begin() as s:
-        assert actions.awaiting(s, team["approver"]) == []
+        assert action_queries.awaiting(s, team["approver"]) == []
         done = actions.approve(s, team["admin"], action.id, "second look")
         assert done.status == "approved"
     with Session() as s:
-        versions = {a.policy_version for a in actions.approvals_of(s, action.id)}
+        versions = {a.policy_version for a in action_queries.approvals_of(s, action.id)}
         assert len(versions) == 1 and next(iter(versions)).startswith("2026.11.1+")
 
 
@@ -84,7 +85,7 @@ def test_reasons_are_required_and_rejection_is_final(Session: Any, team: dict[st
     with Session.begin() as s, pytest.raises(InvalidTransition):
         actions.approve(s, team["approver2"], action.id, "too late")
     with Session() as s:
-        got = actions.get_action(s, action.id)
+        got = action_queries.get_action(s, action.id)
         assert got.status == "rejected" and "credit" in (got.outcome_note or "")
 
 
@@ -113,7 +114,7 @@ def test_internal_actions_need_no_approval_and_requests_expire(
     with Session.begin() as s:
         assert actions.expire_due(s, now=utcnow() + timedelta(days=4)) == 1
     with Session() as s:
-        assert actions.get_action(s, old.id).status == "expired"
+        assert action_queries.get_action(s, old.id).status == "expired"
 
 
 def test_unknown_types_and_missing_actions_are_explained(
@@ -162,7 +163,7 @@ def test_100_concurrent_approvals_make_exactly_one_transition(
     assert outcomes.count("approved") == 1
     assert outcomes.count("requested") == 1  # the first approver's half of the four eyes
     with Session() as s:
-        assert actions.get_action(s, action.id).status == "approved"
+        assert action_queries.get_action(s, action.id).status == "approved"
         assert s.scalar(select(func.count()).where(Approval.action_id == action.id)) == 2
         approved = s.scalar(select(func.count()).where(AuditEntry.action == "action.approved"))
         assert approved == 1

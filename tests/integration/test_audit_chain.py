@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from core import audit
-from core.auth import SYSTEM_ACTOR, Actor
+from core.governance import audit
+from core.governance.auth import SYSTEM_ACTOR, Actor
 
 
 def write_entries(Session: Any, n: int = 6) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core import audit, auth
-from core.auth import SYSTEM_ACTOR, Actor
 from core.db import make_engine, make_sessionmaker, migrate
 from core.errors import InputError, PermissionDenied
+from core.governance import audit, auth
+from core.governance.auth import SYSTEM_ACTOR, Actor
 from core.models.governance import AuditEntry, User
 
 

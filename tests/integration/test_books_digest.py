@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db import make_engine, make_sessionmaker, migrate
-from core.digest import write_digest
 from core.models.governance import OutboxMessage
 from core.reports import REPORTS
+from core.reports.digest import write_digest
 from tests.conftest import settings_for
 
 

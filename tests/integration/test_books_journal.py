@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core.books_data import store_objects
+from core.books.data import store_objects
+from core.books.journal import export_batch, get_batch
+from core.books.journal_build import build_day_batches
 from core.errors import ConflictError
-from core.journal import build_day_batches, export_batch, get_batch
 from core.models.books import JournalExport, JournalLine
 from tests.conftest import settings_for
 from tests.support.books import DAY, T0, bt, invoice_with_tax

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core.books_data import store_objects
-from core.books_refresh import refresh_read_models
-from core.books_views import (
+from core.books.data import store_objects
+from core.books.journal_build import build_day_batches
+from core.books.read_models import refresh_read_models
+from core.books.views import (
     LIFECYCLE,
     MIN_REFRESH_GAP_S,
     TAX,
@@ -17,14 +18,13 @@ from core.books_views import (
     read_model,
     read_models_stale,
     save_read_models,
+    tax_view,
 )
-from core.drift import run_checks, take_snapshot
-from core.drift_snapshots import latest, saved_items
+from core.drift.checks import run_checks, take_snapshot
+from core.drift.snapshots import latest, saved_items
 from core.imports import IMPORTERS
-from core.ingest import ingest_events
-from core.journal import build_day_batches
 from core.models.books import JournalEntry
-from core.tax import tax_view
+from core.sync.ingest import ingest_events
 from tests.conftest import settings_for
 from tests.support.books import DAY, T0, bt, invoice_with_tax
 from tests.support.recovery import event

@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core.dispute_actions import propose_efw_refund, request_accept, request_submission
-from core.dispute_reminders import send_due_reminders
-from core.dispute_settings import DisputeConfig
-from core.disputes import apply_dispute, board, status_counts
+from core.disputes.actions import propose_efw_refund, request_accept, request_submission
+from core.disputes.cases import board, status_counts
+from core.disputes.handlers import apply_dispute
+from core.disputes.reminders import send_due_reminders
+from core.disputes.settings import DisputeConfig
 from core.models.disputes import DisputeCase
 from core.models.governance import ActionRequest, OutboxMessage
 from tests.support import disputes as f

@@ -13,15 +13,15 @@ from typing import Any
 
 import pytest
 
-from core.auth import Actor
+from core.adapters.llm import LlmClient, client_from_settings
 from core.db import make_engine, make_sessionmaker, migrate
-from core.dispute_actions import prepare_packet, rephrase_narrative
-from core.dispute_settings import DisputeConfig
-from core.disputes import apply_dispute
-from core.evidence import build_packet
-from core.evidence_checklist import TEXT_LIMIT
-from core.evidence_narrative import GUARD_PASSED, describe
-from core.llm import LlmClient, client_from_settings
+from core.disputes.actions import prepare_packet, rephrase_narrative
+from core.disputes.evidence.checklist import TEXT_LIMIT
+from core.disputes.evidence.narrative import GUARD_PASSED, describe
+from core.disputes.evidence.packet import build_packet
+from core.disputes.handlers import apply_dispute
+from core.disputes.settings import DisputeConfig
+from core.governance.auth import Actor
 from tests.conftest import settings_for
 from tests.support import disputes as f
 from tests.support.openai_stub import OpenAIStub, running_openai_stub
@@ -79,7 +79,7 @@ def seed(Session: Any, name: str = "Ada Lovelace", cfg: DisputeConfig = CFG) -> 
 
 
 def template_text(Session: Any, dispute_id: str, cfg: DisputeConfig = CFG) -> str:
-    from core.disputes import get_case
+    from core.disputes.cases import get_case
 
     with Session() as session:
         packet = build_packet(session, get_case(session, dispute_id), cfg, NOW)
@@ -175,7 +175,7 @@ def test_injection_in_the_customer_name_changes_nothing(
     # with a compliant reply (another model: new inputs) it is rephrased like anyone else's
     other = LlmClient("sk-test-stub", model="gpt-4.1-mini", base_url=stub.url)
     with sqlite_sessions.begin() as session:
-        from core.disputes import get_case
+        from core.disputes.cases import get_case
 
         packet = build_packet(session, get_case(session, hostile), CFG, NOW, llm=other)
     assert packet.narrative["source"] == "ai"
@@ -202,7 +202,7 @@ def test_a_rephrase_that_would_break_the_budget_falls_back(
 ) -> None:
     dispute_id = seed(sqlite_sessions)
     with sqlite_sessions() as session:
-        from core.disputes import get_case
+        from core.disputes.cases import get_case
 
         chars = build_packet(session, get_case(session, dispute_id), CFG, NOW).text_chars
     # a cancellation policy that leaves 40 characters of room (it is not part of this narrative)

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from core.csv_import import run_import
-from core.dispute_settings import DisputeConfig
-from core.disputes import apply_dispute
-from core.evidence import build_packet, save_packet
-from core.evidence_checklist import TEXT_LIMIT
-from core.evidence_pdf import render_pdf
+from core.disputes.evidence.checklist import TEXT_LIMIT
+from core.disputes.evidence.packet import build_packet, save_packet
+from core.disputes.evidence.pdf import render_pdf
+from core.disputes.handlers import apply_dispute
+from core.disputes.settings import DisputeConfig
 from core.imports import IMPORTERS
+from core.imports.csv_import import run_import
 from tests.support import disputes as f
 
 NOW = f.ts(2026, 6, 1, 12)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from core import outbox
+from core.adapters import outbox
 from core.models.base import utcnow
 from tests.conftest import settings_for
 from tests.support.receivers import free_port, smtp_server, webhook_receiver

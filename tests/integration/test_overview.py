@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from core.overview import dispute_trend, failure_trend, overview, recovery_trend
+from core.reports.overview import dispute_trend, failure_trend, overview, recovery_trend
 from tests.conftest import settings_for
 from tests.support.overview import seed_desk
 
@@ -49,7 +49,7 @@ def test_role_decides_approvals_tile_and_empty_store(Session: Any, db_url: str) 
 
 
 def test_empty_store_says_no_data(Session: Any, db_url: str) -> None:
-    from core.auth import Actor
+    from core.governance.auth import Actor
 
     settings = _settings(db_url)
     with Session() as s:

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core.ingest import ingest_events
 from core.models.recovery import RecoveryCase, RecoveryDraft, RecoveryTimelineEntry
-from core.processing import load_handler_modules, process_batch
+from core.sync.ingest import ingest_events
+from core.sync.processing import load_handler_modules, process_batch
 from tests.support.recovery import LEGACY, event, failed_charge, failed_pi, invoice
 
 T0 = 1_780_000_000

@@ -8,21 +8,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.auth import SYSTEM_ACTOR, Actor, create_user
+from core.adapters.llm import LlmClient
 from core.errors import InputError, InvalidTransition
-from core.ingest import ingest_events
-from core.llm import LlmClient
+from core.governance.auth import SYSTEM_ACTOR, Actor, create_user
 from core.models.governance import ActionRequest
 from core.models.recovery import RecoveryCase, RecoveryDraft
-from core.predunning import predunning_drafts, request_card_update, run_predunning
-from core.processing import load_handler_modules, process_batch
-from core.recovery_context import recovery_settings
-from core.recovery_drafts import (
-    create_draft,
-    edit_draft,
-    outstanding_drafts,
-    request_send,
-)
+from core.recovery.context import recovery_settings
+from core.recovery.drafts import create_draft, edit_draft, outstanding_drafts, request_send
+from core.recovery.predunning import predunning_drafts, request_card_update, run_predunning
+from core.sync.ingest import ingest_events
+from core.sync.processing import load_handler_modules, process_batch
 from tests.support.openai_stub import running_openai_stub
 from tests.support.recovery import event, failed_charge, invoice
 

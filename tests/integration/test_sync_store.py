@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from core.ingest import ingest_events
 from core.models.sync import Event, SnapshotRefresh, StripeObject
-from core.processing import EventContext, handles, process_batch, replay
-from core.snapshots import get_object, store_fetched
+from core.sync.ingest import ingest_events
+from core.sync.processing import EventContext, handles, process_batch, replay
+from core.sync.snapshots import get_object, store_fetched
 from jobs.scheduler import acquire_lease, release_lease
 
 

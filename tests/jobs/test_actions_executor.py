@@ -13,18 +13,18 @@ from typing import Any
 import pytest
 import requests
 
-from core import actions, audit
-from core.config import Settings
+from core.adapters.stripe_gateway import StripeGateway, make_client
+from core.config import CRASH_ENV, Settings
 from core.errors import CoreError
-from core.executor import (
-    CRASH_ENV,
+from core.governance import actions, audit
+from core.governance import queries as action_queries
+from core.governance.executor import (
     METADATA_IDEMPOTENCY,
     METADATA_KEY,
     execute_action,
     run_now,
     run_pending,
 )
-from core.stripe_gateway import StripeGateway, make_client
 from tests.conftest import settings_for
 from tests.support.governance import make_refund_request, make_team
 from tests.support.sandbox import SANDBOX_KEY
@@ -117,7 +117,7 @@ def test_an_approved_refund_is_executed_once_and_recorded(
     assert report.count("succeeded") == 1, report.outcomes
     assert run_pending(Session, settings).outcomes == []  # nothing left to do
     with Session() as s:
-        action = actions.get_action(s, action_id)
+        action = action_queries.get_action(s, action_id)
         assert action.status == "succeeded" and (action.idempotency_key or "").startswith(
             f"ld-action-{action_id}-"
         )
@@ -138,7 +138,7 @@ def test_refund_of_an_already_refunded_charge_is_superseded(
     )  # someone refunds in Stripe
     assert execute_action(Session, settings, action_id) == "superseded"
     with Session() as s:
-        note = actions.get_action(s, action_id).outcome_note or ""
+        note = action_queries.get_action(s, action_id).outcome_note or ""
     assert "already fully refunded" in note
     assert len(refunds_of(gw, charge["id"])) == 1
 
@@ -167,7 +167,7 @@ def test_message_for_an_invoice_paid_meanwhile_is_superseded(
     simulate(sandbox, "invoice_paid", invoice=invoice_id)
     assert execute_action(Session, settings, action.id) == "superseded"
     with Session() as s:
-        assert "paid" in (actions.get_action(s, action.id).outcome_note or "")
+        assert "paid" in (action_queries.get_action(s, action.id).outcome_note or "")
 
 
 def test_evidence_for_a_dispute_closed_meanwhile_is_superseded(
@@ -196,7 +196,7 @@ def test_evidence_for_a_dispute_closed_meanwhile_is_superseded(
     gw.close_dispute(dispute_id, idempotency_key=f"manual-close-{dispute_id}")
     assert execute_action(Session, settings, action.id) == "superseded"
     with Session() as s:
-        assert "no longer awaiting" in (actions.get_action(s, action.id).outcome_note or "")
+        assert "no longer awaiting" in (action_queries.get_action(s, action.id).outcome_note or "")
 
 
 def test_a_refused_refund_fails_and_keeps_the_error(
@@ -208,7 +208,7 @@ def test_a_refused_refund_fails_and_keeps_the_error(
         actions.approve(s, team["approver"], action.id, "ok")
     assert execute_action(Session, settings, action.id) == "failed"
     with Session() as s:
-        got = actions.get_action(s, action.id)
+        got = action_queries.get_action(s, action.id)
         assert got.status == "failed" and "ch_does_not_exist" in (got.last_error or "")
         assert got.result and got.result["http_status"] == 404
 
@@ -243,7 +243,9 @@ def test_a_crash_after_the_stripe_call_never_refunds_twice(
     )
     assert crashed.returncode == 70, crashed.stderr[-2000:]
     with Session() as s:
-        assert actions.get_action(s, action_id).status == "executing"  # the result never committed
+        assert (
+            action_queries.get_action(s, action_id).status == "executing"
+        )  # the result never committed
     assert len(refunds_of(gw, charge["id"])) == 1  # ...but Stripe did refund
     replays = stats(sandbox)["idempotent_replays"]
 
@@ -266,7 +268,7 @@ def test_a_crash_after_the_stripe_call_never_refunds_twice(
     assert refund["amount"] == 700
     assert gw.retrieve("charges", charge["id"])["amount_refunded"] == 700
     with Session() as s:
-        action = actions.get_action(s, action_id)
+        action = action_queries.get_action(s, action_id)
         assert (
             action.status == "succeeded"
             and action.attempts == 2
@@ -304,4 +306,4 @@ def test_100_concurrent_approve_and_run_now_clicks_execute_once(
     assert statuses.count("succeeded") == 1 and statuses.count(None) == 99
     assert len(refunds_of(gw, charge["id"])) == 1
     with Session() as s:
-        assert actions.get_action(s, action.id).status == "succeeded"
+        assert action_queries.get_action(s, action.id).status == "succeeded"

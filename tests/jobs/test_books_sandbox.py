@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core.drift import run_checks
+from core.drift.checks import run_checks
 from core.imports import IMPORTERS
 from core.models.books import JournalLine, PayoutReconciliation
 from jobs.backfill import run_backfill

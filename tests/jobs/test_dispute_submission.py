@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 import requests
 
-from core import actions
+from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.config import Settings
 from core.db import make_engine, make_sessionmaker, migrate
-from core.dispute_actions import request_accept, request_submission, stage_evidence
-from core.disputes import apply_dispute
+from core.disputes.actions import request_accept, request_submission, stage_evidence
+from core.disputes.handlers import apply_dispute
 from core.errors import InvalidTransition
-from core.executor import execute_action
-from core.snapshots import store_fetched
-from core.stripe_gateway import StripeGateway, make_client
+from core.governance import actions
+from core.governance import queries as action_queries
+from core.governance.executor import execute_action
+from core.sync.snapshots import store_fetched
 from tests.conftest import settings_for
 from tests.support.governance import make_team
 from tests.support.sandbox import SANDBOX_KEY
@@ -83,7 +84,7 @@ def submits(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def approve_and_run(env: dict[str, Any], action_id: int) -> str | None:
     for approver in ("approver", "approver2"):  # large amounts need two different approvers
         with env["Session"].begin() as s:
-            if actions.get_action(s, action_id).status != "requested":
+            if action_queries.get_action(s, action_id).status != "requested":
                 break
             actions.approve(s, env["team"][approver], action_id, "evidence reviewed")
     return execute_action(env["Session"], env["settings"], action_id)
@@ -144,10 +145,10 @@ def test_dispute_events_from_the_sandbox_become_cases_via_the_queue(
 ) -> None:
     from sqlalchemy import select
 
-    from core.ingest import ingest_events
     from core.models.disputes import DisputeCase
     from core.models.governance import ActionRequest
-    from core.processing import load_handler_modules, process_batch
+    from core.sync.ingest import ingest_events
+    from core.sync.processing import load_handler_modules, process_batch
 
     gw: StripeGateway = env["gw"]
     events: list[dict[str, Any]] = []

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.models.recovery import RecoveryCase, RecoveryDraft
-from core.processing import load_handler_modules, process_batch
+from core.sync.processing import load_handler_modules, process_batch
 from jobs.runtime import open_runtime
 from jobs.sync import sync_all
 from tests.conftest import settings_for

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from core.db import make_engine, make_sessionmaker, migrate
-from core.ingest import ingest_events
-from core.processing import load_handler_modules, process_batch
+from core.sync.ingest import ingest_events
+from core.sync.processing import load_handler_modules, process_batch
 from tests.support.cli import run_jobs
 from tests.support.recovery import event, failed_charge, invoice
 

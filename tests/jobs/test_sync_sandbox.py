@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.health import account_health, status_report
 from core.models.sync import StripeObject, SyncState
+from core.reports.status import status_report
+from core.sync.health import account_health
 from jobs.runtime import Runtime, open_runtime
 from jobs.sync import sync_all
 from tests.conftest import settings_for
@@ -95,9 +96,9 @@ def test_backfill_splits_busy_windows_and_stores_every_object_once(
 ) -> None:
     from sqlalchemy import func
 
-    from core.backfill import RESOURCES
+    from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
     from core.models.sync import BackfillShard
-    from core.stripe_gateway import StripeGateway, list_page_raw, make_client
+    from core.sync.backfill import RESOURCES
     from jobs.backfill import run_backfill
 
     with running_sandbox(customers=20, days=60) as server:

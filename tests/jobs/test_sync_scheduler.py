@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.db import make_engine, make_sessionmaker
-from core.health import account_health, queue_health, sync_history
+from core.sync.health import account_health, queue_health, sync_history
 from tests.conftest import settings_for
 from tests.support.sandbox import SANDBOX_KEY
 

@@ -13,11 +13,11 @@ import pytest
 import stripe
 from sqlalchemy import func, select
 
+from core.adapters.stripe_gateway import sign_webhook_payload
 from core.db import make_engine, make_sessionmaker, migrate
-from core.health import webhook_rejects
 from core.models.sync import Event
-from core.stripe_gateway import sign_webhook_payload
-from core.webhook_receiver import WebhookReceiver, WebhookServer
+from core.sync.health import webhook_rejects
+from core.sync.webhook_receiver import WebhookReceiver, WebhookServer
 from tests.support.localstripe import register_webhook, running_localstripe
 
 SECRET = "whsec_test_ledgerdesk"

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core import audit
-from core.actions import request_action
-from core.auth import SYSTEM_ACTOR, Actor, hash_password
+from core.governance import audit
+from core.governance.actions import request_action
+from core.governance.auth import SYSTEM_ACTOR, Actor, hash_password
 from core.models.governance import ActionRequest, User
 
 PASSWORD = "correct horse battery staple"

@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
-from core.dispute_settings import DisputeConfig
-from core.disputes import apply_dispute
-from core.drift import take_snapshot
-from core.ingest import ingest_events
+from core.disputes.handlers import apply_dispute
+from core.disputes.settings import DisputeConfig
+from core.drift.checks import take_snapshot
 from core.models.sync import SyncState
-from core.processing import load_handler_modules, process_batch
+from core.sync.ingest import ingest_events
+from core.sync.processing import load_handler_modules, process_batch
 from tests.support import disputes as f
 from tests.support.governance import make_refund_request, make_team
 from tests.support.recovery import event, invoice

@@ -12,9 +12,9 @@ import streamlit as st
 from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
-from core.books_data import store_objects
-from core.books_refresh import refresh_books
+from core.books.data import store_objects
 from core.db import make_engine, make_sessionmaker, migrate
+from core.drift.refresh import refresh_books
 from core.imports import IMPORTERS
 from core.models.books import BooksReadModel
 from core.models.governance import ActionRequest

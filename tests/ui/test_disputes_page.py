@@ -12,10 +12,10 @@ import streamlit as st
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core.books_views import save_read_models
+from core.books.views import save_read_models
 from core.db import make_engine, make_sessionmaker, migrate
-from core.dispute_settings import DisputeConfig
-from core.disputes import apply_dispute
+from core.disputes.handlers import apply_dispute
+from core.disputes.settings import DisputeConfig
 from core.models.governance import ActionRequest
 from tests.support import disputes as f
 from tests.support.governance import make_user

@@ -10,8 +10,9 @@ import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
-from core import actions
 from core.db import make_engine, make_sessionmaker, migrate
+from core.governance import actions
+from core.governance import queries as action_queries
 from dashboard.auth import SESSION_KEY
 from tests.support.governance import PASSWORD, make_refund_request, make_team
 
@@ -91,7 +92,7 @@ def test_approvals_shows_the_why_and_approves_a_message(world: dict[str, Any]) -
     assert not at.exception
     assert f"Action #{world['message']} is now approved." in [s.value for s in at.success]
     with world["Session"]() as s:
-        assert actions.get_action(s, world["message"]).status == "approved"
+        assert action_queries.get_action(s, world["message"]).status == "approved"
 
 
 def test_a_money_move_asks_for_confirmation_in_a_dialog(world: dict[str, Any]) -> None:
@@ -99,11 +100,13 @@ def test_a_money_move_asks_for_confirmation_in_a_dialog(world: dict[str, Any]) -
     at.text_input(key=f"reason-{world['refund']}").input("duplicate charge confirmed")
     at.button(key=f"approve-{world['refund']}").click().run()
     with world["Session"]() as s:
-        assert actions.get_action(s, world["refund"]).status == "requested"  # not yet: dialog open
+        assert (
+            action_queries.get_action(s, world["refund"]).status == "requested"
+        )  # not yet: dialog open
     at.button(key=f"confirm-{world['refund']}").click().run()
     assert not at.exception
     with world["Session"]() as s:
-        assert actions.get_action(s, world["refund"]).status == "approved"
+        assert action_queries.get_action(s, world["refund"]).status == "approved"
 
 
 def test_reject_requires_a_reason_and_the_requester_sees_nothing_to_approve(

@@ -16,9 +16,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import auth
 from core.db import make_engine, make_sessionmaker, migrate
 from core.errors import PermissionDenied
+from core.governance import auth
 from dashboard.auth import SESSION_KEY
 from dashboard.registry import ALL_ROLES, PAGES
 from tests.conftest import settings_for

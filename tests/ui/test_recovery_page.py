@@ -13,9 +13,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.db import make_engine, make_sessionmaker, migrate
 from core.imports import IMPORTERS
-from core.ingest import ingest_events
 from core.models.governance import ActionRequest
-from core.processing import load_handler_modules, process_batch
+from core.sync.ingest import ingest_events
+from core.sync.processing import load_handler_modules, process_batch
 from tests.support.governance import make_user
 from tests.support.recovery import event, failed_charge, invoice
 

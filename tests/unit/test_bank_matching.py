@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from core.bank_matching import Deposit, PayoutInfo, match_deposits
+from core.books.bank_matching import Deposit, PayoutInfo, match_deposits
 
 TODAY = date(2026, 2, 1)
 D = date(2026, 1, 10)

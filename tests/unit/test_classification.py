@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.classification import (
+from core.recovery.classification import (
     CODE_TO_BUCKET,
     DECLINE_TABLE,
     Bucket,
@@ -184,7 +184,7 @@ def test_unknown_codes_never_land_in_a_wrong_bucket(code: str) -> None:
     norm = code.strip().lower()
     result = classify(FailureFacts(decline_code=code))
     if norm and norm not in EXPECTED and norm != "card_declined":
-        from core.classification import FAILURE_CODE_TABLE
+        from core.recovery.classification import FAILURE_CODE_TABLE
 
         assert result.bucket in {
             Bucket.needs_review,

@@ -7,19 +7,17 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from core.csv_reader import (
+from core.errors import InputError
+from core.imports import IMPORTERS
+from core.imports.crm import CRM
+from core.imports.csv_reader import (
     ImportResult,
     detect_encoding,
     iter_records,
     map_headers,
-    parse_date,
-    parse_datetime,
-    parse_money,
     sniff_delimiter,
 )
-from core.errors import InputError
-from core.imports import IMPORTERS
-from core.imports.crm import CRM
+from core.imports.csv_values import parse_date, parse_datetime, parse_money
 from core.imports.tickets import TICKETS
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.dispute_deadlines import (
+from core.disputes.deadlines import (
     DAY,
     HOUR,
     Urgency,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from core.dispute_priority import PriorityInputs, fight_or_accept, priority, win_chance
-from core.evidence_checklist import (
+from core.disputes.evidence.checklist import (
     TEXT_LIMIT,
     checklist_for,
     evaluate,
@@ -11,6 +10,7 @@ from core.evidence_checklist import (
     fit_to_budget,
     text_length,
 )
+from core.disputes.priority import PriorityInputs, fight_or_accept, priority, win_chance
 
 
 def test_fraud_with_usage_and_prior_payments_is_worth_fighting() -> None:

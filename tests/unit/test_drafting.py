@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from core.classification import Bucket
-from core.drafting import CHANNELS, TONES, inputs_hash, render, resolve
+from core.recovery.classification import Bucket
+from core.recovery.drafting import CHANNELS, TONES, inputs_hash, render, resolve
 
 
 def facts(**kw: Any) -> dict[str, Any]:

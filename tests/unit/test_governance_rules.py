@@ -6,16 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from core.action_states import (
-    TERMINAL,
-    TRANSITIONS,
-    ActionStatus,
-    ActionType,
-    check_transition,
-)
-from core.auth import SYSTEM_ACTOR, Actor, has_role, require_role
 from core.errors import ConfigError, InvalidTransition, PermissionDenied
-from core.policy import DEFAULT_POLICY_FILE, load_policy, parse_policy
+from core.governance.auth import SYSTEM_ACTOR, Actor, has_role, require_role
+from core.governance.policy import DEFAULT_POLICY_FILE, load_policy, parse_policy
+from core.governance.states import TERMINAL, TRANSITIONS, ActionStatus, ActionType, check_transition
 
 S = ActionStatus
 

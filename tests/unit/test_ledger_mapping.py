@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.ledger_mapping import (
+from core.books.ledger_mapping import (
     CATEGORY_ROLE,
     account_totals,
     default_chart,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from core.overview import day_start, month_start, trend_origin
+from core.reports.overview import day_start, month_start, trend_origin
 from dashboard import format as fmt
 
 BERLIN = ZoneInfo("Europe/Berlin")

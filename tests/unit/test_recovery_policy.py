@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.classification import Bucket
-from core.policy import load_policy
-from core.recovery_policy import CaseFacts, RecoverySettings, evaluate, priority
+from core.governance.policy import load_policy
+from core.recovery.classification import Bucket
+from core.recovery.rules import CaseFacts, RecoverySettings, evaluate, priority
 
 
 @pytest.fixture(scope="module")

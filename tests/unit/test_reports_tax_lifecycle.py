@@ -9,10 +9,10 @@ import pandas as pd
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from core.lifecycle import analyse, subscription_mrr
+from core.books.lifecycle import analyse, subscription_mrr
+from core.books.tax import tax_summary
 from core.reports import REPORTS, ChartSpec, ReportSpec
 from core.reports.writers import to_csv, to_pdf, to_xlsx
-from core.tax import tax_summary
 from tests.support.books import invoice_with_tax
 
 DF = pd.DataFrame(

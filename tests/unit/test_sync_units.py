@@ -8,14 +8,14 @@ import random
 import pytest
 
 from core.errors import StripeAuthError, StripeRateLimited, StripeUnavailable
-from core.ingest_prepare import _encode, event_problem, prepare_events
-from core.invoice_shape import (
+from core.sync.ingest_prepare import _encode, event_problem, prepare_events
+from core.sync.invoice_shape import (
     invoice_charge_id,
     invoice_payment_intent_id,
     invoice_subscription_id,
 )
-from core.processing import EventContext, handlers_for, handles, retry_delay
-from core.ratelimit import PacedCaller, RetryPolicy, TokenBucket, should_retry
+from core.sync.processing import EventContext, handlers_for, handles, retry_delay
+from core.sync.ratelimit import PacedCaller, RetryPolicy, TokenBucket, should_retry
 
 
 class FakeClock:
@@ -207,9 +207,9 @@ def test_handlers_match_exact_and_wildcard_types() -> None:
 def test_a_garbled_2xx_body_is_retryable_and_a_4xx_is_not() -> None:
     import stripe
 
+    from core.adapters.stripe_gateway import translate_error
     from core.errors import StripeRequestError, StripeUnavailable
-    from core.ratelimit import should_retry
-    from core.stripe_gateway import translate_error
+    from core.sync.ratelimit import should_retry
 
     cut = translate_error(
         stripe.APIError("Invalid response body from API", http_body='{"data": [', http_status=200)

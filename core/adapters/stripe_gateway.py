@@ -1,0 +1,381 @@
+"""The one adapter that talks to the `stripe` package.
+
+Everything else in Ledgerdesk calls Stripe through `StripeGateway`, receives plain dicts, and
+sees only `core.errors.StripeError` subclasses — never a `stripe` exception or `StripeObject`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import stripe
+
+from core.config import STRIPE_API_VERSION, STRIPE_DEFAULT_BASE, Settings
+from core.errors import (
+    StripeAuthError,
+    StripeError,
+    StripeIdempotencyError,
+    StripePermissionError,
+    StripeRateLimited,
+    StripeRequestError,
+    StripeUnavailable,
+    WebhookRejected,
+)
+
+DEFAULT_TIMEOUT_SECONDS = 30
+
+
+def make_client(
+    settings: Settings,
+    *,
+    max_network_retries: int = 0,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> stripe.StripeClient:
+    """A StripeClient for the configured key and base address (Stripe, the sandbox, a fake)."""
+    key = settings.require_stripe_key().reveal()
+    base = settings.stripe_api_base
+    # A Stripe-compatible server (the sandbox, localstripe) serves files and connect itself.
+    addresses: Any = (
+        None if base == STRIPE_DEFAULT_BASE else {"api": base, "files": base, "connect": base}
+    )
+    return stripe.StripeClient(
+        key,
+        stripe_version=STRIPE_API_VERSION,
+        base_addresses=addresses,
+        max_network_retries=max_network_retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+def translate_error(exc: stripe.StripeError) -> StripeError:
+    """Map a `stripe` exception to the core hierarchy, keeping code, status and retry hint."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    hint = headers.get("stripe-should-retry")
+    should_retry = None if hint is None else hint.lower() == "true"
+    code = getattr(exc, "code", None)
+    message = exc.user_message or str(exc) or exc.__class__.__name__
+    kwargs: dict[str, Any] = {
+        "http_status": exc.http_status,
+        "code": code,
+        "request_id": exc.request_id,
+        "should_retry": should_retry,
+    }
+    if isinstance(exc, stripe.AuthenticationError):
+        return StripeAuthError(f"Stripe rejected the API key: {message}", **kwargs)
+    if isinstance(exc, stripe.PermissionError):
+        return StripePermissionError(f"The API key may not do this: {message}", **kwargs)
+    if isinstance(exc, stripe.RateLimitError):
+        return StripeRateLimited(f"Stripe rate limit reached: {message}", **kwargs)
+    if isinstance(exc, stripe.IdempotencyError):
+        return StripeIdempotencyError(message, **kwargs)
+    if isinstance(exc, stripe.APIConnectionError):
+        return StripeUnavailable(f"Could not reach Stripe: {message}", **kwargs)
+    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
+        if exc.http_status == 429:
+            return StripeRateLimited(f"Stripe rate limit reached: {message}", **kwargs)
+        return StripeRequestError(message, **kwargs)
+    if exc.http_status is not None and 200 <= exc.http_status < 300:
+        # A success status whose body did not parse: cut off or garbled in transit. Retrying is
+        # safe (reads; writes carry an idempotency key) and is what Stripe recommends.
+        return StripeUnavailable(
+            f"Stripe's response was cut off or garbled: {message}",
+            **(kwargs | {"should_retry": should_retry if should_retry is not None else True}),
+        )
+    if exc.http_status is not None and exc.http_status < 500 and exc.http_status != 409:
+        return StripeRequestError(message, **kwargs)
+    return StripeUnavailable(f"Stripe answered with an error: {message}", **kwargs)
+
+
+def _plain(obj: Any) -> Any:
+    """Plain JSON-ready data: the SDK turns Stripe's decimal strings into Decimal; undo that."""
+    if isinstance(obj, stripe.StripeObject):
+        obj = obj.to_dict(recursive=True)
+    return _json_ready(obj)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+class StripeGateway:
+    """Stripe calls for one account (the platform, or a connected account via Stripe-Account)."""
+
+    def __init__(self, client: stripe.StripeClient, account: str | None = None) -> None:
+        self.client = client
+        self.account = account or None
+
+    def _options(self, idempotency_key: str | None = None) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.account:
+            options["stripe_account"] = self.account
+        if idempotency_key:
+            options["idempotency_key"] = idempotency_key
+        return options
+
+    def _service(self, resource: str) -> Any:
+        service: Any = self.client.v1
+        for part in resource.split("."):
+            service = getattr(service, part)
+        return service
+
+    def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one SDK call, translating its errors and returning plain data."""
+        try:
+            return _plain(fn(*args, **kwargs))
+        except stripe.StripeError as exc:
+            raise translate_error(exc) from None
+
+    def list_page(self, resource: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One page of a list endpoint, e.g. list_page("events", {"limit": 100})."""
+        service = self._service(resource)
+        result: dict[str, Any] = self.call(service.list, dict(params or {}), self._options())
+        return result
+
+    def retrieve(
+        self, resource: str, object_id: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Read one object fresh from Stripe."""
+        service = self._service(resource)
+        result: dict[str, Any] = self.call(
+            service.retrieve, object_id, dict(params or {}), self._options()
+        )
+        return result
+
+    # --- writes (actions) ---
+    # Used only by the action executors (core/governance/executor.py, core/governance/executors.py). Every write
+    # takes the idempotency key the executor saved before calling, so a retry after a crash is
+    # replayed by Stripe instead of moving money twice.
+
+    def _write(self, fn: Any, *args: Any, idempotency_key: str) -> dict[str, Any]:
+        if not idempotency_key:
+            raise ValueError("every Stripe write needs an idempotency key")
+        result: dict[str, Any] = self.call(fn, *args, self._options(idempotency_key))
+        return result
+
+    def create_refund(
+        self,
+        *,
+        idempotency_key: str,
+        charge: str | None = None,
+        payment_intent: str | None = None,
+        amount: int | None = None,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST /v1/refunds for a charge or payment intent (full when amount is None)."""
+        params: dict[str, Any] = {"metadata": dict(metadata or {})}
+        for name, value in (
+            ("charge", charge),
+            ("payment_intent", payment_intent),
+            ("amount", amount),
+            ("reason", reason),
+        ):
+            if value is not None:
+                params[name] = value
+        return self._write(self.client.v1.refunds.create, params, idempotency_key=idempotency_key)
+
+    def list_refunds(
+        self,
+        *,
+        charge: str | None = None,
+        payment_intent: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """The refunds of one charge or payment intent (newest first, up to `limit`)."""
+        params: dict[str, Any] = {"limit": limit}
+        if charge:
+            params["charge"] = charge
+        if payment_intent:
+            params["payment_intent"] = payment_intent
+        return list(self.list_page("refunds", params).get("data", []))
+
+    def find_refund_by_metadata(
+        self,
+        key: str,
+        value: str,
+        *,
+        charge: str | None = None,
+        payment_intent: str | None = None,
+    ) -> dict[str, Any] | None:
+        """A refund of this charge whose metadata[key] == value (how a forgotten key is recovered)."""
+        for refund in self.list_refunds(charge=charge, payment_intent=payment_intent):
+            if str((refund.get("metadata") or {}).get(key, "")) == value:
+                return refund
+        return None
+
+    def update_dispute(
+        self,
+        dispute_id: str,
+        *,
+        idempotency_key: str,
+        evidence: Mapping[str, Any] | None = None,
+        submit: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST /v1/disputes/{id}: stage (submit=False) or submit (submit=True) evidence."""
+        params: dict[str, Any] = {"submit": submit}
+        if evidence:
+            params["evidence"] = dict(evidence)
+        if metadata:
+            params["metadata"] = dict(metadata)
+        return self._write(
+            self.client.v1.disputes.update,
+            dispute_id,
+            params,
+            idempotency_key=idempotency_key,
+        )
+
+    def close_dispute(self, dispute_id: str, *, idempotency_key: str) -> dict[str, Any]:
+        """POST /v1/disputes/{id}/close: accept the loss (cannot be undone)."""
+        return self._write(
+            self.client.v1.disputes.close,
+            dispute_id,
+            {},
+            idempotency_key=idempotency_key,
+        )
+
+    def upload_file(
+        self,
+        content: bytes,
+        filename: str,
+        *,
+        idempotency_key: str,
+        purpose: str = "dispute_evidence",
+        mime_type: str = "application/pdf",
+    ) -> dict[str, Any]:
+        """POST /v1/files (multipart) and return the file object; its id goes into evidence."""
+        params: dict[str, Any] = {
+            "purpose": purpose,
+            "file": (filename, content, mime_type),
+        }
+        return self._write(self.client.v1.files.create, params, idempotency_key=idempotency_key)
+
+    def cancel_subscription(
+        self,
+        subscription_id: str,
+        *,
+        idempotency_key: str,
+        invoice_now: bool = False,
+        prorate: bool = False,
+    ) -> dict[str, Any]:
+        """DELETE /v1/subscriptions/{id}: cancel now."""
+        params: dict[str, Any] = {}
+        if invoice_now:
+            params["invoice_now"] = True
+        if prorate:
+            params["prorate"] = True
+        return self._write(
+            self.client.v1.subscriptions.cancel,
+            subscription_id,
+            params,
+            idempotency_key=idempotency_key,
+        )
+
+    def pay_invoice(self, invoice_id: str, *, idempotency_key: str) -> dict[str, Any]:
+        """POST /v1/invoices/{id}/pay: retry the payment now (a decline raises StripeRequestError)."""
+        return self._write(
+            self.client.v1.invoices.pay, invoice_id, {}, idempotency_key=idempotency_key
+        )
+
+    def create_customer_balance_transaction(
+        self,
+        customer_id: str,
+        *,
+        amount: int,
+        currency: str,
+        idempotency_key: str,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """POST /v1/customers/{id}/balance_transactions (negative amount = credit to the customer)."""
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "metadata": dict(metadata or {}),
+        }
+        if description:
+            params["description"] = description
+        return self._write(
+            self.client.v1.customers.balance_transactions.create,
+            customer_id,
+            params,
+            idempotency_key=idempotency_key,
+        )
+
+
+# --- events, lists and webhooks ---------------------------------------------------------------
+# Used by the sync engine (core/sync/poll.py, core/sync/backfill.py, core/sync/webhook_receiver.py).
+
+
+def list_page_raw(
+    gateway: StripeGateway, resource: str, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """One list page as plain JSON data, skipping StripeObject conversion (the sync hot path)."""
+    service = gateway._service(resource)
+    try:
+        page = service.list(dict(params), gateway._options())
+    except stripe.StripeError as exc:  # a garbled 2xx is retryable: see translate_error
+        raise translate_error(exc) from None
+    response = getattr(page, "last_response", None)
+    data = getattr(response, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        return data
+    plain: dict[str, Any] = _plain(page)
+    return plain
+
+
+def retrieve_raw(gateway: StripeGateway, resource: str, object_id: str) -> dict[str, Any]:
+    """Read one object fresh, with a garbled 2xx treated as retryable like list_page_raw."""
+    service = gateway._service(resource)
+    try:
+        obj = service.retrieve(object_id, {}, gateway._options())
+    except stripe.StripeError as exc:
+        raise translate_error(exc) from None
+    result: dict[str, Any] = _plain(obj)
+    return result
+
+
+_SIGNATURE_REASONS = (
+    ("No Stripe-Signature header", "missing_signature"),
+    ("Unable to extract timestamp", "malformed_signature"),
+    ("No signatures found with expected scheme", "malformed_signature"),
+    ("Timestamp outside the tolerance zone", "stale_timestamp"),
+    ("No signatures found matching", "bad_signature"),
+)
+
+
+def verify_webhook_signature(
+    payload: bytes, header: str | None, secret: str, tolerance: int = 300
+) -> None:
+    """Check `Stripe-Signature` over the raw body; raise WebhookRejected naming the reason."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+    except stripe.SignatureVerificationError as exc:
+        text = str(exc)
+        reason = next((r for prefix, r in _SIGNATURE_REASONS if prefix in text), "bad_signature")
+        messages = {
+            "missing_signature": "the request has no Stripe-Signature header",
+            "malformed_signature": "the Stripe-Signature header is malformed (expected t=...,v1=...)",
+            "stale_timestamp": f"the signature timestamp is older than {tolerance} s (replayed or "
+            "delayed delivery)",
+            "bad_signature": "no v1 signature matches the body and the endpoint secret",
+        }
+        raise WebhookRejected(reason, messages[reason]) from None
+    except UnicodeDecodeError:
+        raise WebhookRejected("bad_body", "the body is not UTF-8 text") from None
+
+
+def sign_webhook_payload(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """A Stripe-Signature header for `payload` (tests and `stripe listen`-style forwarding)."""
+    header: str = stripe.WebhookSignature.generate_signature_header(
+        payload.decode("utf-8"), secret, timestamp
+    )
+    return header

@@ -1,0 +1,83 @@
+"""Payouts vs imported bank deposits: load both sides from the store and match them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.books.bank_matching import Deposit, MatchResult, PayoutInfo, match_deposits
+from core.books.data import objects_of_type
+from core.models.books import BankDeposit, PayoutReconciliation
+from core.models.sync import Event
+
+
+def payout_infos(session: Session, account: str | None = None) -> list[PayoutInfo]:
+    """Every stored payout in the shape matching needs (paid-then-failed flagged)."""
+    paid_before = set(
+        session.scalars(
+            select(PayoutReconciliation.payout_id).where(PayoutReconciliation.was_paid.is_(True))
+        )
+    ) | set(session.scalars(select(Event.object_id).where(Event.type == "payout.paid")))
+    out = []
+    for p in objects_of_type(session, "payout", account):
+        trace = p.get("trace_id")
+        arrival = p.get("arrival_date") or p.get("created")
+        out.append(
+            PayoutInfo(
+                id=p["id"],
+                arrival_on=datetime.fromtimestamp(int(arrival or 0), UTC).date(),
+                amount=int(p.get("amount") or 0),
+                currency=str(p.get("currency") or "usd"),
+                status=str(p.get("status") or "unknown"),
+                automatic=bool(p.get("automatic", True)),
+                trace_id=(trace.get("value") if isinstance(trace, dict) else trace) or None,
+                failed_after_paid=p.get("status") == "failed" and p["id"] in paid_before,
+            )
+        )
+    return out
+
+
+def bank_deposits(
+    session: Session, date_from: date | None = None, date_to: date | None = None
+) -> list[Deposit]:
+    """Imported statement lines as plain deposits."""
+    stmt = select(BankDeposit).order_by(BankDeposit.posted_on, BankDeposit.id)
+    if date_from:
+        stmt = stmt.where(BankDeposit.posted_on >= date_from)
+    if date_to:
+        stmt = stmt.where(BankDeposit.posted_on <= date_to)
+    return [
+        Deposit(
+            str(d.id),
+            d.posted_on,
+            d.amount,
+            d.currency,
+            d.description or "",
+            d.reference or "",
+        )
+        for d in session.scalars(stmt)
+    ]
+
+
+def match_bank(
+    session: Session,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    today: date | None = None,
+) -> MatchResult:
+    """Match deposits to payouts whose arrival falls in the period (with the date window)."""
+    today = today or datetime.now(UTC).date()
+    payouts = payout_infos(session)
+    if date_from:
+        payouts = [p for p in payouts if p.arrival_on >= date_from]
+    if date_to:
+        payouts = [p for p in payouts if p.arrival_on <= date_to]
+    widen = timedelta(days=4)  # deposits may post a few days after the period's last payout
+    deposits = bank_deposits(
+        session,
+        date_from - widen if date_from else None,
+        date_to + widen if date_to else None,
+    )
+    return match_deposits(deposits, payouts, today)

@@ -1,0 +1,203 @@
+"""Journal batches: per day or per payout, built from balance transactions, exported once.
+
+A batch is rebuilt from the store until its first export; from then on it is frozen. A balance
+transaction already in an exported batch never goes into another one, so switching between day
+and payout batches cannot book anything twice. A second export of a batch is refused unless
+forced, and a forced one is recorded and marked as a re-export. Building lives in
+core/books/journal_build.py (re-exported here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from core.books.journal_build import (
+    chart_for,
+)
+from core.books.journal_export import FORMATS, ExportEntry, ExportLine, render
+from core.config import Settings
+from core.errors import ConflictError, InputError, NotFound
+from core.governance.audit import record as audit_record
+from core.governance.auth import SYSTEM_ACTOR, Actor
+from core.models.base import utcnow
+from core.models.books import JournalBatch, JournalEntry, JournalExport, JournalLine
+from core.money import to_major
+
+
+def get_batch(session: Session, ref: str) -> JournalBatch:
+    """A batch by id or key (e.g. "12", "day:platform:2026-01-05", "payout:po_...")."""
+    stmt = select(JournalBatch).where(
+        JournalBatch.id == int(ref) if ref.isdigit() else JournalBatch.key == ref
+    )
+    batch = session.scalar(stmt)
+    if batch is None:
+        raise NotFound(
+            f"no journal batch {ref!r}: build batches first (python -m jobs journal build)."
+        )
+    return batch
+
+
+def batch_export_entries(session: Session, batch: JournalBatch) -> list[ExportEntry]:
+    """The batch's entries in the plain form the export formats take."""
+    entries = session.scalars(
+        select(JournalEntry).where(JournalEntry.batch_id == batch.id).order_by(JournalEntry.id)
+    ).all()
+    lines: dict[int, list[JournalLine]] = {}
+    for ln in session.scalars(
+        select(JournalLine)
+        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+        .where(JournalEntry.batch_id == batch.id)
+        .order_by(JournalLine.entry_id, JournalLine.line_no)
+    ):
+        lines.setdefault(ln.entry_id, []).append(ln)
+    return [
+        ExportEntry(
+            number=f"LD{batch.id}-{i}",
+            entry_date=e.entry_date,
+            currency=e.currency,
+            description=f"Stripe {e.reporting_category} {e.source_id}",
+            lines=tuple(
+                ExportLine(
+                    ln.account_code,
+                    ln.account_name,
+                    ln.debit,
+                    ln.credit,
+                    ln.description,
+                )
+                for ln in lines.get(e.id, [])
+            ),
+            exchange_rate=e.exchange_rate,
+            original_currency=e.original_currency,
+            original_amount=e.original_amount,
+        )
+        for i, e in enumerate(entries, start=1)
+    ]
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """A journal export: the CSV bytes, its file name and whether it was a re-export."""
+
+    data: bytes
+    filename: str
+    reexport: bool
+    rows: int
+
+
+def export_batch(
+    session: Session,
+    settings: Settings,
+    ref: str,
+    fmt: str,
+    *,
+    force: bool = False,
+    actor: Actor = SYSTEM_ACTOR,
+) -> ExportedFile:
+    """Render a batch for QBO / Xero / NetSuite and record the export (refused twice unless forced)."""
+    if fmt not in FORMATS:
+        raise InputError(f"unknown journal format {fmt!r}: choose one of {', '.join(FORMATS)}.")
+    batch = get_batch(session, ref)
+    if batch.exported_at is not None and not force:
+        last = session.scalar(
+            select(JournalExport)
+            .where(JournalExport.batch_id == batch.id)
+            .order_by(JournalExport.id.desc())
+            .limit(1)
+        )
+        how = f" as {last.format} by {last.exported_by}" if last else ""
+        raise ConflictError(
+            f"journal batch {batch.key} was already exported on "
+            f"{batch.exported_at:%Y-%m-%d %H:%M} UTC{how}; importing it again would book it twice. "
+            "Use --force (or the re-export button) to export it again as a marked re-export."
+        )
+    entries = batch_export_entries(session, batch)
+    text = render(entries, fmt, xero_tax_rate=chart_for(settings).xero_tax_rate)
+    reexport = batch.exported_at is not None
+    data = text.encode("utf-8")
+    safe_key = batch.key.replace(":", "_").replace("#", "_")
+    filename = f"journal_{safe_key}_{fmt}{'_reexport' if reexport else ''}.csv"
+    rows = sum(len(e.lines) for e in entries)
+    session.add(
+        JournalExport(
+            batch_id=batch.id,
+            format=fmt,
+            exported_by=actor.username,
+            reexport=reexport,
+            filename=filename,
+            sha256=hashlib.sha256(data).hexdigest(),
+            rows=rows,
+        )
+    )
+    before = {"exported_at": batch.exported_at, "export_count": batch.export_count}
+    batch.exported_at = batch.exported_at or utcnow()
+    batch.export_count += 1
+    audit_record(
+        session,
+        actor,
+        "journal.reexport" if reexport else "journal.export",
+        f"journal_batch:{batch.key}",
+        before,
+        {"format": fmt, "rows": rows, "export_count": batch.export_count},
+    )
+    return ExportedFile(data, filename, reexport, rows)
+
+
+def list_batches(session: Session, limit: int = 200) -> list[JournalBatch]:
+    """The most recent batches, newest period first."""
+    stmt = (
+        select(JournalBatch)
+        .order_by(JournalBatch.period_date.desc(), JournalBatch.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def journal_lines_frame_rows(
+    session: Session, date_from: date | None, date_to: date | None
+) -> list[dict[str, Any]]:
+    """Flat rows (entry + line) for the journal report."""
+    stmt = (
+        select(JournalEntry, JournalLine, JournalBatch.key)
+        .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        .join(JournalBatch, JournalBatch.id == JournalEntry.batch_id)
+        .order_by(JournalEntry.entry_date, JournalEntry.id, JournalLine.line_no)
+    )
+    if date_from:
+        stmt = stmt.where(JournalEntry.entry_date >= date_from)
+    if date_to:
+        stmt = stmt.where(JournalEntry.entry_date <= date_to)
+    return [
+        {
+            "date": e.entry_date,
+            "batch": key,
+            "source": e.source_id,
+            "category": e.reporting_category,
+            "account_code": ln.account_code,
+            "account": ln.account_name,
+            "debit": to_major(ln.debit, e.currency),
+            "credit": to_major(ln.credit, e.currency),
+            "currency": e.currency,
+            "exchange_rate": e.exchange_rate,
+            "original_currency": e.original_currency,
+            "description": ln.description,
+        }
+        for e, ln, key in session.execute(stmt)
+    ]
+
+
+def batch_currencies(session: Session, batch_ids: list[int]) -> dict[int, str]:
+    """The currency of each listed batch's entries (a batch holds one balance currency)."""
+    if not batch_ids:
+        return {}
+    stmt = (
+        select(JournalEntry.batch_id, func.min(JournalEntry.currency))
+        .where(JournalEntry.batch_id.in_(batch_ids))
+        .group_by(JournalEntry.batch_id)
+    )
+    return {int(b): str(c) for b, c in session.execute(stmt)}

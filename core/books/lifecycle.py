@@ -1,0 +1,129 @@
+"""Subscription lifecycle: trial → active → past due → canceled / unpaid, churn and MRR at risk.
+
+The pure functions take subscription snapshots and `customer.subscription.*` events as dicts;
+`lifecycle_view(session, ...)` loads them from the store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+STAGES = ("trialing", "active", "past_due", "unpaid", "canceled")
+LIVE_STATUSES = ("trialing", "active", "past_due")  # counted in MRR
+_PER_MONTH = {"day": 365 / 12, "week": 52 / 12, "month": 1.0, "year": 1 / 12}
+
+
+def subscription_mrr(sub: dict[str, Any]) -> int:
+    """Monthly recurring revenue of a subscription in minor units (0 unless live)."""
+    if sub.get("status") not in LIVE_STATUSES:
+        return 0
+    total = 0.0
+    for item in (sub.get("items") or {}).get("data") or []:
+        price = item.get("price") or item.get("plan") or {}
+        recurring = price.get("recurring") or {}
+        interval = recurring.get("interval") or price.get("interval") or "month"
+        count = recurring.get("interval_count") or price.get("interval_count") or 1
+        unit = (
+            price.get("unit_amount")
+            if price.get("unit_amount") is not None
+            else price.get("amount")
+        )
+        total += (unit or 0) * (item.get("quantity") or 1) * _PER_MONTH.get(interval, 1.0) / count
+    return round(total)
+
+
+def churn_kind(sub: dict[str, Any], previous_status: str | None = None) -> str:
+    """'voluntary' (the customer asked) or 'involuntary' (payment failure) for a canceled sub."""
+    reason = ((sub.get("cancellation_details") or {}).get("reason")) or ""
+    if reason == "payment_failed" or previous_status in ("past_due", "unpaid"):
+        return "involuntary"
+    if reason == "cancellation_requested" or sub.get("cancel_at_period_end"):
+        return "voluntary"
+    return "involuntary" if sub.get("status") == "unpaid" else "voluntary"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A subscription moving from one status to another on a day."""
+
+    day: date
+    subscription_id: str
+    from_status: str | None
+    to_status: str
+
+
+def transitions(events: list[dict[str, Any]]) -> list[Transition]:
+    """Status changes from customer.subscription.created / updated / deleted events."""
+    out = []
+    for ev in events:
+        obj = (ev.get("data") or {}).get("object") or {}
+        prev = ((ev.get("data") or {}).get("previous_attributes") or {}).get("status")
+        day = datetime.fromtimestamp(int(ev.get("created") or 0), UTC).date()
+        kind = ev.get("type")
+        if kind == "customer.subscription.created":
+            out.append(Transition(day, obj.get("id", ""), None, obj.get("status") or "incomplete"))
+        elif kind == "customer.subscription.deleted":
+            out.append(Transition(day, obj.get("id", ""), prev, "canceled"))
+        elif kind == "customer.subscription.updated" and prev and prev != obj.get("status"):
+            out.append(Transition(day, obj.get("id", ""), prev, obj.get("status") or ""))
+    return out
+
+
+@dataclass
+class Lifecycle:
+    """The lifecycle picture for a period."""
+
+    funnel: dict[str, int] = field(default_factory=dict)
+    monthly: list[dict[str, Any]] = field(default_factory=list)
+    churn: dict[str, int] = field(default_factory=dict)
+    mrr: int = 0
+    mrr_at_risk: int = 0
+    at_risk: list[dict[str, Any]] = field(default_factory=list)
+
+
+def analyse(subs: list[dict[str, Any]], events: list[dict[str, Any]]) -> Lifecycle:
+    """Funnel by current status, transitions per month, churn split and MRR at risk (pure)."""
+    result = Lifecycle()
+    counts = Counter(s.get("status") for s in subs)
+    result.funnel = {stage: counts.get(stage, 0) for stage in STAGES}
+    result.funnel["ever_trialed"] = sum(1 for s in subs if s.get("trial_start"))
+    trans = transitions(events)
+    prev_of = {t.subscription_id: t.from_status for t in trans if t.to_status == "canceled"}
+    churn: Counter[str] = Counter()
+    for s in subs:
+        if s.get("status") == "canceled":
+            churn[churn_kind(s, prev_of.get(s.get("id", "")))] += 1
+    result.churn = {
+        "voluntary": churn["voluntary"],
+        "involuntary": churn["involuntary"],
+    }
+    months: dict[str, Counter[str]] = {}
+    for t in trans:
+        months.setdefault(t.day.strftime("%Y-%m"), Counter())[t.to_status] += 1
+    result.monthly = [
+        {"month": m, **{stage: c.get(stage, 0) for stage in STAGES}}
+        for m, c in sorted(months.items())
+    ]
+    for s in subs:
+        mrr = subscription_mrr(s)
+        result.mrr += mrr
+        why = None
+        if s.get("status") == "past_due":
+            why = "past due"
+        elif s.get("cancel_at_period_end"):
+            why = "cancels at period end"
+        if why and mrr:
+            result.mrr_at_risk += mrr
+            result.at_risk.append(
+                {
+                    "subscription": s.get("id"),
+                    "customer": s.get("customer"),
+                    "mrr": mrr,
+                    "currency": s.get("currency"),
+                    "why": why,
+                }
+            )
+    return result

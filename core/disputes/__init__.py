@@ -1,0 +1,1 @@
+"""Disputes: cases, deadlines, priority, assessment, reminders, actions, analytics and evidence."""

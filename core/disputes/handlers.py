@@ -1,0 +1,142 @@
+"""The dispute domain's event handlers: `charge.dispute.*` keeps the case current (then the
+assessment and the first alert follow), `radar.early_fraud_warning.*` proposes a refund.
+
+Handlers are idempotent: a case is keyed by the dispute id, and an event older than the one
+that last set the case is ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.disputes.actions import propose_efw_refund
+from core.disputes.assessment import assess
+from core.disputes.cases import audit_view, case_fields, config, stripe_object
+from core.disputes.reminders import on_new_dispute
+from core.disputes.settings import DisputeConfig
+from core.errors import InputError
+from core.governance import audit
+from core.governance.policy import load_policy
+from core.models.base import utcnow
+from core.models.disputes import CLOSED_STATUSES, OPEN_STATUSES, DisputeCase
+from core.sync.processing import EventContext, handles
+
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+EFW_EVENTS = ("radar.early_fraud_warning.created", "radar.early_fraud_warning.updated")
+# Among events with the same `created` second, status only moves forward.
+_STATUS_RANK = (
+    {s: 0 for s in OPEN_STATUSES}
+    | {
+        "warning_under_review": 1,
+        "under_review": 1,
+        "appeal_under_review": 1,
+    }
+    | {s: 2 for s in CLOSED_STATUSES}
+)
+
+
+def apply_dispute(
+    session: Session,
+    dispute: dict[str, Any],
+    *,
+    event_created: int,
+    account: str = "",
+    cfg: DisputeConfig | None = None,
+    now: int | None = None,
+    tz: str = "UTC",
+) -> tuple[DisputeCase, bool]:
+    """Create or update the case for a dispute object; returns (case, created)."""
+    cfg = cfg or config()
+    fields = case_fields(dispute)
+    case = session.scalar(
+        select(DisputeCase).where(DisputeCase.dispute_id == dispute["id"]).with_for_update()
+    )
+    created = case is None
+    if case is None:
+        charge = stripe_object(session, fields["charge_id"]) or {}
+        customer = charge.get("customer")
+        case = DisputeCase(
+            dispute_id=dispute["id"],
+            account=account or "",
+            customer_id=customer.get("id") if isinstance(customer, dict) else customer,
+            stripe_created=int(dispute.get("created") or event_created),
+            source_created=event_created,
+            created_at=utcnow(),
+            priority_explanation=[],
+            recommendation_explanation=[],
+            **fields,
+        )
+        session.add(case)
+        session.flush()
+        before = None
+    else:
+        if event_created < case.source_created:
+            return case, False  # an older event never overwrites newer state
+        if event_created == case.source_created and _STATUS_RANK.get(
+            fields["status"], 0
+        ) < _STATUS_RANK.get(case.status, 0):
+            fields["status"] = case.status
+        before = audit_view(case)
+        for key in ("amount_withdrawn", "amount_reinstated", "fee", "fee_reinstated"):
+            fields[key] = max(fields[key], getattr(case, key))  # balance transactions only grow
+        fields["submission_count"] = max(fields["submission_count"], case.submission_count)
+        for key, value in fields.items():
+            setattr(case, key, value)
+        case.source_created = event_created
+    if case.submission_count > 0 and case.submitted_at is None:
+        case.submitted_at = datetime.fromtimestamp(event_created, UTC)
+    if case.status in CLOSED_STATUSES and case.outcome is None:
+        case.outcome = case.status
+        case.closed_at = datetime.fromtimestamp(event_created, UTC)
+    case.updated_at = utcnow()
+    assess(session, case, cfg, now)
+    after = audit_view(case)
+    if before != after:
+        audit.record(
+            session,
+            "system",
+            "dispute.created" if created else "dispute.updated",
+            f"dispute:{case.dispute_id}",
+            before,
+            after,
+        )
+    if created:
+        on_new_dispute(session, case, cfg, now, tz=tz)
+    return case, created
+
+
+@handles("charge.dispute.*")
+def on_dispute_event(session: Session, event: EventContext) -> None:
+    """charge.dispute.created|updated|closed|funds_withdrawn|funds_reinstated → the case."""
+    if event.obj.get("object") != "dispute" or not event.obj.get("id"):
+        raise InputError(f"Event {event.event_id} carries no dispute object.")
+    apply_dispute(
+        session,
+        event.obj,
+        event_created=event.created,
+        account=event.account,
+        cfg=config(event.policy_file),
+        tz=event.team_timezone,
+    )
+
+
+@handles("radar.early_fraud_warning.*")
+def on_early_fraud_warning(session: Session, event: EventContext) -> None:
+    """An actionable early fraud warning proposes a refund (an approval action)."""
+    propose_efw_refund(
+        session,
+        event.obj,
+        account=event.account,
+        cfg=config(event.policy_file),
+        policy=load_policy(event.policy_file),
+    )

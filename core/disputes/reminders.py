@@ -1,0 +1,204 @@
+"""Deadline reminders, escalation of unowned disputes and the large-dispute alert.
+
+Exactly once per dispute and threshold: the `dispute_reminders` row (unique on case ×
+threshold) is inserted with ON CONFLICT DO NOTHING in the same transaction as the outbox
+messages, so a scheduler restart, a second scheduler or a retried run can never send a
+reminder twice — the one that inserted the row sends, every other one sees 0 rows and skips.
+Nothing is sent once evidence is submitted or the dispute is closed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.adapters.outbox import enqueue_chat, enqueue_email
+from core.disputes.deadlines import countdown_text, deadline_text, reminder_due
+from core.disputes.evidence.context import _objects
+from core.disputes.settings import DisputeConfig
+from core.models.base import utcnow
+from core.models.context import CrmAccount
+from core.models.disputes import OPEN_STATUSES, DisputeCase, DisputeReminder
+from core.money import format_money
+
+DAY = 86_400
+
+
+def _email(session: Session, to: str, subject: str, body: str, key: str, related: str) -> None:
+    enqueue_email(session, to, subject, body, key, related=related)
+
+
+def _chat(session: Session, text: str, key: str) -> None:
+    enqueue_chat(session, text, key)
+
+
+def _claim(session: Session, case: DisputeCase, threshold: str) -> bool:
+    """Insert the once-only row; True when this caller is the one that sends."""
+    row = {
+        "case_id": case.id,
+        "threshold": threshold,
+        "due_by": case.due_by or 0,
+        "sent_at": utcnow(),
+    }
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    # RETURNING, not rowcount: psycopg reports -1 for multi-VALUES inserts.
+    stmt = (
+        module.insert(DisputeReminder)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["case_id", "threshold"])
+        .returning(DisputeReminder.id)
+    )
+    return session.execute(stmt).scalar() is not None
+
+
+def _headline(case: DisputeCase, now: int, tz: str) -> str:
+    return (
+        f"Dispute {case.dispute_id}: {format_money(case.amount, case.currency)} ({case.reason}), "
+        f"evidence due {deadline_text(case.due_by, now, tz)} — {countdown_text(case.due_by, now)}"
+    )
+
+
+def crm_owner(session: Session, customer_id: str | None) -> str | None:
+    """The account owner the CRM names for a customer, when it is an e-mail address."""
+    if not customer_id:
+        return None
+    owner = session.scalar(
+        select(CrmAccount.owner).where(CrmAccount.stripe_customer_id == customer_id).limit(1)
+    )
+    return owner.strip().lower() if owner and "@" in owner else None
+
+
+def recent_charges_text(session: Session, case: DisputeCase, now: int) -> str:
+    """The customer's last 90 days of charges, one line each, for alerts."""
+    if not case.customer_id:
+        return "  (no customer on the charge)"
+    charges = [
+        c
+        for c in _objects(session, "charge", customer=case.customer_id)
+        if int(c.get("created") or 0) >= now - 90 * DAY
+    ]
+    charges.sort(key=lambda c: -int(c.get("created") or 0))
+    lines = [
+        f"  {datetime.fromtimestamp(int(c['created']), UTC):%Y-%m-%d} "
+        f"{format_money(c.get('amount'), c.get('currency'))} {c.get('status')}"
+        + (" DISPUTED" if c.get("disputed") else "")
+        + (" refunded" if c.get("refunded") else "")
+        for c in charges[:30]
+    ]
+    return "\n".join(lines) or "  (none in the last 90 days)"
+
+
+def on_new_dispute(
+    session: Session,
+    case: DisputeCase,
+    cfg: DisputeConfig,
+    now: int | None = None,
+    *,
+    tz: str = "UTC",
+) -> None:
+    """At creation: set the owner, escalate an unowned case, alert on a large one (texts in the
+    team's time zone, `Settings.team_timezone`)."""
+    now = now if now is not None else int(datetime.now(UTC).timestamp())
+    if case.owner is None:
+        case.owner = crm_owner(session, case.customer_id) or cfg.default_owner
+    related = f"dispute:{case.dispute_id}"
+    if case.status not in OPEN_STATUSES:
+        return  # backfilled history: nothing to chase
+    if case.owner is None and _claim(session, case, "escalation"):
+        case.escalated_at = utcnow()
+        text = f"Unowned dispute needs an owner. {_headline(case, now, tz)}"
+        _chat(session, text, f"dispute-escalation:{case.dispute_id}:chat")
+        if cfg.escalation_email:
+            _email(
+                session,
+                cfg.escalation_email,
+                f"Unowned dispute {case.dispute_id}",
+                text,
+                f"dispute-escalation:{case.dispute_id}:email",
+                related,
+            )
+    if case.amount > cfg.alert_threshold and _claim(session, case, "alert"):
+        text = (
+            f"Large dispute opened. {_headline(case, now, tz)}. Owner: {case.owner or 'none'}.\n"
+            f"Customer {case.customer_id or 'unknown'} — charges in the last 90 days:\n"
+            + recent_charges_text(session, case, now)
+        )
+        _chat(session, text, f"dispute-alert:{case.dispute_id}:chat")
+
+
+@dataclass(frozen=True)
+class ReminderRun:
+    """What one reminders run did."""
+
+    checked: int
+    sent: list[tuple[str, str]]  # (dispute id, threshold)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able summary."""
+        return {
+            "checked": self.checked,
+            "sent": [{"dispute": d, "threshold": t} for d, t in self.sent],
+        }
+
+
+def send_due_reminders(
+    session: Session, cfg: DisputeConfig, now: int, tz: str = "UTC"
+) -> ReminderRun:
+    """Send every reminder whose threshold has been crossed and not yet sent (texts in `tz`,
+    the team's time zone from the settings)."""
+    cases = list(
+        session.scalars(
+            select(DisputeCase).where(
+                DisputeCase.status.in_(OPEN_STATUSES),
+                DisputeCase.submission_count == 0,
+                DisputeCase.due_by > now,
+            )
+        )
+    )
+    sent_rows = (
+        session.execute(
+            select(DisputeReminder.case_id, DisputeReminder.threshold).where(
+                DisputeReminder.case_id.in_([c.id for c in cases])
+            )
+        ).all()
+        if cases
+        else []
+    )
+    already: dict[int, set[str]] = {}
+    for case_id, threshold in sent_rows:
+        already.setdefault(case_id, set()).add(threshold)
+    sent: list[tuple[str, str]] = []
+    for case in cases:
+        hit = reminder_due(
+            case.due_by,
+            now,
+            already.get(case.id, set()),
+            answered=case.answered,
+            thresholds=cfg.thresholds,
+        )
+        if hit is None or not _claim(session, case, hit.label):
+            continue
+        text = f"Reminder ({hit.label} before the deadline). {_headline(case, now, tz)}"
+        key = f"dispute-reminder:{case.dispute_id}:{hit.label}"
+        to = case.owner or cfg.escalation_email
+        if to:
+            _email(
+                session,
+                to,
+                f"Dispute {case.dispute_id}: evidence due in {countdown_text(case.due_by, now)}",
+                text + "\nOpen the Disputes page to review the evidence packet.",
+                f"{key}:email",
+                f"dispute:{case.dispute_id}",
+            )
+        _chat(
+            session,
+            text + (f" Owner: {case.owner}." if case.owner else " No owner!"),
+            f"{key}:chat",
+        )
+        sent.append((case.dispute_id, hit.label))
+    return ReminderRun(checked=len(cases), sent=sent)

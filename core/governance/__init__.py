@@ -1,0 +1,1 @@
+"""Governance: action requests, approvals, the executor and its executors, the policy, the audit trail and users."""

@@ -1,0 +1,302 @@
+"""The append-only, hash-chained audit log.
+
+Each entry stores `prev_hash` (the previous entry's hash; 64 zeros for the first) and
+`hash = sha256(prev_hash + canonical JSON of the entry's content)`. Editing an entry breaks its
+own hash; deleting or reordering entries breaks the next entry's `prev_hash`. `verify` walks
+the log in id order and reports the first broken entry. `verify_from` continues an earlier intact
+result with only the entries appended since (re-checking the last verified one), optionally a
+bounded number of rows at a time, so a page can keep the status current without an O(n) walk.
+
+Appends are serialised so the chain never forks: SQLite transactions already hold the write
+lock (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped advisory lock is taken.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, or_, select, text
+from sqlalchemy.orm import Session
+
+from core.models.base import utcnow
+from core.models.governance import AuditEntry
+
+if TYPE_CHECKING:
+    from core.governance.auth import Actor
+
+GENESIS = "0" * 64
+_PG_AUDIT_LOCK = 0x1ED6E5A0  # advisory lock id: "the audit chain tail"
+CSV_COLUMNS = (
+    "id",
+    "at",
+    "actor",
+    "actor_role",
+    "action",
+    "target",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+)
+
+
+def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    # Store exactly what is hashed: JSON-safe values only (dates, decimals become strings).
+    return None if value is None else json.loads(json.dumps(value, default=str))
+
+
+def entry_hash(
+    prev_hash: str,
+    at: datetime,
+    actor: str,
+    actor_role: str,
+    action: str,
+    target: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> str:
+    """The hash of one entry's content chained to the previous hash."""
+    content = json.dumps(
+        {
+            "at": at.isoformat(),
+            "actor": actor,
+            "actor_role": actor_role,
+            "action": action,
+            "target": target,
+            "before": before,
+            "after": after,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Actor | str,
+    action: str,
+    target: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> AuditEntry:
+    """Append one entry (in the caller's transaction, so it commits with the change it records)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    session.flush()  # earlier entries of this transaction must be visible to the tail query
+    prev = (
+        session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
+    )
+    name = actor if isinstance(actor, str) else actor.username
+    role = "system" if isinstance(actor, str) else actor.role
+    at = utcnow()
+    b, a = _plain(before), _plain(after)
+    entry = AuditEntry(
+        at=at,
+        actor=name[:80],
+        actor_role=role[:16],
+        action=action[:80],
+        target=target[:255],
+        before=b,
+        after=a,
+        prev_hash=prev,
+        hash=entry_hash(prev, at, name[:80], role[:16], action[:80], target[:255], b, a),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of walking the chain (and where to resume it)."""
+
+    ok: bool
+    checked: int
+    broken_id: int | None = None
+    problem: str | None = None
+    last_id: int = 0  # the last entry verified intact: verify_from resumes after it
+    last_hash: str = GENESIS
+    complete: bool = True  # False when a bounded walk stopped before the end of the log
+
+    def summary(self) -> str:
+        """One line for the CLI and the page."""
+        if self.ok and not self.complete:
+            return f"audit chain intact so far: {self.checked} entries verified, checking continues"
+        if self.ok:
+            return f"audit chain intact: {self.checked} entries verified"
+        return f"audit chain BROKEN at entry {self.broken_id}: {self.problem}"
+
+
+_MOVED = "it does not follow the entry before it (an entry was deleted or moved)"
+_CHANGED = "its content was changed after it was written"
+
+
+def _content_ok(row: AuditEntry) -> bool:
+    return (
+        entry_hash(
+            row.prev_hash,
+            row.at,
+            row.actor,
+            row.actor_role,
+            row.action,
+            row.target,
+            row.before,
+            row.after,
+        )
+        == row.hash
+    )
+
+
+def verify(session: Session, batch: int = 2000) -> VerifyResult:
+    """Walk the whole log by id; report the first edited, deleted or reordered entry."""
+    return verify_from(session, None, batch=batch)
+
+
+def verify_from(
+    session: Session,
+    since: VerifyResult | None,
+    batch: int = 2000,
+    max_rows: int | None = None,
+) -> VerifyResult:
+    """Continue an intact earlier result (None: from the start), at most `max_rows` entries now."""
+    expected_prev, checked, last_id = GENESIS, 0, 0
+    if since is not None and since.ok and since.last_id:
+        # The resume point itself must still be there, unchanged: otherwise report it.
+        anchor = session.get(AuditEntry, since.last_id, populate_existing=True)
+        if anchor is None or anchor.hash != since.last_hash or not _content_ok(anchor):
+            problem = _MOVED if anchor is None else _CHANGED
+            return VerifyResult(False, since.checked - 1, since.last_id, problem)
+        expected_prev, checked, last_id = since.last_hash, since.checked, since.last_id
+    budget = max_rows
+    while True:
+        size = batch if budget is None else min(batch, budget)
+        rows = (
+            list(
+                session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.id > last_id)
+                    .order_by(AuditEntry.id)
+                    .limit(size)
+                )
+            )
+            if size > 0
+            else []
+        )
+        if not rows:
+            more = size <= 0 and session.scalar(
+                select(AuditEntry.id).where(AuditEntry.id > last_id).limit(1)
+            )
+            return VerifyResult(True, checked, None, None, last_id, expected_prev, not more)
+        for row in rows:
+            if row.prev_hash != expected_prev:
+                return VerifyResult(False, checked, row.id, _MOVED)
+            if not _content_ok(row):
+                return VerifyResult(False, checked, row.id, _CHANGED)
+            expected_prev = row.hash
+            checked += 1
+            last_id = row.id
+        if budget is not None:
+            budget -= len(rows)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Search criteria for the audit log page and export."""
+
+    text: str = ""
+    actor: str = ""
+    action: str = ""
+    target: str = ""
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+def _query(f: AuditFilter) -> Select[AuditEntry]:
+    q = select(AuditEntry)
+    if f.actor:
+        q = q.where(AuditEntry.actor == f.actor)
+    if f.action:
+        q = q.where(AuditEntry.action.like(f"{f.action}%"))
+    if f.target:
+        q = q.where(AuditEntry.target.like(f"%{f.target}%"))
+    if f.text:
+        like = f"%{f.text}%"
+        q = q.where(
+            or_(
+                AuditEntry.actor.like(like),
+                AuditEntry.action.like(like),
+                AuditEntry.target.like(like),
+            )
+        )
+    if f.date_from:
+        q = q.where(AuditEntry.at >= f.date_from)
+    if f.date_to:
+        q = q.where(AuditEntry.at < f.date_to)
+    return q
+
+
+def search(
+    session: Session,
+    f: AuditFilter,
+    limit: int = 500,
+    before: tuple[datetime, int] | None = None,
+) -> list[AuditEntry]:
+    """Newest entries first that match the filter; `before` = (at, id) of the last row shown."""
+    # Ordered by (at, id), which the `at` indexes serve directly: the database stops after
+    # `limit` rows instead of sorting every match (entries are appended in time order).
+    q = _query(f)
+    if before is not None:
+        at, entry_id = before
+        q = q.where(
+            AuditEntry.at <= at,
+            or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < entry_id)),
+        )
+    q = q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+    return list(session.scalars(q))
+
+
+def distinct_values(session: Session) -> tuple[list[str], list[str]]:
+    """Known actors and actions, for the filter dropdowns."""
+    actors = sorted(session.scalars(select(AuditEntry.actor).distinct()))
+    actions = sorted(session.scalars(select(AuditEntry.action).distinct()))
+    return actors, actions
+
+
+def _cell(value: Any) -> str:
+    text_value = (
+        ""
+        if value is None
+        else (json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value))
+    )
+    # Spreadsheet apps run cells starting with these as formulas.
+    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@") else text_value
+
+
+def iter_csv(session: Session, f: AuditFilter | None = None) -> Iterator[str]:
+    """The matching entries as CSV lines (oldest first), header included."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    yield buf.getvalue()
+    q = _query(f or AuditFilter()).order_by(AuditEntry.id)
+    for row in session.execute(q.execution_options(yield_per=1000)).scalars():
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow(
+            [_cell(getattr(row, c)) if c != "at" else row.at.isoformat() for c in CSV_COLUMNS]
+        )
+        yield buf.getvalue()
+
+
+def export_csv(session: Session, f: AuditFilter | None = None) -> str:
+    """The matching entries as one CSV text."""
+    return "".join(iter_csv(session, f))

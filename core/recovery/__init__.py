@@ -1,0 +1,1 @@
+"""Failed-payment recovery: classification, rules, cases, context, drafts, pre-dunning and analytics."""

@@ -1,0 +1,197 @@
+"""What surrounds a recovery case: CRM account, tickets, disputes, history; and the policy verdict.
+
+Missing context never blocks a case: every lookup may come back empty, and the case records
+which context was missing so the page can say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from core.governance.policy import load_policy
+from core.models.context import CrmAccount, HelpdeskTicket
+from core.models.disputes import DisputeCase
+from core.models.recovery import RecoveryCase
+from core.recovery.classification import Bucket, ChurnContext, churn_signals
+from core.recovery.rules import CaseFacts, RecoverySettings, evaluate
+from core.sync.snapshots import get_object
+
+OPEN_DISPUTE_STATUSES = (
+    "warning_needs_response",
+    "warning_under_review",
+    "needs_response",
+    "under_review",
+    "appeal_needs_response",
+    "appeal_under_review",
+)
+
+
+def recovery_settings(policy_file: Any = None) -> tuple[RecoverySettings, str]:
+    """The `[recovery]` policy section and the policy version it belongs to."""
+    policy = load_policy(policy_file)
+    return RecoverySettings.from_section(policy.section("recovery")), policy.version
+
+
+@dataclass
+class CaseContext:
+    """The context found for one case (None / empty when missing)."""
+
+    account: CrmAccount | None = None
+    tickets: list[HelpdeskTicket] = field(default_factory=list)
+    subscription: dict[str, Any] | None = None
+    open_dispute: bool = False
+    failed_invoices_90d: int = 0
+    missing: list[str] = field(default_factory=list)
+
+
+def find_account(session: Session, customer_id: str | None, email: str | None) -> CrmAccount | None:
+    """The CRM account by Stripe customer id, else by e-mail."""
+    if customer_id:
+        acct = session.scalar(
+            select(CrmAccount).where(CrmAccount.stripe_customer_id == customer_id).limit(1)
+        )
+        if acct is not None:
+            return acct
+    if email:
+        return session.scalar(select(CrmAccount).where(CrmAccount.email == email.lower()).limit(1))
+    return None
+
+
+def gather_context(session: Session, case: RecoveryCase, cfg: RecoverySettings) -> CaseContext:
+    """Look up everything the rules and the page need about a case's customer."""
+    ctx = CaseContext()
+    ctx.account = find_account(session, case.customer_id, case.customer_email)
+    if ctx.account is None:
+        ctx.missing.append("crm_account")
+    who = [HelpdeskTicket.stripe_customer_id == case.customer_id] if case.customer_id else []
+    if case.customer_email:
+        who.append(HelpdeskTicket.email == case.customer_email.lower())
+    if who:
+        ctx.tickets = list(
+            session.scalars(
+                select(HelpdeskTicket)
+                .where(or_(*who))
+                .order_by(HelpdeskTicket.created_at.desc())
+                .limit(20)
+            )
+        )
+    if not ctx.tickets:
+        ctx.missing.append("tickets")
+    ctx.subscription = get_object(session, case.subscription_id) if case.subscription_id else None
+    if case.customer_id:
+        ctx.open_dispute = bool(
+            session.scalar(
+                select(func.count())
+                .select_from(DisputeCase)
+                .where(
+                    DisputeCase.customer_id == case.customer_id,
+                    DisputeCase.status.in_(OPEN_DISPUTE_STATUSES),
+                )
+            )
+        )
+        since = case.first_failed_at - 90 * 86400
+        ctx.failed_invoices_90d = int(
+            session.scalar(
+                select(func.count())
+                .select_from(RecoveryCase)
+                .where(
+                    RecoveryCase.customer_id == case.customer_id,
+                    RecoveryCase.first_failed_at >= since,
+                )
+            )
+            or 0
+        )
+    return ctx
+
+
+def _churn_context(case: RecoveryCase, ctx: CaseContext) -> ChurnContext:
+    sub = ctx.subscription or {}
+    acct = ctx.account
+    return ChurnContext(
+        pending_cancellation=bool(sub.get("cancel_at_period_end") or sub.get("cancel_at")),
+        crm_flags=tuple(acct.flags or []) if acct else (),
+        renewal_date=acct.renewal_date if acct else None,
+        tickets=tuple(
+            (t.subject, t.status, t.created_at, tuple(t.tags or [])) for t in ctx.tickets
+        ),
+        failed_invoices_90d=ctx.failed_invoices_90d,
+        attempt_count=case.attempt_count,
+    )
+
+
+def customer_value(acct: CrmAccount | None) -> int | None:
+    """Monthly value in minor units: the CRM's MRR, else ARR / 12."""
+    if acct is None:
+        return None
+    if acct.mrr is not None:
+        return acct.mrr
+    return acct.arr // 12 if acct.arr is not None else None
+
+
+def apply_policy(
+    session: Session,
+    case: RecoveryCase,
+    ctx: CaseContext,
+    cfg: RecoverySettings,
+    policy_version: str,
+    today: date | None = None,
+) -> None:
+    """Churn signals, rule hits, route, next action and priority onto the case."""
+    today = today or datetime.now(UTC).date()
+    signals = churn_signals(
+        _churn_context(case, ctx),
+        today=today,
+        renewal_within_days=cfg.renewal_within_days,
+        ticket_lookback_days=cfg.ticket_lookback_days,
+        repeated_failures=cfg.repeated_failures,
+    )
+    acct = ctx.account
+    case.segment = acct.segment if acct else None
+    case.owner = acct.owner if acct else None
+    case.customer_value = customer_value(acct)
+    hours = max(0.0, (datetime.now(UTC).timestamp() - case.first_failed_at) / 3600)
+    facts = CaseFacts(
+        bucket=Bucket(case.bucket),
+        amount_remaining=case.amount_remaining,
+        currency=case.currency,
+        customer_value=case.customer_value,
+        segment=case.segment,
+        owner=case.owner,
+        flags=tuple(acct.flags or []) if acct else (),
+        signals=tuple(signals),
+        open_dispute=ctx.open_dispute,
+        hours_since_first_failure=hours,
+        retries_left=case.next_payment_attempt is not None,
+    )
+    decision = evaluate(facts, cfg, policy_version)
+    case.high_risk = bool(signals)
+    case.risk_signals = signals
+    case.rule_hits = [h.as_dict() for h in decision.hits]
+    case.policy_version = policy_version
+    case.escalated = decision.escalated
+    case.route = decision.route
+    case.recommended_action = decision.recommended_action
+    case.priority = decision.priority
+    case.tone = decision.tone
+    case.in_grace_period = decision.in_grace_period
+    case.missing_context = list(ctx.missing)
+
+
+def expiry_window(today: date, months_ahead: int) -> list[tuple[int, int]]:
+    """(year, month) pairs from this month to `months_ahead` months later."""
+    out = []
+    y, m = today.year, today.month
+    for _ in range(months_ahead + 1):
+        out.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def days_between(a: date, b: date) -> int:
+    """Whole days from a to b."""
+    return (b - a) // timedelta(days=1)

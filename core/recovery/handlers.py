@@ -1,0 +1,98 @@
+"""The recovery domain's event handlers: failures open or update a case; payment, void,
+uncollectible and cancellation close it (see core/recovery/cases.py for the guarantees)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.models.recovery import RecoveryCase
+from core.recovery.cases import (
+    FAILURE_TYPES,
+    LOST_INVOICE_TYPES,
+    PAID_TYPES,
+    case_for_invoice,
+    close_case,
+    open_or_update,
+)
+from core.recovery.linking import unlinked_case
+from core.sync.processing import EventContext, handles
+from core.sync.snapshots import get_object
+
+
+@handles(*FAILURE_TYPES)
+def on_invoice_failure(session: Session, event: EventContext) -> None:
+    """A failed attempt (or one waiting for authentication) opens or updates the case."""
+    if event.obj.get("id"):
+        open_or_update(session, event, event.obj)
+
+
+@handles("charge.failed", "payment_intent.payment_failed")
+def on_payment_failure(session: Session, event: EventContext) -> None:
+    """A failed charge / payment intent of an invoice: open or refresh that invoice's case."""
+    obj = event.obj
+    inv_id = obj.get("invoice") if isinstance(obj.get("invoice"), str) else None  # pre-2025 shape
+    if inv_id is None:
+        pi_id = (
+            obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
+        )
+        case = (
+            session.scalar(select(RecoveryCase).where(RecoveryCase.payment_intent_id == pi_id))
+            if pi_id
+            else None
+        )
+        case = case or unlinked_case(session, obj, event.created)
+        inv_id = case.invoice_id if case is not None else None
+    if inv_id is None:
+        return  # not (yet) known to belong to an invoice: the invoice's own event will come
+    inv = get_object(session, inv_id)
+    if inv is None or inv.get("status") == "draft":
+        return
+    open_or_update(session, event, inv)
+
+
+@handles(*PAID_TYPES)
+def on_invoice_paid(session: Session, event: EventContext) -> None:
+    """Payment closes the case as recovered, with the amount and time to recover."""
+    case = case_for_invoice(session, str(event.obj.get("id")))
+    if case is not None:
+        close_case(
+            session,
+            case,
+            "recovered",
+            "paid",
+            event.created,
+            event.event_id,
+            amount=int(event.obj.get("amount_paid") or 0) or None,
+        )
+
+
+@handles(*LOST_INVOICE_TYPES)
+def on_invoice_lost(session: Session, event: EventContext) -> None:
+    """A voided or uncollectible invoice closes its case as lost."""
+    case = case_for_invoice(session, str(event.obj.get("id")))
+    if case is not None:
+        reason = "voided" if event.type == "invoice.voided" else "uncollectible"
+        close_case(session, case, "lost", reason, event.created, event.event_id)
+
+
+@handles("customer.subscription.deleted", "customer.subscription.updated")
+def on_subscription_canceled(session: Session, event: EventContext) -> None:
+    """A canceled subscription closes its open cases as lost; nothing is sent afterwards."""
+    if event.obj.get("status") != "canceled":
+        return
+    cases = session.scalars(
+        select(RecoveryCase).where(
+            RecoveryCase.subscription_id == event.obj.get("id"),
+            RecoveryCase.status == "open",
+        )
+    ).all()
+    for case in cases:
+        close_case(
+            session,
+            case,
+            "lost",
+            "subscription_canceled",
+            event.created,
+            event.event_id,
+        )

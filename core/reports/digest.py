@@ -1,0 +1,96 @@
+"""The daily digest: yesterday's reports written to a folder and, with SMTP set, mailed out.
+
+Each report is rendered on its own, so one failing report is listed in the digest instead of
+stopping the others. Mail goes through the outbox (one message per recipient and day, deduped),
+with the headline figures in the body and the folder where the files are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from core.adapters.outbox import enqueue_email
+from core.config import Settings
+from core.errors import CoreError
+from core.reports import REPORTS
+from core.reports.run import render_report
+
+DIGEST_FORMATS = ("pdf", "csv")
+
+
+@dataclass
+class DigestResult:
+    """What the digest wrote and whom it mailed."""
+
+    day: date
+    folder: Path
+    files: list[Path] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    mailed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the CLI and the scheduler log."""
+        text = f"digest {self.day}: {len(self.files)} files in {self.folder}"
+        if self.failed:
+            text += f", {len(self.failed)} reports failed ({', '.join(sorted(self.failed))})"
+        return text + (f", mailed to {len(self.mailed)}" if self.mailed else "")
+
+
+def digest_folder(settings: Settings, day: date) -> Path:
+    """DIGEST_DIR (or <data dir>/digest) / YYYY-MM-DD."""
+    return (settings.digest_dir or settings.data_dir / "digest") / day.isoformat()
+
+
+def write_digest(
+    session: Session,
+    settings: Settings,
+    day: date | None = None,
+    reports: tuple[str, ...] | None = None,
+    formats: tuple[str, ...] = DIGEST_FORMATS,
+) -> DigestResult:
+    """Render the reports for the day before `day` into the digest folder; mail when set up."""
+    today = day or datetime.now(UTC).astimezone(settings.tz).date()
+    period = today - timedelta(days=1)
+    result = DigestResult(period, digest_folder(settings, period))
+    result.folder.mkdir(parents=True, exist_ok=True)
+    for name in reports or tuple(REPORTS):
+        for fmt in formats:
+            try:
+                # A savepoint per report: one failing report cannot spoil the others' reads.
+                with session.begin_nested():
+                    rendered = render_report(session, settings, name, fmt, period, period)
+            except CoreError as exc:
+                result.failed[name] = str(exc)
+                break
+            path = result.folder / rendered.filename
+            path.write_bytes(rendered.data)
+            result.files.append(path)
+            result.rows[name] = rendered.rows
+    if settings.smtp_url and settings.digest_recipients:
+        _mail(session, settings, result)
+    return result
+
+
+def _mail(session: Session, settings: Settings, result: DigestResult) -> None:
+    lines = [f"Ledgerdesk daily digest for {result.day}.", ""]
+    for name, rows in sorted(result.rows.items()):
+        lines.append(f"- {REPORTS[name].title}: {rows} rows")
+    for name, why in sorted(result.failed.items()):
+        lines.append(f"- {name}: not produced ({why})")
+    lines += ["", f"Files (PDF and CSV): {result.folder}"]
+    body = "\n".join(lines)
+    for to in settings.digest_recipients:
+        enqueue_email(
+            session,
+            to,
+            f"Ledgerdesk digest {result.day}",
+            body,
+            dedupe_key=f"digest:{result.day.isoformat()}:{to}",
+            related=f"digest:{result.day.isoformat()}",
+        )
+        result.mailed.append(to)
