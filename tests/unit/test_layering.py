@@ -285,7 +285,9 @@ def test_core_never_imports_the_shell() -> None:
 
 
 def test_sandbox_imports_nothing_from_the_product() -> None:
-    bad = [rel(p) for p in files("sandbox") if top_names(p) & {"core", "jobs", "dashboard", "pages"}]
+    bad = [
+        rel(p) for p in files("sandbox") if top_names(p) & {"core", "jobs", "dashboard", "pages"}
+    ]
     assert bad == []
 
 
