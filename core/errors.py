@@ -3,6 +3,7 @@
     CoreError                      anything a user can act on; pages show it, jobs print it
     ├── ConfigError                a missing or malformed setting (names the setting and the fix)
     ├── InputError                 bad input from a person or a file (CSV row, form field, event)
+    │   └── MissingObject          an event refers to a Stripe object not synced yet: fetch it
     ├── NotFound                   a record the caller asked for does not exist
     ├── PermissionDenied           the signed-in user's role does not allow the operation
     ├── InvalidTransition          a state machine was asked for an illegal move
@@ -31,6 +32,17 @@ class ConfigError(CoreError):
 
 class InputError(CoreError):
     """Input from a person or a file is malformed."""
+
+
+class MissingObject(InputError):
+    """An event refers to a Stripe object the store does not hold (older than the first load,
+    or its own event not arrived yet). The processing queue asks the sync to fetch it and
+    retries the event; `object_id` may be "<invoice id>#payments" for an invoice's payments."""
+
+    def __init__(self, object_type: str, object_id: str, message: str) -> None:
+        super().__init__(message)
+        self.object_type = object_type
+        self.object_id = object_id
 
 
 class NotFound(CoreError):

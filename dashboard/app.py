@@ -14,8 +14,9 @@ import streamlit as st  # noqa: E402
 from core.errors import CoreError  # noqa: E402
 from dashboard.auth import SESSION_KEY, require_user  # noqa: E402
 from dashboard.context import get_settings  # noqa: E402
+from dashboard.loading import first_load_status, show_loading  # noqa: E402
 from dashboard.registry import PAGES, SECTIONS  # noqa: E402
-from dashboard.shell import render_sidebar  # noqa: E402
+from dashboard.shell import render_sidebar, spec_titled  # noqa: E402
 
 
 def _signed_out() -> None:
@@ -44,6 +45,14 @@ def main() -> None:
         groups.setdefault(spec.section, []).append(page)
     nav = st.navigation({s: groups[s] for s in SECTIONS if s in groups})
     render_sidebar(settings, actor)  # mode, account, database, time zone, user, sign-out
+    loading = first_load_status(settings.database_url, tuple(settings.stripe_accounts))
+    if loading is not None:
+        spec = spec_titled(nav.title)
+        if spec is not None and spec.figures:
+            # Figures from half an account would be wrong: say how far the load is instead.
+            show_loading(loading, settings.database_url, tuple(settings.stripe_accounts))
+            return
+        st.info(loading.sentence(), icon=":material/hourglass_top:")
     nav.run()
 
 

@@ -18,17 +18,30 @@ class PageSpec:
     section: str
     roles: tuple[str, ...] = ALL_ROLES
     default: bool = False
+    # Shows figures computed from the synced data: held back until the first load is complete.
+    figures: bool = False
 
 
 PAGES: list[PageSpec] = [
-    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "Overview", default=True),
+    PageSpec(
+        "pages/overview.py",
+        "Overview",
+        ":material/dashboard:",
+        "Overview",
+        default=True,
+        figures=True,
+    ),
     PageSpec("pages/home.py", "Connection", ":material/cable:", "Health"),
     PageSpec("pages/approvals.py", "Approvals", ":material/task_alt:", "Work queues"),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "Health"),
     PageSpec("pages/users.py", "Users & policy", ":material/group:", "Admin", roles=("admin",)),
-    PageSpec("pages/disputes.py", "Disputes", ":material/gavel:", "Work queues"),
+    PageSpec("pages/disputes.py", "Disputes", ":material/gavel:", "Work queues", figures=True),
     PageSpec(
-        "pages/failed_payments.py", "Failed payments", ":material/credit_card_off:", "Work queues"
+        "pages/failed_payments.py",
+        "Failed payments",
+        ":material/credit_card_off:",
+        "Work queues",
+        figures=True,
     ),
     PageSpec(
         "pages/imports.py",
@@ -38,9 +51,15 @@ PAGES: list[PageSpec] = [
         roles=("operator", "approver", "admin"),
     ),
     PageSpec("pages/sync_health.py", "Sync health", ":material/sync:", "Health"),
-    PageSpec("pages/payouts_books.py", "Payouts & books", ":material/account_balance:", "Money"),
-    PageSpec("pages/reports.py", "Reports", ":material/summarize:", "Money"),
-    PageSpec("pages/drift.py", "Drift", ":material/compare_arrows:", "Health"),
+    PageSpec(
+        "pages/payouts_books.py",
+        "Payouts & books",
+        ":material/account_balance:",
+        "Money",
+        figures=True,
+    ),
+    PageSpec("pages/reports.py", "Reports", ":material/summarize:", "Money", figures=True),
+    PageSpec("pages/drift.py", "Drift", ":material/compare_arrows:", "Health", figures=True),
     PageSpec(
         "pages/outbox.py",
         "Outbox",

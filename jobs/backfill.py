@@ -82,7 +82,12 @@ def run_backfill(
     concurrency = concurrency or default_concurrency(rate)
     # A burst of a tenth of a second's requests (well under Stripe's own, about a second's
     # worth) lets workers catch up after a gap instead of losing those slots, with no 429s.
-    caller = PacedCaller(TokenBucket(rate, burst=max(1.0, min(10.0, rate / 10))), RetryPolicy())
+    # Fewer, shorter retries than a poll: a list that keeps failing leaves the backfill partial,
+    # and it is retried after a back-off rather than holding up the first load.
+    caller = PacedCaller(
+        TokenBucket(rate, burst=max(1.0, min(10.0, rate / 10))),
+        RetryPolicy(max_attempts=5, cap=8.0),
+    )
     bar, update = _progress_bar(account) if progress else (None, None)
     try:
         return Backfill(

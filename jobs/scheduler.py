@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import insert_ignore
 from core.errors import ConflictError
 from core.models.sync import JobLease
+from core.sync.health import first_load
 from jobs.runtime import Runtime, open_runtime
-from jobs.schedule_plan import PLAN
+from jobs.schedule_plan import AFTER_FIRST_LOAD, PLAN
 
 HELP = "run sync, process and the other jobs on their intervals (one scheduler at a time)"
 LEASE_NAME = "scheduler"
@@ -94,6 +95,12 @@ def resolve(target: str) -> Callable[[Runtime], object]:
     return fn
 
 
+def first_load_done(runtime: Runtime) -> bool:
+    """Whether every configured account has its first complete load (see core.sync.health)."""
+    with runtime.Session() as session:
+        return first_load(session, ["", *runtime.settings.stripe_accounts]).complete
+
+
 def run_job(runtime: Runtime, name: str, fn: Callable[[Runtime], object]) -> bool:
     """Run one job, logging exactly one line; never raise."""
     started = time.monotonic()
@@ -116,9 +123,31 @@ class JobLanes:
         self.runtime = runtime
         self.locks: dict[str, threading.Lock] = {}
         self.threads: list[threading.Thread] = []
+        self.deferred: dict[str, Callable[[Runtime], object]] = {}
+        self._loaded = False
+        self._checked = 0.0
+
+    def loaded(self, *, every: float = 5.0) -> bool:
+        """Whether the first complete load has finished (checked at most every few seconds)."""
+        if not self._loaded and time.monotonic() - self._checked >= every:
+            self._checked = time.monotonic()
+            self._loaded = first_load_done(self.runtime)
+        return self._loaded
+
+    def release_deferred(self) -> None:
+        """Run the jobs that waited for the first complete load, once it has finished."""
+        if self.deferred and self.loaded():
+            waiting, self.deferred = self.deferred, {}
+            for name, fn in waiting.items():
+                self.launch(name, fn)
 
     def launch(self, name: str, fn: Callable[[Runtime], object]) -> None:
-        """Start one run of `name` unless it is still running."""
+        """Start one run of `name` unless it is still running (or waits for the first load)."""
+        if name in AFTER_FIRST_LOAD and not self.loaded(every=0.0):
+            if name not in self.deferred:
+                log.info("job=%s waits for the first complete load from Stripe", name)
+            self.deferred[name] = fn
+            return
         lock = self.locks.setdefault(name, threading.Lock())
         if not lock.acquire(blocking=False):
             log.info("job=%s still running; skipped this interval", name)
@@ -169,7 +198,12 @@ def run(args: argparse.Namespace) -> int:
     log.info("scheduler %s running %s", holder, ", ".join(f"{n}/{i}s" for n, i, _ in jobs))
     try:
         if args.once:
-            results = [run_job(runtime, name, fn) for name, _, fn in jobs]  # even after a failure
+            results = []
+            for name, _, fn in jobs:  # in plan order, so the sync comes first; even after a failure
+                if name in AFTER_FIRST_LOAD and not first_load_done(runtime):
+                    log.info("job=%s skipped: the first load from Stripe has not finished", name)
+                    continue
+                results.append(run_job(runtime, name, fn))
             return 0 if all(results) else 1
         lanes = JobLanes(runtime)
         scheduler = schedule.Scheduler()
@@ -178,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
             scheduler.every(interval).seconds.do(lanes.launch, name, fn)
         while not stop.is_set():
             scheduler.run_pending()
+            lanes.release_deferred()
             idle = scheduler.idle_seconds
             stop.wait(min(1.0, max(0.05, idle if idle is not None else 1.0)))
         lanes.wait(timeout=30)

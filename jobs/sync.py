@@ -103,12 +103,12 @@ def sync_all(
             if due and reachable(runtime, account, timeout=timeout):
                 from jobs.backfill import run_backfill
 
-                run_backfill(runtime, account, since_days=90, timeout=timeout, progress=False)
+                run_backfill(runtime, account, since_days=90, timeout=timeout)
         report = build_account_sync(runtime, account, timeout=timeout).run(force=force)
         if report.needs_backfill and backfill:
             from jobs.backfill import run_backfill
 
-            run_backfill(runtime, account, since_days=90, timeout=timeout, progress=False)
+            run_backfill(runtime, account, since_days=90, timeout=timeout)
         reports.append(report)
     return reports
 

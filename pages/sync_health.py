@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 from core.sync.health import (
     account_health,
     dead_letters,
+    first_load,
     queue_health,
     sync_history,
     webhook_rejects,
@@ -26,11 +27,17 @@ st.caption(
 )
 
 with get_sessionmaker()() as session:
+    loading = first_load(session, ["", *settings.stripe_accounts])
     accounts = account_health(session, settings)
     queue = queue_health(session)
     rejects = webhook_rejects(session)
     dead = dead_letters(session)
     history = sync_history(session, hours=24)
+
+if not loading.complete:
+    st.info(loading.sentence(), icon=":material/hourglass_top:")
+    if loading.lists_total:
+        st.progress(loading.lists_done / loading.lists_total)
 
 BADGE = {
     "ok": "🟢 OK",
@@ -55,6 +62,16 @@ for a in accounts:
             f"Last success: {last} · cursor `{a.cursor or '—'}` · requests {a.requests:,} · "
             f"errors {a.errors:,} · backfill {a.backfill or 'not run'}"
         )
+        if a.unsupported:
+            st.warning(
+                "This Stripe server does not support everything the sync uses; the sync works "
+                "around it as follows (a fake such as localstripe, or an old API version):",
+                icon=":material/construction:",
+            )
+            st.text("\n".join(f"• {u}" for u in a.unsupported))  # server text: shown as text
+        if a.backfill == "partial" and a.backfill_error:
+            st.warning("First load incomplete: some lists failed after their retries.")
+            st.text(a.backfill_error)
         if a.status == "stopped":
             st.error(f"{a.last_error}")
         elif a.last_error:

@@ -20,7 +20,7 @@ from core.disputes.cases import DISPUTE_FEE, config, get_case, stripe_object
 from core.disputes.evidence.checklist import TEXT_FIELDS
 from core.disputes.evidence.packet import build_packet, latest_packet, save_packet
 from core.disputes.settings import DisputeConfig
-from core.errors import InputError, InvalidTransition
+from core.errors import InputError, InvalidTransition, MissingObject
 from core.governance import audit
 from core.governance.actions import request_action
 from core.governance.auth import SYSTEM_ACTOR, Actor, require_role
@@ -243,9 +243,12 @@ def propose_efw_refund(
     charge_ref = efw.get("charge")
     charge_id = charge_ref.get("id") if isinstance(charge_ref, dict) else charge_ref
     charge = stripe_object(session, charge_id)
-    if charge is None:
-        raise InputError(
-            f"Charge {charge_id} of warning {efw.get('id')} is not synced yet; will retry."
+    if charge is None:  # older than the first load, or its event not here yet: fetch it
+        raise MissingObject(
+            "charge",
+            str(charge_id),
+            f"Charge {charge_id} of warning {efw.get('id')} is not synced yet; it is fetched "
+            "from Stripe on the next sync.",
         )
     remaining = int(charge.get("amount") or 0) - int(charge.get("amount_refunded") or 0)
     if charge.get("refunded") or charge.get("disputed") or remaining <= 0:

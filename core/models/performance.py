@@ -45,6 +45,14 @@ class data_charge(_JsonText):  # noqa: N801
     json_key = "charge"
 
 
+class data_invoice(_JsonText):  # noqa: N801
+    """`data.invoice` of a stored Stripe object as text (an invoice payment's invoice)."""
+
+    name = "data_invoice"
+    inherit_cache = True
+    json_key = "invoice"
+
+
 def _column(element: _JsonText, compiler: Any, **kw: Any) -> str:
     (column,) = list(element.clauses)
     return str(compiler.process(column, **kw))
@@ -58,7 +66,7 @@ def _postgresql(element: _JsonText, compiler: Any, **kw: Any) -> str:
     return f"({_column(element, compiler, **kw)} ->> '{element.json_key}')"
 
 
-for _cls in (data_customer, data_charge):
+for _cls in (data_customer, data_charge, data_invoice):
     compiles(_cls)(_sqlite)
     compiles(_cls, "postgresql")(_postgresql)
 
@@ -71,6 +79,11 @@ STRIPE_OBJECT_INDEXES = (
     ),
     Index(
         "ix_stripe_objects_type_charge", StripeObject.object_type, data_charge(StripeObject.data)
+    ),
+    Index(
+        "ix_stripe_objects_type_invoice",
+        StripeObject.object_type,
+        data_invoice(StripeObject.data),
     ),
 )
 # The processing queue claims pending events oldest first: walk this instead of sorting them all.

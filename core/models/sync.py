@@ -93,6 +93,11 @@ class SyncState(Base):
     # Initial walk of the 30-day event window (newest → oldest): head id and how far it got.
     walk_head: Mapped[str | None] = mapped_column(String(255))
     walk_cursor: Mapped[str | None] = mapped_column(String(255))
+    # Added by 0009_sync_first_load: what the server refused (shown on the health page), and
+    # when a partial backfill may be retried (its back-off doubles with each failure).
+    unsupported: Mapped[list[str] | None] = mapped_column(JSONType)
+    retry_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # --- sync engine tables (migration 0002_sync) -------------------------------------------------
@@ -144,6 +149,7 @@ class BackfillShard(Base):
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     objects: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    error: Mapped[str | None] = mapped_column(Text)  # still failing after its retries (0009)
 
     __table_args__ = (
         UniqueConstraint(

@@ -15,7 +15,7 @@ from core.recovery.cases import (
     close_case,
     open_or_update,
 )
-from core.recovery.linking import unlinked_case
+from core.recovery.linking import invoice_of_payment
 from core.sync.processing import EventContext, handles
 from core.sync.snapshots import get_object
 
@@ -30,21 +30,9 @@ def on_invoice_failure(session: Session, event: EventContext) -> None:
 @handles("charge.failed", "payment_intent.payment_failed")
 def on_payment_failure(session: Session, event: EventContext) -> None:
     """A failed charge / payment intent of an invoice: open or refresh that invoice's case."""
-    obj = event.obj
-    inv_id = obj.get("invoice") if isinstance(obj.get("invoice"), str) else None  # pre-2025 shape
+    inv_id = invoice_of_payment(session, event.obj)
     if inv_id is None:
-        pi_id = (
-            obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
-        )
-        case = (
-            session.scalar(select(RecoveryCase).where(RecoveryCase.payment_intent_id == pi_id))
-            if pi_id
-            else None
-        )
-        case = case or unlinked_case(session, obj, event.created)
-        inv_id = case.invoice_id if case is not None else None
-    if inv_id is None:
-        return  # not (yet) known to belong to an invoice: the invoice's own event will come
+        return  # not (yet) known to belong to an invoice: the invoice's own event links it
     inv = get_object(session, inv_id)
     if inv is None or inv.get("status") == "draft":
         return

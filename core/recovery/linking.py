@@ -1,11 +1,10 @@
 """Which invoice a failed charge or payment intent belongs to, and its decline fields.
 
-Pre-2025 objects name their invoice (`charge.invoice`, `invoice.charge`); current-shape invoice
-events do not carry `payments` unless expanded, and charges no longer name their invoice. The
-attempt's charge.failed is emitted seconds before the invoice event, so the link falls back to
-the same customer's failed charge of the same amount nearby in time that no other case claims.
-Decline fields are read from the stored events themselves (Stripe clears `last_payment_error`
-on the next update of the payment intent).
+Only Stripe's own links are used, never amounts and times: pre-2025 objects name their invoice
+(`charge.invoice`, `invoice.charge`, `invoice.payment_intent`); a current-shape invoice names
+its payment intent through its payments (`invoice_payment` objects, listed by invoice), which
+the sync fetches when an event needs them. Decline fields are read from the stored events
+themselves (Stripe clears `last_payment_error` on the next update of the payment intent).
 """
 
 from __future__ import annotations
@@ -15,12 +14,14 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.errors import MissingObject
+from core.models.performance import data_customer, data_invoice
 from core.models.recovery import RecoveryCase
-from core.models.sync import Event
+from core.models.sync import Event, StripeObject
 from core.recovery.classification import facts_from_stripe
 from core.sync.invoice_shape import invoice_charge_id, invoice_payment_intent_id
 from core.sync.processing import EventContext
-from core.sync.snapshots import get_object
+from core.sync.snapshots import get_object, payments_request
 
 
 class StoredEvent(NamedTuple):
@@ -59,62 +60,83 @@ def event_object(row: StoredEvent | None) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _nearby_failed_charge(
-    session: Session, inv: dict[str, Any], pi_id: str | None, event: EventContext
-) -> dict[str, Any] | None:
-    # Current-shape invoice events do not carry `payments` unless expanded. The attempt's
-    # charge.failed is emitted just before the invoice event: take the nearest earlier stored
-    # one of the same customer and amount that no other invoice's case has claimed.
-    own_row = session.scalar(select(Event.id).where(Event.event_id == event.event_id))
-    stmt = select(Event.id).where(
-        Event.account == event.account,
-        Event.type == "charge.failed",
-        Event.created.between(event.created - 600, event.created),
-    )
-    if own_row is not None:
-        stmt = stmt.where(Event.id < own_row)
-    ids = session.scalars(stmt.order_by(Event.created.desc(), Event.id.desc()).limit(50)).all()
-    for row_id in ids:  # payloads one at a time: the match is nearly always the first
-        row = session.execute(select(*_COLUMNS).where(Event.id == row_id)).first()
-        ch = event_object(StoredEvent(*row)) if row is not None else None
-        ch = ch or {}
-        if pi_id and ch.get("payment_intent") == pi_id:
-            return ch
-        if ch.get("customer") != inv.get("customer") or ch.get("amount") not in (
-            inv.get("amount_remaining"),
-            inv.get("amount_due"),
-        ):
-            continue
-        claimed = session.scalar(
-            select(RecoveryCase.invoice_id).where(RecoveryCase.charge_id == ch.get("id"))
+def _invoice_payment_intent(session: Session, inv: dict[str, Any]) -> str | None:
+    """The invoice's payment intent, from Stripe's own link — never guessed.
+
+    The pre-2025 shape names it (`invoice.payment_intent`), an invoice read with
+    `expand[]=payments` lists it; the current event shape does not, so the link comes from the
+    invoice's payments as Stripe lists them (`GET /v1/invoice_payments?invoice=`), stored by
+    the sync. Not stored yet: MissingObject, and the sync fetches them on its next poll.
+    """
+    found = invoice_payment_intent_id(inv)
+    if found or isinstance(inv.get("payments"), dict) or "payment_intent" in inv:
+        return found  # the invoice itself says (expanded payments, or the pre-2025 field)
+    inv_id = str(inv.get("id"))
+    payments = [
+        dict(d)
+        for d in session.scalars(
+            select(StripeObject.data).where(
+                StripeObject.object_type == "invoice_payment",
+                data_invoice(StripeObject.data) == inv_id,
+            )
         )
-        if claimed in (None, inv.get("id")):
-            return ch
-    return None
+    ]
+    if not payments:
+        raise MissingObject(
+            "invoice_payment",
+            payments_request(inv_id),
+            f"Invoice {inv_id} does not name its payment; its payments are fetched from Stripe "
+            "on the next sync.",
+        )
+    return invoice_payment_intent_id({"payments": {"data": payments}})
+
+
+def _latest_charge_of(session: Session, pi_id: str | None, customer: Any) -> str | None:
+    """The newest stored charge of a payment intent (`charge.payment_intent`, Stripe's own link),
+    looked up among the customer's charges (an indexed lookup)."""
+    if not pi_id or not isinstance(customer, str):
+        return None
+    charges = [
+        dict(d)
+        for d in session.scalars(
+            select(StripeObject.data).where(
+                StripeObject.object_type == "charge",
+                data_customer(StripeObject.data) == customer,
+            )
+        )
+    ]
+    own = [c for c in charges if c.get("payment_intent") == pi_id]
+    newest = max(own, key=lambda c: (c.get("created") or 0, c.get("id") or ""), default=None)
+    return str(newest["id"]) if newest else None
 
 
 def decline_of(session: Session, inv: dict[str, Any], event: EventContext) -> dict[str, Any]:
-    """The decline fields for this invoice's latest failure, kept from the events themselves."""
-    pi_id = invoice_payment_intent_id(inv)
+    """The decline fields for this invoice's latest failure, kept from the events themselves.
+
+    The payment intent comes from Stripe's link (see `_invoice_payment_intent`), its charge
+    from `latest_charge` (or the old `invoice.charge`); the decline fields from their own
+    failure events when stored (Stripe clears `last_payment_error` on the next update), else
+    from their snapshots. A failure event that arrives later finds the case by its payment
+    intent and completes it, so every order of arrival ends in the same case.
+    """
+    pi_id = _invoice_payment_intent(session, inv)
     pi_event = latest_event(session, pi_id, ("payment_intent.payment_failed",))
-    pi = event_object(pi_event) or (get_object(session, pi_id) if pi_id else None)
-    charge_id = invoice_charge_id(inv) or (pi or {}).get("latest_charge")
+    pi = event_object(pi_event)
+    if pi is None and event.obj.get("object") == "payment_intent" and event.obj.get("id") == pi_id:
+        pi = event.obj
+    if pi is None and pi_id:
+        pi = get_object(session, pi_id)
+    charge_id = (
+        invoice_charge_id(inv)
+        or (pi or {}).get("latest_charge")
+        or _latest_charge_of(session, pi_id, inv.get("customer"))
+    )
     charge_event = latest_event(session, charge_id, ("charge.failed",))
     charge = event_object(charge_event)
-    charge = charge or (get_object(session, charge_id) if isinstance(charge_id, str) else None)
-    if charge is None and event.obj.get("object") == "charge":
-        charge = event.obj  # a charge.failed linked to this invoice by the handler below
-    if pi is None and event.obj.get("object") == "payment_intent":
-        pi = event.obj
-        charge_id = pi.get("latest_charge")
-        if charge is None and isinstance(charge_id, str):
-            charge = event_object(latest_event(session, charge_id, ("charge.failed",)))
-    if charge is None:
-        charge = _nearby_failed_charge(session, inv, pi_id, event)
-        found_pi = (charge or {}).get("payment_intent")
-        if pi is None and isinstance(found_pi, str):
-            pi_event = latest_event(session, found_pi, ("payment_intent.payment_failed",))
-            pi = event_object(pi_event) or get_object(session, found_pi)
+    if charge is None and event.obj.get("object") == "charge" and event.obj.get("id") == charge_id:
+        charge = event.obj
+    if charge is None and isinstance(charge_id, str):
+        charge = get_object(session, charge_id)
     seen = [e.created for e in (pi_event, charge_event) if e is not None]
     if isinstance((charge or {}).get("created"), int):
         seen.append(int(charge["created"]))  # type: ignore[index]
@@ -124,26 +146,22 @@ def decline_of(session: Session, inv: dict[str, Any], event: EventContext) -> di
     return {
         **facts.__dict__,
         "charge_id": (charge or {}).get("id"),
-        "payment_intent_id": pi_id or (pi or {}).get("id") or (charge or {}).get("payment_intent"),
+        "payment_intent_id": pi_id or (charge or {}).get("payment_intent"),
         "failed_at": min(seen) if seen else event.created,
     }
 
 
-def unlinked_case(session: Session, obj: dict[str, Any], created: int) -> RecoveryCase | None:
-    # The invoice event came first and found no charge yet: the same customer's open case of the
-    # same amount, failed within minutes, with no charge linked, is the one this payment belongs to.
-    customer = obj.get("customer")
-    if not isinstance(customer, str):
+def invoice_of_payment(session: Session, obj: dict[str, Any]) -> str | None:
+    """The invoice a failed charge or payment intent belongs to, from Stripe's links only: the
+    pre-2025 `invoice` field, or the case its invoice opened with this payment intent. None
+    when neither is known yet: the invoice's own event links them when it is processed."""
+    legacy = obj.get("invoice")
+    if isinstance(legacy, str):
+        return legacy
+    pi_id = obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
+    if not isinstance(pi_id, str):
         return None
-    return session.scalar(
-        select(RecoveryCase)
-        .where(
-            RecoveryCase.customer_id == customer,
-            RecoveryCase.status == "open",
-            RecoveryCase.charge_id.is_(None),
-            RecoveryCase.amount_remaining == obj.get("amount"),
-            RecoveryCase.first_failed_at.between(created - 600, created + 600),
-        )
-        .order_by(RecoveryCase.first_failed_at.desc())
-        .limit(1)
+    found = session.scalar(
+        select(RecoveryCase.invoice_id).where(RecoveryCase.payment_intent_id == pi_id).limit(1)
     )
+    return str(found) if found is not None else None

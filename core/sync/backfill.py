@@ -1,12 +1,28 @@
 """Backfill: list the objects themselves when events cannot tell the story.
 
-Used on first start and when the events cursor falls out of Stripe's 30-day event window. Each
-list endpoint is sharded into `created` windows; shards are fetched concurrently under one
-token bucket (below the account's rate limit) and each page is stored with the shard's cursor
-in one transaction, so an interrupted backfill resumes where it stopped. When a worker runs out
-of shards it splits the unexplored part of a running shard in half (work stealing), so the tail
-of the run is not one worker paging through a dense window alone. Snapshots read this
-way carry their fetch time as `source_created`, so an older event can never overwrite them.
+Used on first start and when the events cursor falls out of Stripe's 30-day event window. Two
+kinds of lists make a complete first load:
+
+- **live objects whatever their age** (customers with their default card, subscriptions in
+  every status with theirs, open and uncollectible invoices, disputes with their charges,
+  payouts still on their way): listed whole, without a `created` filter, so a customer who
+  signed up three years ago is there on the first day;
+- **the recent past** (invoices, charges, payment intents, refunds, early fraud warnings,
+  payouts and balance transactions of the last `since` days): sharded into `created` windows.
+
+Shards are fetched concurrently under one token bucket (below the account's rate limit) and
+each page is stored with the shard's cursor in one transaction, so an interrupted backfill
+resumes where it stopped. When a worker runs out of shards it splits the unexplored part of a
+running windowed shard in half (work stealing), so the tail of the run is not one worker paging
+through a dense window alone. Snapshots read this way carry their fetch time as
+`source_created`, so an older event can never overwrite them; objects Stripe expanded inside
+another (a customer's default card, a dispute's charge) are stored as snapshots of their own.
+
+A server that refuses a parameter (400) is not asked again: the page is fetched without the
+optional parameter it refused (`expand`, then `status`, then the `created` window), and what it
+refused is recorded for the health page. A list the server does not have (404) is skipped and
+recorded the same way. A shard that still fails after its retries leaves the backfill `partial`:
+it is retried after a back-off, not on every sync pass.
 """
 
 from __future__ import annotations
@@ -15,33 +31,65 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import insert_ignore
-from core.errors import StripeAuthError, StripeError, StripePermissionError
+from core.errors import StripeAuthError, StripeError, StripePermissionError, StripeRequestError
 from core.models.sync import BackfillShard, SyncRun, SyncState
 from core.sync.ratelimit import PacedCaller
+from core.sync.snapshots import RESOURCES as SNAPSHOT_RESOURCES
 from core.sync.snapshots import store_fetched
 
 STREAM = "backfill"
-# list resource → extra list parameters (subscriptions are listed in every status)
-RESOURCES: dict[str, dict[str, Any]] = {
-    "customers": {},
-    "subscriptions": {"status": "all"},
-    "invoices": {},
-    "charges": {},
-    "payment_intents": {},
-    "refunds": {},
-    "disputes": {},
-    "radar.early_fraud_warnings": {},
-    "payouts": {},
-    "balance_transactions": {},
+RETRY_BACKOFF = timedelta(minutes=15)  # first wait before a partial backfill is retried
+MAX_RETRY_BACKOFF = timedelta(hours=6)
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """One list the backfill walks: the client resource, its parameters, and whether it is
+    sharded by `created` window (the recent past) or listed whole (live objects)."""
+
+    resource: str
+    params: dict[str, Any] = field(default_factory=dict)
+    windowed: bool = True
+
+
+LISTS: dict[str, ListSpec] = {
+    # Live whatever their age.
+    "customers": ListSpec(
+        "customers", {"expand": ["data.invoice_settings.default_payment_method"]}, False
+    ),
+    "subscriptions": ListSpec(
+        "subscriptions", {"status": "all", "expand": ["data.default_payment_method"]}, False
+    ),
+    "invoices.open": ListSpec("invoices", {"status": "open"}, False),
+    "invoices.uncollectible": ListSpec("invoices", {"status": "uncollectible"}, False),
+    "disputes": ListSpec("disputes", {"expand": ["data.charge"]}, False),
+    "payouts.pending": ListSpec("payouts", {"status": "pending"}, False),
+    "payouts.in_transit": ListSpec("payouts", {"status": "in_transit"}, False),
+    # The recent past, by `created` window.
+    "invoices": ListSpec("invoices"),
+    "charges": ListSpec("charges"),
+    "payment_intents": ListSpec("payment_intents"),
+    "refunds": ListSpec("refunds"),
+    "radar.early_fraud_warnings": ListSpec("radar.early_fraud_warnings"),
+    "payouts": ListSpec("payouts"),
+    "balance_transactions": ListSpec("balance_transactions"),
 }
+# Optional parameters a server may refuse, dropped in this order before giving a list up.
+OPTIONAL_PARAMS = ("expand", "status", "created")
+# Where Stripe puts an expanded object inside a listed one (stored as a snapshot of its own).
+EXPANDED_PATHS: tuple[tuple[str, ...], ...] = (
+    ("invoice_settings", "default_payment_method"),
+    ("default_payment_method",),
+    ("charge",),
+)
 
 ListFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -58,8 +106,12 @@ class _Live:
     more: bool = True
     storing: bool = False  # between reading `start` for a page and recording its `low`
 
+    windowed: bool = True
+
     def remaining(self) -> float:
         """Estimated objects left, from the density of what was fetched so far."""
+        if not self.windowed:
+            return 0.0  # a whole list has no window to split
         if self.low is None or not self.more or self.storing or self.low - self.start < 2:
             return 0.0
         return self.seen / max(1, self.end - self.low) * (self.low - self.start)
@@ -68,6 +120,23 @@ class _Live:
 def _created(obj: dict[str, Any], default: int) -> int:
     value = obj.get("created")
     return value if isinstance(value, int) else default
+
+
+def expanded_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The objects themselves plus every Stripe object expanded inside them (EXPANDED_PATHS)."""
+    out = list(objects)
+    for obj in objects:
+        for path in EXPANDED_PATHS:
+            value: Any = obj
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if (
+                isinstance(value, dict)
+                and isinstance(value.get("id"), str)
+                and value.get("object") in SNAPSHOT_RESOURCES
+            ):
+                out.append(value)
+    return out
 
 
 @dataclass
@@ -84,6 +153,7 @@ class BackfillReport:
     rate_limited: int = 0
     seconds: float = 0.0
     error: str | None = None
+    unsupported: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for --json."""
@@ -100,11 +170,15 @@ class BackfillReport:
         )
 
 
-def needs_backfill(session: Session, account: str) -> bool:
-    """True on first start (no events cursor, no finished backfill) or when one was interrupted."""
+def needs_backfill(session: Session, account: str, now: datetime | None = None) -> bool:
+    """True on first start (no events cursor, no finished backfill), when one was interrupted,
+    and when a partial one's back-off has passed; never on every pass after a failure."""
     back = session.get(SyncState, (account, STREAM))
     if back is not None and back.status == "running":
         return True
+    if back is not None and back.status == "partial":
+        due = back.retry_after is None or back.retry_after <= (now or datetime.now(UTC))
+        return due
     events = session.get(SyncState, (account, "events"))
     has_cursor = events is not None and (events.cursor or events.walk_head)
     return not has_cursor and (back is None or back.status != "done")
@@ -117,11 +191,20 @@ def plan(
     since: int,
     until: int,
     windows: int,
-    resources: dict[str, dict[str, Any]] = RESOURCES,
+    lists: dict[str, ListSpec] = LISTS,
 ) -> None:
-    """Create the shards of a new backfill, or keep the unfinished plan of an interrupted one."""
+    """Create the shards of a new backfill, or keep the unfinished plan of an interrupted one
+    (a partial one retries only its failed shards)."""
     state = session.get(SyncState, (account, STREAM))
-    if state is not None and state.status == "running":
+    if state is not None and state.status in ("running", "partial"):
+        if state.status == "partial":
+            for shard in session.scalars(
+                select(BackfillShard).where(
+                    BackfillShard.account == account, BackfillShard.error.is_not(None)
+                )
+            ):
+                shard.error, shard.done = None, False
+            state.status = "running"
         return  # resume: the shards and their cursors are already stored
     if state is None:
         state = SyncState(
@@ -134,13 +217,14 @@ def plan(
         )
         session.add(state)
     state.status, state.cursor, state.errors = "running", f"{since}:{until}", 0
+    state.failures, state.retry_after = 0, None
     state.last_attempt_at = datetime.now(UTC)
     session.query(BackfillShard).filter(BackfillShard.account == account).delete()
     step = max(1, (until - since + windows - 1) // windows)
     rows = [
         {
             "account": account,
-            "resource": resource,
+            "resource": name,
             "window_start": start,
             "window_end": min(until, start + step),
             "cursor": None,
@@ -148,9 +232,12 @@ def plan(
             "objects": 0,
             "updated_at": datetime.now(UTC),
         }
-        for resource in resources
-        for start in range(since, until, step)
+        for name, spec in lists.items()
+        for start in (range(since, until, step) if spec.windowed else (0,))
     ]
+    for row in rows:
+        if row["window_start"] == 0:
+            row["window_end"] = until  # a whole list: one shard, no window
     insert_ignore(
         session,
         BackfillShard.__table__,  # type: ignore[arg-type]
@@ -171,7 +258,7 @@ class Backfill:
         account: str = "",
         concurrency: int = 8,
         page_limit: int = 100,
-        resources: dict[str, dict[str, Any]] = RESOURCES,
+        lists: dict[str, ListSpec] = LISTS,
         progress: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -181,7 +268,10 @@ class Backfill:
         self.account = account
         self.concurrency = max(1, concurrency)
         self.page_limit = page_limit
-        self.resources = resources
+        self.lists = lists
+        self._refused: dict[str, set[str]] = {}  # list name → optional params the server refused
+        self._unsupported: list[str] = []
+        self._unwindowed: dict[str, int] = {}  # list name → the shard that lists it whole
         self.progress = progress
         self.clock = clock
         self._lock = threading.Lock()
@@ -204,7 +294,7 @@ class Backfill:
                 since=until - int(since_days * 86400),
                 until=until,
                 windows=windows or max(2, self.concurrency),
-                resources=self.resources,
+                lists=self.lists,
             )
         with self.Session() as session:
             shards = session.scalars(
@@ -223,6 +313,8 @@ class Backfill:
                 errors.append(exc)
                 if isinstance(exc, StripeAuthError | StripePermissionError):
                     self._stop.set()
+                else:
+                    self._fail_shard(shard_id, exc)
                 return
             finally:
                 with self._lock:
@@ -264,7 +356,8 @@ class Backfill:
         report.rate_limited = self.caller.stats.rate_limited - rl_before
         if errors:
             report.ok, report.error = False, str(errors[0])
-        self._record(report, started)
+        report.unsupported = list(self._unsupported)
+        self._record(report, started, stopped=self._stop.is_set())
         return report
 
     def _split(self) -> int | None:
@@ -312,29 +405,41 @@ class Backfill:
         with self.Session() as session:
             shard = session.get(BackfillShard, shard_id)
             assert shard is not None
-            resource, cursor = shard.resource, shard.cursor
-            fresh = _Live(resource, shard.window_start, shard.window_end)
+            name, cursor = shard.resource, shard.cursor
+            spec = self.lists.get(name, ListSpec(name))
+            fresh = _Live(name, shard.window_start, shard.window_end, windowed=spec.windowed)
         with self._lock:
             live = self._live.setdefault(shard_id, fresh)  # a new half is registered already
-        extra = self.resources.get(resource, {})
+            owner = self._unwindowed.get(name)
+            if owner is not None and owner != shard_id:
+                live.more = False  # another shard lists this whole list already
+        if owner is not None and owner != shard_id:
+            self._finish_shard(shard_id, cursor)
+            return
         while not self._stop.is_set():
-            with self._lock:
-                window = {"gte": live.start, "lt": live.end}
-            params: dict[str, Any] = {**extra, "created": window, "limit": self.page_limit}
+            params = self._params(name, spec, live, shard_id)
             if cursor:
                 params["starting_after"] = cursor
-            page = self.caller.call(self.list_fn, resource, params)
+            try:
+                page = self.caller.call(self.list_fn, spec.resource, params)
+            except StripeRequestError as exc:
+                if self._refuse(name, params, exc, shard_id):
+                    continue  # the same page again, without the parameter refused
+                self._finish_shard(shard_id, cursor)
+                return
             got = [o for o in page.get("data") or [] if isinstance(o, dict)]
             fetched_at = int(self.clock())
             with self._lock:
                 # No split may move `start` until this page is stored and its `low` recorded.
                 start, live.storing = live.start, True
             # Objects below a split point belong to the other half, which lists them itself.
-            data = [o for o in got if _created(o, start) >= start]
+            data = [o for o in got if _created(o, start) >= start] if live.windowed else got
             more = bool(page.get("has_more")) and bool(got) and len(data) == len(got)
             cursor = got[-1].get("id") if got else cursor
             with self.Session.begin() as session:
-                store_fetched(session, data, account=self.account, fetched_at=fetched_at)
+                store_fetched(
+                    session, expanded_objects(data), account=self.account, fetched_at=fetched_at
+                )
                 shard = session.get(BackfillShard, shard_id)
                 assert shard is not None
                 shard.cursor, shard.objects = cursor, shard.objects + len(data)
@@ -349,7 +454,63 @@ class Backfill:
             if not more:
                 return
 
-    def _record(self, report: BackfillReport, started: datetime) -> None:
+    def _params(self, name: str, spec: ListSpec, live: _Live, shard_id: int) -> dict[str, Any]:
+        """The page's parameters, less what the server refused for this list."""
+        with self._lock:
+            refused = set(self._refused.get(name, ()))
+            whole = not live.windowed or self._unwindowed.get(name) == shard_id
+            window = {"gte": live.start, "lt": live.end}
+        params: dict[str, Any] = {k: v for k, v in spec.params.items() if k not in refused} | {
+            "limit": self.page_limit
+        }
+        if not whole:
+            params["created"] = window
+        return params
+
+    def _refuse(
+        self, name: str, params: dict[str, Any], exc: StripeRequestError, shard_id: int
+    ) -> bool:
+        """The server refused a page (400/404): drop the next optional parameter and say so.
+
+        True: ask again without it. False: this shard is done — another shard lists the whole
+        list now, or nothing is left to drop (the server does not have this list)."""
+        if exc.http_status == 400:
+            for param in OPTIONAL_PARAMS:
+                if param not in params:
+                    continue
+                with self._lock:
+                    first = param not in self._refused.setdefault(name, set())
+                    self._refused[name].add(param)
+                    if first:
+                        self._unsupported.append(f"{name}: the server refused `{param}` ({exc})")
+                    if param == "created":
+                        # One shard lists the whole list instead; the other windows are covered.
+                        if self._unwindowed.setdefault(name, shard_id) != shard_id:
+                            return False
+                        self._live[shard_id].windowed = False
+                        self._live[shard_id].start = 0
+                return True
+        with self._lock:
+            note = f"{name}: not available on this server ({exc})"
+            if note not in self._unsupported:
+                self._unsupported.append(note)
+        return False
+
+    def _finish_shard(self, shard_id: int, cursor: str | None) -> None:
+        """Mark a shard done without (more) pages: covered by another shard, or not supported."""
+        with self.Session.begin() as session:
+            shard = session.get(BackfillShard, shard_id)
+            assert shard is not None
+            shard.cursor, shard.done, shard.updated_at = cursor, True, datetime.now(UTC)
+
+    def _fail_shard(self, shard_id: int, exc: StripeError) -> None:
+        """A shard that still failed after its retries: kept for the next (backed-off) run."""
+        with self.Session.begin() as session:
+            shard = session.get(BackfillShard, shard_id)
+            if shard is not None:
+                shard.error, shard.updated_at = str(exc)[:2000], datetime.now(UTC)
+
+    def _record(self, report: BackfillReport, started: datetime, *, stopped: bool) -> None:
         with self.Session.begin() as session:
             state = session.get(SyncState, (self.account, STREAM))
             assert state is not None
@@ -357,9 +518,24 @@ class Backfill:
             state.retries += report.retries
             state.errors += int(not report.ok)
             state.events_received += report.objects  # objects, for this stream
+            if report.unsupported:
+                known = list(state.unsupported or [])
+                state.unsupported = known + [u for u in report.unsupported if u not in known]
+            now = datetime.now(UTC)
             if report.ok and report.shards_done >= report.shards:
-                state.status, state.last_error = "done", None
-                state.last_success_at = datetime.now(UTC)
+                state.status, state.last_error, state.retry_after = "done", None, None
+                state.last_success_at = now
+                state.failures = 0
+            elif not stopped and report.error is not None:
+                # Some lists failed after their retries: what was stored stands; the failed
+                # shards are retried after a back-off that doubles, not on every sync pass.
+                state.failures = (state.failures or 0) + 1
+                wait = min(MAX_RETRY_BACKOFF, RETRY_BACKOFF * 2 ** (state.failures - 1))
+                state.status, state.retry_after = "partial", now + wait
+                state.last_error = (
+                    f"{report.error} — the lists that failed are retried after "
+                    f"{state.retry_after:%H:%M} UTC (or run `python -m jobs backfill`)."
+                )
             else:
                 state.last_error = report.error or "interrupted"
             session.add(

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
-from core.models.sync import Event, SyncRun, SyncState, WebhookReject
+from core.models.sync import BackfillShard, Event, SyncRun, SyncState, WebhookReject
 
 FAILING_AFTER_INTERVALS = 3
 
@@ -38,6 +38,8 @@ class AccountHealth:
     errors: int
     requests: int
     backfill: str | None
+    unsupported: tuple[str, ...] = ()  # what the server refused (sync and backfill)
+    backfill_error: str | None = None
 
     @property
     def label(self) -> str:
@@ -116,6 +118,13 @@ def account_health(
                 errors=int(st.errors) if st else 0,
                 requests=int(st.requests) if st else 0,
                 backfill=back.status if back else None,
+                unsupported=tuple(
+                    [
+                        *(st.unsupported or [] if st else []),
+                        *(back.unsupported or [] if back else []),
+                    ]
+                ),
+                backfill_error=back.last_error if back else None,
             )
         )
     return out
@@ -197,3 +206,49 @@ def sync_history(
             )
         )
     return points
+
+
+@dataclass(frozen=True)
+class FirstLoad:
+    """How far the first complete load of the configured accounts has got."""
+
+    complete: bool
+    lists_done: int
+    lists_total: int
+    objects: int
+    waiting: tuple[str, ...]  # accounts whose first load has not finished
+
+    def sentence(self) -> str:
+        """One line for the pages and the log."""
+        if self.complete:
+            return "The first load from Stripe is complete."
+        share = f"{self.lists_done} of {self.lists_total} lists" if self.lists_total else "starting"
+        return (
+            f"Loading the account's history from Stripe ({share}, {self.objects:,} objects so "
+            "far): figures are incomplete until the first load finishes."
+        )
+
+
+def first_load(session: Session, accounts: list[str]) -> FirstLoad:
+    """Whether each account has its first complete load: the backfill of live objects and the
+    recent past has finished (partial counts: its gaps are on the Sync health page) and the
+    event window has been walked."""
+    states = {
+        (s.account, s.stream): s
+        for s in session.scalars(select(SyncState).where(SyncState.account.in_(accounts)))
+    }
+    waiting = []
+    for account in accounts:
+        events, back = states.get((account, "events")), states.get((account, "backfill"))
+        walked = events is not None and events.cursor is not None
+        loaded = back is None or back.status in ("done", "partial")
+        if not (walked and loaded):
+            waiting.append(account)
+    done, total, objects = session.execute(
+        select(
+            func.count().filter(BackfillShard.done),
+            func.count(),
+            func.coalesce(func.sum(BackfillShard.objects), 0),
+        ).where(BackfillShard.account.in_(accounts))
+    ).one()
+    return FirstLoad(not waiting, int(done), int(total), int(objects), tuple(waiting))

@@ -12,6 +12,9 @@ Algorithm (docs/DESIGN.md, "Sync algorithm"):
 - Ambiguous snapshots (same-second events) are re-read from Stripe after the pages.
 - Authentication / permission errors stop the account (shown on the health page); other errors
   are retried by the PacedCaller and, if they persist, recorded as this run's failure.
+- A server that refuses `ending_before` (400: some Stripe-compatible fakes) is not asked again:
+  each poll then walks the listable events with `starting_after` alone and dedupe keeps what is
+  new; one that refuses `created` gets no overlap sweep. Both are recorded for the health page.
 """
 
 from __future__ import annotations
@@ -25,16 +28,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import StripeAuthError, StripeError, StripePermissionError
+from core.errors import StripeAuthError, StripeError, StripePermissionError, StripeRequestError
 from core.models.sync import SyncRun, SyncState
 from core.sync.ingest import IngestResult
 from core.sync.ingest_pipeline import store_pipelined
 from core.sync.ratelimit import PacedCaller
-from core.sync.snapshots import refresh_ambiguous
+from core.sync.snapshots import refresh_requested
 
 EVENT_WINDOW_SECONDS = 30 * 86400
 STREAM = "events"
 PAGE_LIMIT = 100
+
+REFUSED_ENDING_BEFORE = "events: the server refuses `ending_before`; every poll walks the list"
+REFUSED_CREATED = "events: the server refuses `created`; no overlap sweep"
 
 ListFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 FetchFn = Callable[[str, str], dict[str, Any]]
@@ -165,6 +171,7 @@ class AccountSync:
             state.last_attempt_at = started
             cursor, walk = state.cursor, (state.walk_head, state.walk_cursor)
             last_created, last_sweep = state.last_created, state.last_sweep_at
+            refused = set(state.unsupported or [])
         total = IngestResult()
         try:
             now = self.clock()
@@ -178,15 +185,30 @@ class AccountSync:
             if cursor is None:
                 report.walked = True
                 cursor = self._walk(walk, total)
-            if cursor is not None:
-                cursor = self._forward(cursor, total)
+            if cursor is not None and REFUSED_ENDING_BEFORE in refused:
+                self._rewalk(total)
+            elif cursor is not None:
+                try:
+                    cursor = self._forward(cursor, total)
+                except StripeRequestError as exc:
+                    if exc.http_status != 400:
+                        raise
+                    self._refused(REFUSED_ENDING_BEFORE, exc)
+                    self._rewalk(total)
             due = last_sweep is None or (now - last_sweep.timestamp()) >= self.sweep_interval
-            if cursor is not None and due and not report.walked:
+            sweepable = REFUSED_CREATED not in refused and REFUSED_ENDING_BEFORE not in refused
+            if cursor is not None and due and not report.walked and sweepable:
                 report.swept = True
-                self._sweep(total)
-            report.refreshed = refresh_ambiguous(
+                try:
+                    self._sweep(total)
+                except StripeRequestError as exc:
+                    if exc.http_status != 400:
+                        raise
+                    self._refused(REFUSED_CREATED, exc)
+            report.refreshed = refresh_requested(
                 self.Session,
                 lambda resource, oid: self.caller.call(self.fetch_fn, resource, oid),
+                lambda resource, params: self.caller.call(self.list_fn, resource, params),
                 account=self.account,
                 clock=self.clock,
             )
@@ -254,6 +276,32 @@ class AccountSync:
             )
         )
         return latest
+
+    def _refused(self, what: str, exc: StripeRequestError) -> None:
+        """Remember that the server refuses a parameter, so it is not asked again."""
+        with self.Session.begin() as session:
+            state = _state(session, self.account)
+            known = list(state.unsupported or [])
+            if what not in known:
+                state.unsupported = [*known, what]
+            state.last_error = f"{what} ({exc})"
+
+    def _rewalk(self, total: IngestResult) -> None:
+        """Every listable event again with `starting_after` alone (dedupe keeps only the new)."""
+
+        def on_commit(session: Session, pages: list[list[dict[str, Any]]]) -> None:
+            state = _state(session, self.account)
+            state.last_created = max(state.last_created or 0, *map(_newest, pages))
+
+        total.add(
+            store_pipelined(
+                self.Session,
+                self._pages({}, "starting_after"),
+                account=self.account,
+                source="poll",
+                on_commit=on_commit,
+            )
+        )
 
     def _sweep(self, total: IngestResult) -> None:
         """Re-list recent events by `created[gte]`: late or same-second events are caught."""

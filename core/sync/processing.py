@@ -24,12 +24,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import DEFAULT_POLICY_FILE, Settings
+from core.errors import MissingObject
 from core.handlers import HANDLER_MODULES
 from core.models.sync import Event
+from core.sync.ingest import request_refresh
 
 log = logging.getLogger("ledgerdesk.processing")
 
 MAX_ATTEMPTS = 5
+# An event waiting for a referenced object the sync fetches: retried longer (the fetches are
+# bounded per poll, so a backlog takes a few polls), then dead with the reason.
+MISSING_OBJECT_ATTEMPTS = 10
 BASE_DELAY_SECONDS = 10.0
 MAX_DELAY_SECONDS = 3600.0
 
@@ -200,6 +205,13 @@ def process_batch(
                     ctx = context_of(row, settings)
                     for fn in handlers:
                         fn(session, ctx)
+            except MissingObject as exc:
+                session.expunge_all()
+                # Outside the rolled-back savepoint: the sync's next poll fetches the object.
+                request_refresh(session, [(exc.object_id, row.account or "", exc.object_type)])
+                attempts = max(max_attempts, MISSING_OBJECT_ATTEMPTS)
+                _record_failure(session, row, exc, attempts, now, report)
+                continue
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
                 session.expunge_all()
                 _record_failure(session, row, exc, max_attempts, now, report)

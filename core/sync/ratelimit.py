@@ -3,7 +3,13 @@
 The StripeClient is built with `max_network_retries=0` so this module alone decides: 429 and
 5xx/timeouts are retried with capped exponential backoff and full jitter, a `Stripe-Should-Retry`
 header is obeyed either way, and authentication or permission errors are raised at once (the
-caller stops that account and shows why). Clock, sleep and randomness are injected for tests.
+caller stops that account and shows why). A request Stripe refuses as malformed (400, 404) is
+never retried: asking again cannot change the answer. Clock, sleep and randomness are injected
+for tests.
+
+The bucket adapts to the server (additive increase, multiplicative decrease): every 429 halves
+the rate it paces at, down to `floor`; every success gives back 2 % of it, so after a burst
+of 429s the rate climbs back to the configured one over tens of seconds instead of at once.
 """
 
 from __future__ import annotations
@@ -21,19 +27,29 @@ T = TypeVar("T")
 
 
 class TokenBucket:
-    """Thread-safe pacing: at most `rate` acquisitions per second, bursts up to `burst`."""
+    """Thread-safe pacing: at most `rate` acquisitions per second, bursts up to `burst`.
+
+    `rate` moves between `floor` and the configured `ceiling`: `slow_down()` halves it (on a
+    429), `speed_up()` raises it by `recovery` (2 %) of itself (on a success), so climbing back
+    from half the server's limit takes dozens of successes, not two.
+    """
 
     def __init__(
         self,
         rate: float,
         burst: float = 1.0,
         *,
+        floor: float | None = None,
+        recovery: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
+        if not rate > 0 or rate == float("inf"):
+            raise ValueError("rate must be a positive number")
         self.rate = rate
+        self.ceiling = rate
+        self.floor = min(rate, floor if floor is not None else max(0.5, rate / 32))
+        self.recovery = recovery
         self.burst = max(1.0, burst)
         self._clock = clock
         self._sleep = sleep
@@ -56,6 +72,18 @@ class TokenBucket:
         if wait > 0:
             self._sleep(wait)
 
+    def slow_down(self) -> None:
+        """The server said 429: halve the pace (not below the floor) and drop saved-up burst."""
+        with self._lock:
+            self.rate = max(self.floor, self.rate / 2)
+            self._tokens = min(self._tokens, 0.0)
+
+    def speed_up(self) -> None:
+        """A request went through: take back a small step towards the configured rate."""
+        if self.rate < self.ceiling:
+            with self._lock:
+                self.rate = min(self.ceiling, self.rate * (1.0 + self.recovery))
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -71,7 +99,10 @@ class RetryPolicy:
 
 
 def should_retry(exc: StripeError) -> bool:
-    """Retry when Stripe says so, never when it says not to, else by the error's kind."""
+    """Retry when Stripe says so, never when it says not to, else by the error's kind; a
+    request refused as malformed or naming nothing (400, 404) is never asked again."""
+    if exc.http_status in (400, 404):
+        return False
     if exc.should_retry is not None:
         return exc.should_retry
     return exc.retryable
@@ -120,12 +151,19 @@ class PacedCaller:
                 self.bucket.acquire()
             self.stats.bump(requests=1)
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
             except StripeError as exc:
-                self.stats.bump(errors=1, rate_limited=int(exc.http_status == 429))
+                limited = exc.http_status == 429
+                self.stats.bump(errors=1, rate_limited=int(limited))
                 self.stats.last_error = str(exc)
+                if limited and self.bucket is not None:
+                    self.bucket.slow_down()
                 if not should_retry(exc) or attempt + 1 >= self.policy.max_attempts:
                     raise
                 self.stats.bump(retries=1)
                 self.sleep(self.policy.delay(attempt, self.rng))
                 attempt += 1
+                continue
+            if self.bucket is not None:
+                self.bucket.speed_up()
+            return result

@@ -1,4 +1,5 @@
-"""Latest snapshots of Stripe objects: reading them, and re-reading ambiguous ones from Stripe."""
+"""Latest snapshots of Stripe objects: reading them, and reading from Stripe the ones queued
+for a fresh read (ambiguous same-second snapshots, objects an event referred to first)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ RESOURCES: dict[str, str] = {
     "payment_method": "payment_methods",
     "price": "prices",
     "product": "products",
+    "invoice_payment": "invoice_payments",
 }
 
 
@@ -84,34 +86,50 @@ def store_fetched(
     )
 
 
-def refresh_ambiguous(
+PER_POLL = 20  # fetches per poll: a busy second must not turn every poll into 100 requests
+PAYMENTS_SUFFIX = "#payments"  # "<invoice id>#payments": the invoice's payments, listed
+
+
+def refresh_requested(
     session_factory: Any,
     fetch: Callable[[str, str], dict[str, Any]],
+    list_page: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
     *,
     account: str,
-    limit: int = 100,
+    limit: int = PER_POLL,
     clock: Callable[[], float] = time.time,
 ) -> int:
-    """Re-read objects queued as ambiguous (`fetch(resource, id)`) and store them; return count."""
+    """Read the objects queued for a fresh read — same-second (ambiguous) snapshots, and
+    objects an event referred to before the store held them — oldest request first, at most
+    `limit` per poll; store them and return how many were read."""
     with session_factory() as session:
         pending = session.execute(
             select(SnapshotRefresh.object_id, SnapshotRefresh.object_type)
             .where(SnapshotRefresh.account == account)
+            .order_by(SnapshotRefresh.requested_at, SnapshotRefresh.object_id)
             .limit(limit)
         ).all()
     done = 0
     for object_id, object_type in pending:
-        resource = RESOURCES.get(object_type)
         fetched_at = int(clock())
-        obj: dict[str, Any] | None = None
-        if resource is not None:
-            try:
-                obj = fetch(resource, object_id)
-            except StripeRequestError:
-                obj = None  # deleted or not readable with this key: the event snapshot stands
+        found: list[dict[str, Any]] = []
+        try:
+            if object_id.endswith(PAYMENTS_SUFFIX) and list_page is not None:
+                invoice_id = object_id[: -len(PAYMENTS_SUFFIX)]
+                page = list_page("invoice_payments", {"invoice": invoice_id, "limit": 100})
+                found = [o for o in page.get("data") or [] if isinstance(o, dict)]
+            elif (resource := RESOURCES.get(object_type)) is not None:
+                found = [fetch(resource, object_id)]
+        except StripeRequestError:
+            found = []  # deleted, or not readable with this key: the event says why it waits
         with session_factory.begin() as session:
-            if obj is not None:
-                store_fetched(session, [obj], account=account, fetched_at=fetched_at)
+            if found:
+                store_fetched(session, found, account=account, fetched_at=fetched_at)
                 done += 1
             session.execute(delete(SnapshotRefresh).where(SnapshotRefresh.object_id == object_id))
     return done
+
+
+def payments_request(invoice_id: str) -> str:
+    """The refresh-queue key that lists an invoice's payments."""
+    return invoice_id + PAYMENTS_SUFFIX

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from core.models.recovery import RecoveryCase, RecoveryDraft, RecoveryTimelineEntry
+from core.models.sync import SnapshotRefresh
 from core.sync.ingest import ingest_events
 from core.sync.processing import load_handler_modules, process_batch
+from core.sync.snapshots import store_fetched
 from tests.support.recovery import LEGACY, event, failed_charge, failed_pi, invoice
 
 T0 = 1_780_000_000
@@ -225,25 +228,54 @@ def bare(inv: dict[str, Any]) -> dict[str, Any]:
     return inv
 
 
+def invoice_payment(inv_id: str, pi: str, created: int) -> dict[str, Any]:
+    """An invoice payment as `GET /v1/invoice_payments?invoice=` lists it."""
+    return {
+        "id": f"inpay_{inv_id}",
+        "object": "invoice_payment",
+        "invoice": inv_id,
+        "is_default": True,
+        "status": "open",
+        "created": created,
+        "payment": {"type": "payment_intent", "payment_intent": pi},
+    }
+
+
 @pytest.mark.parametrize("charge_first", [True, False])
-def test_current_shape_without_payments_links_the_charge_in_either_order(
+def test_current_shape_without_payments_links_through_stripes_invoice_payments(
     Session: Any, charge_first: bool
 ) -> None:
-    # Two failures of the same customer and amount a second apart: each invoice gets its own
-    # charge, whichever event arrives first.
+    # Two failures of the same customer and amount 20 s apart: each invoice keeps its own
+    # charge and decline, whichever event arrives first. The link comes from the invoice's
+    # payments as Stripe lists them, never from amounts and times.
     evs = {
         "ch_x": event(
             "charge.failed", failed_charge("ch_x", pi="pi_x", decline="expired_card"), T0
         ),
         "in_x": event("invoice.payment_failed", bare(invoice("in_x", pi=None)), T0),
         "ch_y": event(
-            "charge.failed", failed_charge("ch_y", pi="pi_y", decline="lost_card"), T0 + 1
+            "charge.failed", failed_charge("ch_y", pi="pi_y", decline="lost_card"), T0 + 20
         ),
-        "in_y": event("invoice.payment_failed", bare(invoice("in_y", pi=None)), T0 + 1),
+        "in_y": event("invoice.payment_failed", bare(invoice("in_y", pi=None)), T0 + 20),
     }
-    order = ["ch_x", "in_x", "ch_y", "in_y"] if charge_first else ["in_x", "ch_x", "in_y", "ch_y"]
+    order = ["ch_x", "in_x", "ch_y", "in_y"] if charge_first else ["in_y", "ch_y", "in_x", "ch_x"]
     for key in order:
         deliver(Session, [evs[key]])
     with Session() as s:
+        # Nothing guessed: the invoice events wait, and ask the sync for the invoices' payments.
+        assert s.scalar(select(func.count()).select_from(RecoveryCase)) == 0
+        asked = set(s.scalars(select(SnapshotRefresh.object_id)))
+    assert asked == {"in_x#payments", "in_y#payments"}
+    with Session.begin() as s:  # what the sync stores from Stripe's answer
+        store_fetched(
+            s,
+            [invoice_payment("in_x", "pi_x", T0), invoice_payment("in_y", "pi_y", T0 + 20)],
+            account="",
+            fetched_at=T0 + 60,
+        )
+    process_batch(Session, now=datetime.now(UTC) + timedelta(minutes=5))
+    with Session() as s:
         got = dict(s.execute(select(RecoveryCase.invoice_id, RecoveryCase.bucket)).all())
+        charges = dict(s.execute(select(RecoveryCase.invoice_id, RecoveryCase.charge_id)).all())
     assert got == {"in_x": "card_data", "in_y": "fraud_related"}
+    assert charges == {"in_x": "ch_x", "in_y": "ch_y"}

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from core.models.recovery import RecoveryCase, RecoveryDraft
-from core.sync.processing import load_handler_modules, process_batch
+from core.sync.processing import load_handler_modules
 from jobs.runtime import open_runtime
 from jobs.sync import sync_all
 from tests.conftest import settings_for
 from tests.support.sandbox import SANDBOX_KEY, running_sandbox
-from tests.support.sync import control
+from tests.support.sync import control, settle
 
 load_handler_modules()
 
@@ -49,8 +49,7 @@ def test_simulated_failures_become_classified_cases_and_payment_recovers(
         )
         invoices[code] = out["invoice"]
     assert all(r.ok for r in sync_all(rt))
-    while process_batch(rt.Session).claimed:
-        pass
+    settle(rt)
     with rt.Session() as s:
         cases = {c.invoice_id: c for c in s.scalars(select(RecoveryCase))}
         for code, bucket in expected.items():
@@ -60,8 +59,7 @@ def test_simulated_failures_become_classified_cases_and_payment_recovers(
     paid_inv = invoices["expired_card"]
     control(small_sandbox.url, "simulate/invoice_paid", {"invoice": paid_inv})
     assert all(r.ok for r in sync_all(rt))
-    while process_batch(rt.Session).claimed:
-        pass
+    settle(rt)
     with rt.Session() as s:
         case = s.scalars(select(RecoveryCase).where(RecoveryCase.invoice_id == paid_inv)).one()
         assert case.status == "recovered" and case.recovered_amount == 4200

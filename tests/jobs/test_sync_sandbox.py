@@ -98,40 +98,55 @@ def test_backfill_splits_busy_windows_and_stores_every_object_once(
 
     from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
     from core.models.sync import BackfillShard
-    from core.sync.backfill import RESOURCES
-    from jobs.backfill import run_backfill
+    from core.sync.backfill import LISTS, Backfill, expanded_objects
+    from core.sync.ratelimit import PacedCaller
 
     with running_sandbox(customers=20, days=60) as server:
         rt = runtime_for(db_url, server.url, tmp_path)
-        # Tiny pages and few windows: idle workers must split running shards to finish.
-        report = run_backfill(rt, "", since_days=90, concurrency=4, page_limit=1, progress=False)
+        gateway = StripeGateway(make_client(rt.settings))
+        # The windowed lists, tiny pages and few windows: idle workers must split running
+        # shards to finish.
+        lists = {name: spec for name, spec in LISTS.items() if spec.windowed}
+        report = Backfill(
+            rt.Session,
+            PacedCaller(),
+            lambda resource, params: list_page_raw(gateway, resource, params),
+            concurrency=4,
+            page_limit=1,
+            lists=lists,
+        ).run(since_days=90, windows=4)
         assert report.ok and report.shards_done == report.shards, report.summary()
-        planned = 4 * len(RESOURCES)
-        assert report.shards > planned  # work was stolen
+        windowed = list(lists)
+        assert report.shards > 4 * len(lists)  # work was stolen
         with rt.Session() as s:
             state = s.get(SyncState, ("", "backfill"))
             assert state is not None and state.cursor
             since, until = map(int, state.cursor.split(":"))
-        # The same objects walked one page at a time, without windows.
-        gateway = StripeGateway(make_client(rt.settings))
+        # The same lists walked one page at a time, without windows: live objects whatever
+        # their age, the rest within the backfill range, plus what Stripe expanded inside them.
         expected: set[str] = set()
-        for resource, extra in RESOURCES.items():
-            params: dict[str, Any] = {**extra, "limit": 100}
+        listed = 0
+        for spec in lists.values():
+            params: dict[str, Any] = {**spec.params, "limit": 100}
             while True:
-                page = list_page_raw(gateway, resource, params)
-                expected.update(o["id"] for o in page["data"] if since <= o["created"] < until)
+                page = list_page_raw(gateway, spec.resource, params)
+                data = [
+                    o for o in page["data"] if not spec.windowed or since <= o["created"] < until
+                ]
+                listed += len(data)
+                expected.update(o["id"] for o in expanded_objects(data))
                 if not page["has_more"]:
                     break
                 params["starting_after"] = page["data"][-1]["id"]
         with rt.Session() as s:
             stored = set(s.scalars(select(StripeObject.id)))
             shards = s.scalars(select(BackfillShard)).all()
-            assert s.scalar(select(func.sum(BackfillShard.objects))) == len(expected)
-        assert stored == expected and report.objects == len(expected)
+            assert s.scalar(select(func.sum(BackfillShard.objects))) == listed
+        assert stored == expected and report.objects == listed
         assert len(shards) == report.shards, (len(shards), report.shards)
         assert [(sh.resource, sh.window_start, sh.window_end) for sh in shards if not sh.done] == []
-        # The windows of each resource still tile the backfill range without overlap.
-        for resource in RESOURCES:
+        # The windows of each windowed list still tile the backfill range without overlap.
+        for resource in windowed:
             spans = sorted(
                 (sh.window_start, sh.window_end) for sh in shards if sh.resource == resource
             )

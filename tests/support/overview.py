@@ -85,6 +85,7 @@ def seed_desk(
                 account="",
                 stream="events",
                 status="idle",
+                cursor="evt_seeded_head",  # the first load is complete: pages show figures
                 last_created=now - 30,
                 last_attempt_at=datetime.fromtimestamp(now - 5, UTC),
                 last_success_at=datetime.fromtimestamp(now - 5, UTC),

@@ -37,3 +37,19 @@ def stored_events(engine: Engine, account: str = "") -> tuple[int, int]:
             {"a": account},
         ).one()
     return int(row[0]), int(row[1])
+
+
+def settle(rt: Any, rounds: int = 3) -> None:
+    """What the scheduler does over the next half hour, at once: process the stored events,
+    sync (which fetches the objects events asked for), and process the retries that are due."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.sync.processing import process_batch
+    from jobs.sync import sync_all
+
+    for n in range(rounds + 1):
+        now = datetime.now(UTC) + timedelta(minutes=10 * n)
+        while process_batch(rt.Session, settings=rt.settings, now=now).claimed:
+            pass
+        if n < rounds:
+            sync_all(rt)
