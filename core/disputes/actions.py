@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core.adapters.draft_guard import RewriteModel
 from core.adapters.stripe_gateway import StripeGateway
 from core.disputes.cases import DISPUTE_FEE, config, get_case, stripe_object
-from core.disputes.evidence.checklist import TEXT_FIELDS
+from core.disputes.evidence.checklist import TEXT_FIELDS, cuts_in
 from core.disputes.evidence.packet import build_packet, latest_packet, save_packet
 from core.disputes.settings import DisputeConfig
 from core.errors import InputError, InvalidTransition
@@ -192,7 +192,8 @@ def request_submission(
         reason=f"Submit evidence packet v{row.version} for {case.reason} dispute"
         + (f" (missing: {', '.join(row.missing)})" if row.missing else ""),
         rule_id=SUBMIT_RULE,
-        evidence=_approver_evidence(case) | {"missing": row.missing},
+        evidence=_approver_evidence(case)
+        | {"missing": row.missing, "cut_to_fit": [c.describe() for c in cuts_in(row.evidence)]},
         account=case.account,
         dedupe_key=f"dispute:{dispute_id}:submit:v{row.version}",
         policy=policy,
