@@ -29,6 +29,7 @@ from core.adapters.draft_guard import RewriteModel
 from core.disputes.evidence.checklist import (
     ChecklistResult,
     Cut,
+    cuts_in,
     evaluate,
     evidence_kinds,
     fit_to_limits,
@@ -342,3 +343,32 @@ def latest_packet(
     if staged_only:
         q = q.where(EvidencePacket.staged_at.is_not(None))
     return session.scalar(q.order_by(EvidencePacket.version.desc()).limit(1))
+
+
+def packet_for_evidence(
+    session: Session, case: DisputeCase, evidence: dict[str, str], cfg: DisputeConfig, now: int
+) -> Packet:
+    """The packet for evidence as approved (e.g. an action's parameters), with today's facts
+    around it: what the submitted PDF is drawn from. Nothing is rebuilt in the evidence."""
+    ctx = gather(session, case, now)
+    row = latest_packet(session, case.id)
+    cuts = cuts_in(evidence)
+    full, _, _ = fill(ctx, cfg)
+    extra = frozenset({"prior_payments"}) if ctx.prior_payments else frozenset()
+    return Packet(
+        dispute_id=case.dispute_id,
+        reason=case.reason,
+        evidence=dict(evidence),
+        checklist=evaluate(case.reason, evidence, extra),
+        kinds=evidence_kinds(
+            evidence, prior_payments=len(ctx.prior_payments), tickets=len(ctx.tickets)
+        ),
+        text_chars=text_length(evidence),
+        cuts=cuts,
+        template_id=row.template_id if row else "",
+        template_version=row.template_version if row else "",
+        inputs_hash=hashlib.sha256(json.dumps(evidence, sort_keys=True).encode()).hexdigest(),
+        context=ctx,
+        narrative=dict(row.narrative or {}) if row else {},
+        uncut={c.field: full[c.field] for c in cuts if c.field in full},
+    )
