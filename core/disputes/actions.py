@@ -186,6 +186,12 @@ def _approver_evidence(case: DisputeCase) -> dict[str, Any]:
     }
 
 
+def _cut_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
+    """What the approver is told about fields cut to fit Stripe's limits (nothing when none)."""
+    cuts = cuts_in(evidence)
+    return {"cut_to_fit": [c.describe() for c in cuts]} if cuts else {}
+
+
 def request_submission(
     session: Session,
     actor: Actor,
@@ -217,8 +223,7 @@ def request_submission(
         reason=f"Submit {what} v{row.version} for {case.reason} dispute, with the packet PDF"
         + (f" (missing: {', '.join(row.missing)})" if row.missing else ""),
         rule_id=SUBMIT_RULE,
-        evidence=_approver_evidence(case)
-        | {"missing": row.missing, "cut_to_fit": [c.describe() for c in cuts_in(row.evidence)]},
+        evidence=_approver_evidence(case) | {"missing": row.missing} | _cut_evidence(row.evidence),
         account=case.account,
         dedupe_key=f"dispute:{dispute_id}:submit:v{row.version}"
         + (":appeal" if stage == "appeal" else ""),

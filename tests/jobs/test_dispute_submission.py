@@ -124,8 +124,8 @@ def file_posts(sandbox: Any, idempotency_key: str) -> list[dict[str, Any]]:
 
 
 class DroppedAnswer(StripeGateway):
-    """The real gateway, except that the first evidence submission's answer is lost (the
-    connection drops after the PDF upload): the attempt fails and must be retried."""
+    """The real gateway, except that the connection drops at the first evidence submission,
+    after the PDF upload went through: the attempt fails transiently and is retried."""
 
     dropped: set[str] = set()
 
