@@ -12,4 +12,5 @@ HANDLER_MODULES: list[str] = [
 
 EXECUTOR_MODULES: list[str] = [
     "core.governance.executors",
+    "core.disputes.submission",
 ]

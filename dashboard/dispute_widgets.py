@@ -13,6 +13,7 @@ from core.adapters.stripe_links import dashboard_url
 from core.disputes.analytics import MONITORING_THRESHOLDS
 from core.disputes.cases import BoardRow
 from core.disputes.deadlines import URGENCY_COLOURS, Urgency, deadline_text
+from core.disputes.evidence.checklist import TEXT_LIMIT
 from core.disputes.evidence.narrative import describe
 from core.disputes.evidence.packet import Packet
 from core.errors import CoreError
@@ -98,10 +99,12 @@ def case_summary(case: DisputeCase, packet: Packet, tz: str, now: int) -> None:
     for item, ok in packet.checklist.items:
         mark = "✅" if ok else ("❌" if item.required else "➖")
         st.write(f"{mark} {item.label}" + ("" if ok or not item.required else " — **missing**"))
-    st.caption(
-        f"{packet.text_chars:,} of 150,000 characters"
-        + (" (trimmed to fit)" if packet.trimmed else "")
-    )
+    st.caption(f"{packet.text_chars:,} of {TEXT_LIMIT:,} characters of text")
+    if packet.cuts:
+        st.warning(
+            "Cut to fit Stripe's limits (the PDF keeps the full text):\n\n"
+            + "\n".join(f"- {cut.describe()}" for cut in packet.cuts)
+        )
 
 
 def narrative_status(packet: Packet) -> None:

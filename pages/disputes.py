@@ -59,6 +59,11 @@ with board_tab:
             file_name=f"{dispute_id}-evidence.pdf",
             mime="application/pdf",
         )
+        if case.is_appeal and not case.answered:
+            st.warning(
+                "Appeal: the first decision can be appealed until the deadline above. Stripe takes "
+                "the summary as the reason for filing and the packet PDF as the supporting file."
+            )
         if case.answered:
             st.info("Evidence was submitted or the dispute is closed: nothing more to send.")
         else:
@@ -100,6 +105,7 @@ with board_tab:
             )
             c3.button(
                 "Request accept",
+                disabled=case.is_appeal,  # not appealing leaves the decision as it is
                 key="request_accept",
                 on_click=lambda: w.run_service(
                     "Request",

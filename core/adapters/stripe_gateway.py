@@ -6,6 +6,7 @@ sees only `core.errors.StripeError` subclasses — never a `stripe` exception or
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -251,12 +252,30 @@ class StripeGateway:
         purpose: str = "dispute_evidence",
         mime_type: str = "application/pdf",
     ) -> dict[str, Any]:
-        """POST /v1/files (multipart) and return the file object; its id goes into evidence."""
-        params: dict[str, Any] = {
-            "purpose": purpose,
-            "file": (filename, content, mime_type),
-        }
+        """POST /v1/files (multipart) and return the file object; its id goes into evidence.
+
+        The SDK sends a file part for a readable object, named by its `name` attribute; Stripe
+        detects the type from the content (`mime_type` is kept for callers' clarity)."""
+        upload = io.BytesIO(content)
+        upload.name = filename
+        params: dict[str, Any] = {"purpose": purpose, "file": upload}
         return self._write(self.client.v1.files.create, params, idempotency_key=idempotency_key)
+
+    def find_file(
+        self, filename: str, *, purpose: str = "dispute_evidence", created_gte: int | None = None
+    ) -> dict[str, Any] | None:
+        """An uploaded file by its exact name (how an upload is found once its key is forgotten)."""
+        params: dict[str, Any] = {"limit": 100, "purpose": purpose}
+        if created_gte is not None:
+            params["created"] = {"gte": created_gte}
+        while True:
+            page = self.list_page("files", params)
+            for found in page.get("data", []):
+                if found.get("filename") == filename:
+                    return dict(found)
+            if not page.get("has_more") or not page.get("data"):
+                return None
+            params["starting_after"] = page["data"][-1]["id"]
 
     def cancel_subscription(
         self,

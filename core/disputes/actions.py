@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from core.adapters.draft_guard import RewriteModel
 from core.adapters.stripe_gateway import StripeGateway
 from core.disputes.cases import DISPUTE_FEE, config, get_case, stripe_object
-from core.disputes.evidence.checklist import TEXT_FIELDS
+from core.disputes.evidence.checklist import TEXT_FIELDS, cuts_in
 from core.disputes.evidence.packet import build_packet, latest_packet, save_packet
+from core.disputes.evidence.payload import stripe_evidence
 from core.disputes.settings import DisputeConfig
 from core.errors import InputError, InvalidTransition, MissingObject
 from core.governance import audit
@@ -26,7 +27,14 @@ from core.governance.actions import request_action
 from core.governance.auth import SYSTEM_ACTOR, Actor, require_role
 from core.governance.policy import Policy
 from core.models.base import utcnow
-from core.models.disputes import OPEN_STATUSES, DisputeCase, EvidenceItem, EvidencePacket
+from core.models.disputes import (
+    APPEAL_OPEN,
+    OPEN_STATUSES,
+    DisputeCase,
+    EvidenceItem,
+    EvidencePacket,
+    is_answered,
+)
 from core.money import format_money
 
 EFW_RULE = "disputes.efw_refund.v1"
@@ -38,13 +46,18 @@ def _now() -> int:
     return int(datetime.now(UTC).timestamp())
 
 
+def stage_of(case: DisputeCase) -> str:
+    """ "appeal" during an appeal, else "response" (the first response to the dispute)."""
+    return "appeal" if case.is_appeal else "response"
+
+
 def _check_open(dispute: dict[str, Any]) -> None:
     details = dispute.get("evidence_details") or {}
     if dispute.get("status") not in OPEN_STATUSES:
         raise InvalidTransition(
             f"Dispute {dispute.get('id')} is '{dispute.get('status')}': it no longer takes evidence."
         )
-    if int(details.get("submission_count") or 0) > 0:
+    if is_answered(dispute.get("status"), details.get("submission_count")):
         raise InvalidTransition(f"Evidence for {dispute.get('id')} was already submitted.")
     due_by = int(details.get("due_by") or 0)
     if not due_by or due_by <= _now():
@@ -127,14 +140,17 @@ def stage_evidence(
 ) -> EvidencePacket:
     """Stage the packet on the Stripe dispute with submit=false, after re-reading the dispute."""
     require_role(actor, "operator")
-    _check_open(gateway.retrieve("disputes", dispute_id))
+    dispute = gateway.retrieve("disputes", dispute_id)
+    _check_open(dispute)
+    appeal = dispute.get("status") == APPEAL_OPEN
     row = prepare_packet(session, actor, dispute_id, cfg)
-    # One key per packet version: staging the same version again is a harmless replay.
+    # One key per packet version and stage: staging the same version again is a harmless replay.
     gateway.update_dispute(
         dispute_id,
-        evidence=row.evidence,
+        evidence=stripe_evidence(row.evidence, appeal=appeal),
         submit=False,
-        idempotency_key=f"ledgerdesk-stage-{dispute_id}-v{row.version}",
+        idempotency_key=f"ledgerdesk-stage-{dispute_id}-v{row.version}"
+        + ("-appeal" if appeal else ""),
     )
     row.staged_at, row.staged_by = utcnow(), actor.username
     audit.record(
@@ -143,13 +159,19 @@ def stage_evidence(
         "dispute.evidence_staged",
         f"dispute:{dispute_id}",
         None,
-        {"packet_version": row.version, "text_chars": row.text_chars, "missing": row.missing},
+        {
+            "packet_version": row.version,
+            "text_chars": row.text_chars,
+            "missing": row.missing,
+            "stage": "appeal" if appeal else "response",
+        },
     )
     return row
 
 
 def _approver_evidence(case: DisputeCase) -> dict[str, Any]:
     return {
+        "stage": stage_of(case),
         "amount": case.amount,
         "currency": case.currency,
         "amount_text": format_money(case.amount, case.currency),
@@ -162,6 +184,12 @@ def _approver_evidence(case: DisputeCase) -> dict[str, Any]:
         "why": case.recommendation_explanation,
         "evidence_completeness": case.evidence_completeness,
     }
+
+
+def _cut_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
+    """What the approver is told about fields cut to fit Stripe's limits (nothing when none)."""
+    cuts = cuts_in(evidence)
+    return {"cut_to_fit": [c.describe() for c in cuts]} if cuts else {}
 
 
 def request_submission(
@@ -179,6 +207,8 @@ def request_submission(
             f"Dispute {dispute_id} is '{case.status}' or already answered: nothing to submit."
         )
     row = latest_packet(session, case.id) or prepare_packet(session, actor, dispute_id, cfg)
+    stage = stage_of(case)
+    what = "appeal" if stage == "appeal" else "evidence packet"
     return request_action(
         session,
         actor,
@@ -188,13 +218,15 @@ def request_submission(
             "dispute": dispute_id,
             "evidence": dict(row.evidence),
             "packet_version": row.version,
+            "stage": stage,
         },
-        reason=f"Submit evidence packet v{row.version} for {case.reason} dispute"
+        reason=f"Submit {what} v{row.version} for {case.reason} dispute, with the packet PDF"
         + (f" (missing: {', '.join(row.missing)})" if row.missing else ""),
         rule_id=SUBMIT_RULE,
-        evidence=_approver_evidence(case) | {"missing": row.missing},
+        evidence=_approver_evidence(case) | {"missing": row.missing} | _cut_evidence(row.evidence),
         account=case.account,
-        dedupe_key=f"dispute:{dispute_id}:submit:v{row.version}",
+        dedupe_key=f"dispute:{dispute_id}:submit:v{row.version}"
+        + (":appeal" if stage == "appeal" else ""),
         policy=policy,
     )
 
@@ -212,6 +244,11 @@ def request_accept(
     if case.answered:
         raise InvalidTransition(
             f"Dispute {dispute_id} is '{case.status}' or already answered: nothing to accept."
+        )
+    if case.is_appeal:
+        raise InvalidTransition(
+            f"Dispute {dispute_id} is in its appeal stage: the earlier decision stands unless "
+            "the appeal is submitted, so there is nothing to accept."
         )
     why = reason or "; ".join(case.recommendation_explanation[-2:]) or "Accept the dispute"
     return request_action(

@@ -25,7 +25,7 @@ from core.errors import NotFound
 from core.governance import audit
 from core.governance.auth import require_role
 from core.models.base import utcnow
-from core.models.disputes import OPEN_STATUSES, DisputeCase
+from core.models.disputes import OPEN_STATUSES, DisputeCase, is_answered
 from core.sync.snapshots import get_object
 
 DISPUTE_FEE = 1500  # what a chargeback costs on top of the amount (USD); shown on EFW refunds
@@ -177,11 +177,11 @@ def board(
 def status_counts(session: Session, now: int) -> dict[str, int]:
     """Open disputes, those due within 72 h and those past due (for `jobs status`)."""
     rows = session.execute(
-        select(DisputeCase.due_by, DisputeCase.submission_count).where(
+        select(DisputeCase.due_by, DisputeCase.status, DisputeCase.submission_count).where(
             DisputeCase.status.in_(OPEN_STATUSES)
         )
     ).all()
-    waiting = [due for due, subs in rows if not subs]
+    waiting = [due for due, status, subs in rows if not is_answered(status, subs)]
     return {
         "open": len(rows),
         "due_within_72h": sum(1 for d in waiting if d and now < d <= now + 72 * 3600),

@@ -1,6 +1,10 @@
 """The dispute domain's event handlers: `charge.dispute.*` keeps the case current (then the
 assessment and the first alert follow), `radar.early_fraud_warning.*` proposes a refund.
 
+An appeal (`appeal_needs_response`, with a new `evidence_details.due_by`) reopens a decided case:
+its outcome is cleared until the appeal is decided, and it needs a response again although
+`submission_count` is already 1 (see `core.models.disputes.is_answered`).
+
 Handlers are idempotent: a case is keyed by the dispute id, and an event older than the one
 that last set the case is ignored.
 """
@@ -22,7 +26,7 @@ from core.errors import InputError
 from core.governance import audit
 from core.governance.policy import load_policy
 from core.models.base import utcnow
-from core.models.disputes import CLOSED_STATUSES, OPEN_STATUSES, DisputeCase
+from core.models.disputes import APPEAL_STATUSES, CLOSED_STATUSES, OPEN_STATUSES, DisputeCase
 from core.sync.processing import EventContext, handles
 
 DISPUTE_EVENTS = (
@@ -33,16 +37,19 @@ DISPUTE_EVENTS = (
     "charge.dispute.funds_reinstated",
 )
 EFW_EVENTS = ("radar.early_fraud_warning.created", "radar.early_fraud_warning.updated")
-# Among events with the same `created` second, status only moves forward.
+# Among events with the same `created` second, status only moves forward: through the first
+# stage (open → under review → decided), then through an appeal, then to the final decision.
 _STATUS_RANK = (
     {s: 0 for s in OPEN_STATUSES}
-    | {
-        "warning_under_review": 1,
-        "under_review": 1,
-        "appeal_under_review": 1,
-    }
+    | {"warning_under_review": 1, "under_review": 1, "appeal_under_review": 1}
     | {s: 2 for s in CLOSED_STATUSES}
 )
+
+
+def _progress(status: str, submission_count: int) -> tuple[int, int]:
+    """(stage, step) of a dispute: an appeal, or a decision after one, is the second stage."""
+    stage = 1 if status in APPEAL_STATUSES or submission_count > 1 else 0
+    return stage, _STATUS_RANK.get(status, 0)
 
 
 def apply_dispute(
@@ -82,9 +89,9 @@ def apply_dispute(
     else:
         if event_created < case.source_created:
             return case, False  # an older event never overwrites newer state
-        if event_created == case.source_created and _STATUS_RANK.get(
-            fields["status"], 0
-        ) < _STATUS_RANK.get(case.status, 0):
+        if event_created == case.source_created and _progress(
+            fields["status"], fields["submission_count"]
+        ) < _progress(case.status, case.submission_count):
             fields["status"] = case.status
         before = audit_view(case)
         for key in ("amount_withdrawn", "amount_reinstated", "fee", "fee_reinstated"):
@@ -95,6 +102,8 @@ def apply_dispute(
         case.source_created = event_created
     if case.submission_count > 0 and case.submitted_at is None:
         case.submitted_at = datetime.fromtimestamp(event_created, UTC)
+    if case.status in APPEAL_STATUSES and case.outcome is not None:
+        case.outcome = case.closed_at = None  # an appeal reopens the decision
     if case.status in CLOSED_STATUSES and case.outcome is None:
         case.outcome = case.status
         case.closed_at = datetime.fromtimestamp(event_created, UTC)

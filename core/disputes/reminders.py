@@ -4,7 +4,9 @@ Exactly once per dispute and threshold: the `dispute_reminders` row (unique on c
 threshold) is inserted with ON CONFLICT DO NOTHING in the same transaction as the outbox
 messages, so a scheduler restart, a second scheduler or a retried run can never send a
 reminder twice — the one that inserted the row sends, every other one sees 0 rows and skips.
-Nothing is sent once evidence is submitted or the dispute is closed.
+Nothing is sent once evidence is submitted or the dispute is closed. An appeal has its own
+deadline and its own reminders at the same thresholds (recorded as "appeal-7d", ...), so they
+are sent again for it.
 """
 
 from __future__ import annotations
@@ -23,10 +25,23 @@ from core.disputes.evidence.context import _objects
 from core.disputes.settings import DisputeConfig
 from core.models.base import utcnow
 from core.models.context import CrmAccount
-from core.models.disputes import OPEN_STATUSES, DisputeCase, DisputeReminder
+from core.models.disputes import OPEN_STATUSES, DisputeCase, DisputeReminder, awaiting_response
 from core.money import format_money
 
 DAY = 86_400
+APPEAL_PREFIX = "appeal-"
+
+
+def reminder_label(case: DisputeCase, threshold: str) -> str:
+    """The once-only key of a reminder: an appeal's reminders are distinct from the first ones."""
+    return APPEAL_PREFIX + threshold if case.is_appeal else threshold
+
+
+def _sent_for_stage(case: DisputeCase, labels: set[str]) -> set[str]:
+    """The thresholds already reminded in the case's current stage."""
+    if case.is_appeal:
+        return {x.removeprefix(APPEAL_PREFIX) for x in labels if x.startswith(APPEAL_PREFIX)}
+    return {x for x in labels if not x.startswith(APPEAL_PREFIX)}
 
 
 def _email(session: Session, to: str, subject: str, body: str, key: str, related: str) -> None:
@@ -57,9 +72,10 @@ def _claim(session: Session, case: DisputeCase, threshold: str) -> bool:
 
 
 def _headline(case: DisputeCase, now: int, tz: str) -> str:
+    what = "appeal evidence" if case.is_appeal else "evidence"
     return (
         f"Dispute {case.dispute_id}: {format_money(case.amount, case.currency)} ({case.reason}), "
-        f"evidence due {deadline_text(case.due_by, now, tz)} — {countdown_text(case.due_by, now)}"
+        f"{what} due {deadline_text(case.due_by, now, tz)} — {countdown_text(case.due_by, now)}"
     )
 
 
@@ -152,13 +168,7 @@ def send_due_reminders(
     """Send every reminder whose threshold has been crossed and not yet sent (texts in `tz`,
     the team's time zone from the settings)."""
     cases = list(
-        session.scalars(
-            select(DisputeCase).where(
-                DisputeCase.status.in_(OPEN_STATUSES),
-                DisputeCase.submission_count == 0,
-                DisputeCase.due_by > now,
-            )
-        )
+        session.scalars(select(DisputeCase).where(awaiting_response(), DisputeCase.due_by > now))
     )
     sent_rows = (
         session.execute(
@@ -177,20 +187,23 @@ def send_due_reminders(
         hit = reminder_due(
             case.due_by,
             now,
-            already.get(case.id, set()),
+            _sent_for_stage(case, already.get(case.id, set())),
             answered=case.answered,
             thresholds=cfg.thresholds,
         )
-        if hit is None or not _claim(session, case, hit.label):
+        label = reminder_label(case, hit.label) if hit else ""
+        if hit is None or not _claim(session, case, label):
             continue
-        text = f"Reminder ({hit.label} before the deadline). {_headline(case, now, tz)}"
-        key = f"dispute-reminder:{case.dispute_id}:{hit.label}"
+        stage = "appeal deadline" if case.is_appeal else "deadline"
+        text = f"Reminder ({hit.label} before the {stage}). {_headline(case, now, tz)}"
+        key = f"dispute-reminder:{case.dispute_id}:{label}"
         to = case.owner or cfg.escalation_email
         if to:
             _email(
                 session,
                 to,
-                f"Dispute {case.dispute_id}: evidence due in {countdown_text(case.due_by, now)}",
+                f"Dispute {case.dispute_id}: {'appeal ' if case.is_appeal else ''}evidence due in "
+                f"{countdown_text(case.due_by, now)}",
                 text + "\nOpen the Disputes page to review the evidence packet.",
                 f"{key}:email",
                 f"dispute:{case.dispute_id}",
@@ -200,5 +213,5 @@ def send_due_reminders(
             text + (f" Owner: {case.owner}." if case.owner else " No owner!"),
             f"{key}:chat",
         )
-        sent.append((case.dispute_id, hit.label))
+        sent.append((case.dispute_id, label))
     return ReminderRun(checked=len(cases), sent=sent)

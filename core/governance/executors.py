@@ -1,5 +1,6 @@
 """Governance's executors, one per action type: re-read Stripe, supersede when the world has
-changed, otherwise call Stripe with the action's idempotency key.
+changed, otherwise call Stripe with the action's idempotency key. (Submitting dispute evidence
+belongs to the disputes domain: core/disputes/submission.py.)
 
 On a retry (an earlier attempt may have reached Stripe) while Stripe still remembers the key,
 prechecks are skipped and the same request is re-sent: Stripe replays the first answer. Past
@@ -159,34 +160,6 @@ def _open_dispute(ctx: ExecutionContext) -> dict[str, Any]:
     if not due_by or due_by < ctx.now.timestamp():
         ctx.supersede(f"The response deadline of dispute {dispute['id']} has passed.")
     return dispute
-
-
-@executor(T.SUBMIT_DISPUTE_EVIDENCE, default=True)
-def submit_dispute_evidence(ctx: ExecutionContext) -> dict[str, Any]:
-    """Submit the approved evidence to Stripe (submit=true: it cannot be changed afterwards)."""
-    dispute = _open_dispute(ctx)
-    ours = (dispute.get("metadata") or {}).get(METADATA_IDEMPOTENCY) == ctx.idempotency_key
-    if ours and not ctx.key_is_fresh and dispute.get("status") not in OPEN_DISPUTE:
-        return {
-            "summary": f"Evidence for {dispute['id']} was submitted by an earlier attempt",
-            "dispute": dispute["id"],
-            "status": dispute.get("status"),
-        }
-    evidence = _param(ctx, "evidence") or {}
-    if not evidence:
-        raise InputError("There is no evidence to submit on this action.")
-    updated = ctx.gateway.update_dispute(
-        dispute["id"],
-        evidence=evidence,
-        submit=True,
-        metadata=ctx.metadata,
-        idempotency_key=ctx.idempotency_key,
-    )
-    return {
-        "summary": f"Submitted evidence for {updated['id']}; it is now {updated.get('status')}",
-        "dispute": updated["id"],
-        "status": updated.get("status"),
-    }
 
 
 @executor(T.ACCEPT_DISPUTE, default=True)

@@ -15,6 +15,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -74,12 +76,42 @@ class DisputeCase(Base):
 
     @property
     def answered(self) -> bool:
-        """Evidence is in or the case is decided: no more reminders, no more submissions."""
-        return self.submission_count > 0 or self.status not in OPEN_STATUSES
+        """Evidence is in for the current stage or the case is decided: no more reminders, no
+        more submissions."""
+        return is_answered(self.status, self.submission_count)
+
+    @property
+    def is_appeal(self) -> bool:
+        """The dispute is in its appeal stage (a second response after a decision)."""
+        return self.status in APPEAL_STATUSES
 
 
 OPEN_STATUSES = frozenset({"needs_response", "warning_needs_response", "appeal_needs_response"})
 CLOSED_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
+APPEAL_STATUSES = frozenset({"appeal_needs_response", "appeal_under_review"})
+APPEAL_OPEN = "appeal_needs_response"
+
+
+def submissions_before(status: str | None) -> int:
+    """Submissions a dispute already has when its current stage opens: an appeal follows the
+    first response, so `submission_count` 1 does not mean the appeal is answered."""
+    return 1 if status == APPEAL_OPEN else 0
+
+
+def is_answered(status: str | None, submission_count: int | None) -> bool:
+    """No response is awaited: the stage's evidence is in, or the dispute is not open."""
+    return status not in OPEN_STATUSES or int(submission_count or 0) > submissions_before(status)
+
+
+def awaiting_response() -> Any:
+    """SQL condition for cases still awaiting a response (the query form of `is_answered`)."""
+    return or_(
+        and_(DisputeCase.status == APPEAL_OPEN, DisputeCase.submission_count <= 1),
+        and_(
+            DisputeCase.status.in_(OPEN_STATUSES - {APPEAL_OPEN}),
+            DisputeCase.submission_count == 0,
+        ),
+    )
 
 
 class DisputeReminder(Base):

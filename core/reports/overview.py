@@ -21,7 +21,7 @@ from core.governance.auth import Actor
 from core.governance.policy import Policy, load_policy
 from core.governance.queries import awaiting
 from core.models.books import DriftSnapshot
-from core.models.disputes import OPEN_STATUSES, DisputeCase
+from core.models.disputes import DisputeCase, awaiting_response
 from core.models.recovery import RecoveryCase
 from core.models.sync import Event
 from core.sync.health import account_health, queue_health
@@ -128,11 +128,7 @@ def recovered_since(session: Session, since: int) -> tuple[int, Amounts]:
 
 def disputes_due(session: Session, now: int) -> tuple[int, int | None, int]:
     """Unanswered disputes due within 72 h, the nearest deadline, and those past due."""
-    waiting = and_(
-        DisputeCase.status.in_(OPEN_STATUSES),
-        DisputeCase.submission_count == 0,
-        DisputeCase.due_by > 0,
-    )
+    waiting = and_(awaiting_response(), DisputeCase.due_by > 0)
     soon, nearest = session.execute(
         select(func.count(), func.min(DisputeCase.due_by)).where(
             waiting, DisputeCase.due_by > now, DisputeCase.due_by <= now + DUE_SOON_SECONDS

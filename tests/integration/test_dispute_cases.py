@@ -11,6 +11,7 @@ from core.disputes.cases import board, status_counts
 from core.disputes.handlers import apply_dispute
 from core.disputes.reminders import send_due_reminders
 from core.disputes.settings import DisputeConfig
+from core.errors import InvalidTransition
 from core.models.disputes import DisputeCase
 from core.models.governance import ActionRequest, OutboxMessage
 from tests.support import disputes as f
@@ -190,3 +191,92 @@ def test_efw_refund_and_dispute_requests_are_deduplicated(Session: Any) -> None:
         acc = request_accept(session, op, case.dispute_id)
         assert acc.action_type == "accept_dispute" and acc.amount == 10_000
         assert session.scalar(select(func.count()).select_from(ActionRequest)) == 3
+
+
+def _appealable(session: Any, due_by: int, amount: int = 10_000) -> tuple[DisputeCase, Any]:
+    """An open dispute's case, and a function applying a later state of the same dispute."""
+    cus = f.customer(session)
+    ch = f.charge(session, cus, amount, NOW - 10 * f.DAY)
+    dp = f.dispute(ch, due_by=due_by)
+    cfg = DisputeConfig(alert_threshold=10**12, default_owner="sam@example.com")
+    case, _ = apply_dispute(session, dp, event_created=NOW, cfg=cfg, now=NOW)
+
+    def event(status: str, subs: int, due: int, at: int) -> DisputeCase:
+        details = dict(dp["evidence_details"], due_by=due, submission_count=subs)
+        got, _ = apply_dispute(
+            session,
+            dict(dp, status=status, evidence_details=details),
+            event_created=at,
+            cfg=CFG,
+            now=at,
+        )
+        return got
+
+    return case, event
+
+
+def test_an_appeal_needs_a_response_again_with_its_own_deadline_and_reminders(
+    Session: Any,
+) -> None:
+    """First response answered and lost, then appealed: submission_count 1 no longer means
+    answered; priority, board, counts and reminders follow the appeal's due_by."""
+    first_due, appeal_due = NOW + 5 * f.DAY, NOW + 40 * f.DAY
+    with Session.begin() as session:
+        op = make_user(session, "olga", "operator")
+        case, event = _appealable(session, first_due, amount=80_000)
+        sent = [th for _, th in send_due_reminders(session, CFG, NOW, "UTC").sent]
+        assert sent == ["7d"]
+
+        event("under_review", 1, first_due, NOW + f.DAY)
+        assert case.answered and case.priority == 0
+        lost = event("lost", 1, first_due, NOW + 20 * f.DAY)
+        assert lost.outcome == "lost" and lost.closed_at is not None
+
+        later = NOW + 36 * f.DAY  # 4 days before the appeal is due
+        appeal = event("appeal_needs_response", 1, appeal_due, later)
+        assert appeal.is_appeal and not appeal.answered
+        assert appeal.outcome is None and appeal.closed_at is None  # the decision is reopened
+        assert appeal.priority > 0 and appeal.due_by == appeal_due
+        assert any("deadline in 96 h" in line for line in appeal.priority_explanation)
+        [row] = [r for r in board(session, later, CFG) if r.dispute_id == case.dispute_id]
+        assert row.urgency == "soon" and row.countdown == "4 d 0 h left"
+        assert status_counts(session, later)["open"] >= 1
+        assert status_counts(session, appeal_due - 3600)["due_within_72h"] >= 1
+
+        # The appeal's reminders are its own: 7d was sent for the first response, yet the
+        # appeal gets its tightest crossed threshold, then the next ones, each once.
+        fired = [
+            th
+            for t in (later, later + 3600, appeal_due - 3 * f.DAY, appeal_due - 20 * 3600)
+            for d, th in send_due_reminders(session, CFG, t, "UTC").sent
+            if d == case.dispute_id
+        ]
+        assert fired == ["appeal-7d", "appeal-3d", "appeal-24h"]
+        texts = [
+            m.body for m in session.scalars(select(OutboxMessage)) if "appeal-" in m.dedupe_key
+        ]
+        assert texts and all("appeal evidence due" in t for t in texts)
+
+        submission = request_submission(session, op, case.dispute_id, CFG)
+        assert submission.params["stage"] == "appeal"
+        try:
+            request_accept(session, op, case.dispute_id)
+        except InvalidTransition as exc:
+            assert "appeal" in str(exc)
+        else:
+            raise AssertionError("an appeal cannot be accepted")
+
+        answered = event("appeal_under_review", 2, appeal_due, later + f.DAY)
+        assert answered.answered and answered.priority == 0 and answered.outcome is None
+        assert send_due_reminders(session, CFG, appeal_due - 11 * 3600, "UTC").sent == []
+        won = event("won", 2, appeal_due, later + 10 * f.DAY)
+        assert won.outcome == "won"
+
+
+def test_same_second_events_keep_the_appeal_after_the_first_decision(Session: Any) -> None:
+    with Session.begin() as session:
+        case, event = _appealable(session, NOW + 5 * f.DAY)
+        at = NOW + 10 * f.DAY
+        event("appeal_needs_response", 1, NOW + 30 * f.DAY, at)
+        event("lost", 1, NOW + 30 * f.DAY, at)  # delivered out of order, in the same second
+        assert case.status == "appeal_needs_response" and not case.answered

@@ -16,7 +16,7 @@ import pytest
 from core.adapters.llm import LlmClient, client_from_settings
 from core.db import make_engine, make_sessionmaker, migrate
 from core.disputes.actions import prepare_packet, rephrase_narrative
-from core.disputes.evidence.checklist import TEXT_LIMIT
+from core.disputes.evidence.checklist import FIELD_LIMITS, TEXT_LIMIT
 from core.disputes.evidence.narrative import GUARD_PASSED, describe
 from core.disputes.evidence.packet import build_packet
 from core.disputes.handlers import apply_dispute
@@ -197,24 +197,23 @@ def test_without_a_key_the_template_is_used_and_nothing_is_called(
     assert stub.requests == []
 
 
-def test_a_rephrase_that_would_break_the_budget_falls_back(
+def test_a_rephrase_that_would_be_cut_falls_back_to_the_template(
     sqlite_sessions: Any, stub: OpenAIStub
 ) -> None:
-    dispute_id = seed(sqlite_sessions)
-    with sqlite_sessions() as session:
-        from core.disputes.cases import get_case
-
-        chars = build_packet(session, get_case(session, dispute_id), CFG, NOW).text_chars
-    # a cancellation policy that leaves 40 characters of room (it is not part of this narrative)
-    room = TEXT_LIMIT - chars - 40
-    cfg = DisputeConfig(
-        alert_threshold=CFG.alert_threshold,
-        refund_policy_text=CFG.refund_policy_text,
-        cancellation_policy_text=CFG.cancellation_policy_text + " Terms." * (room // 7),
+    plain = template_text(sqlite_sessions, seed(sqlite_sessions))
+    # A customer name (it appears once in the narrative) that leaves 40 characters of room in
+    # the summary field, whose Stripe limit is 20,000 characters.
+    name = "Ada Lovelace" + " y" * ((FIELD_LIMITS["uncategorized_text"] - len(plain) - 40) // 2)
+    dispute_id = seed(sqlite_sessions, name=name)
+    assert (
+        FIELD_LIMITS["uncategorized_text"] - 42
+        <= len(template_text(sqlite_sessions, dispute_id))
+        <= FIELD_LIMITS["uncategorized_text"] - 40
     )
     longer = FREE[:-1] + ", as the full access record and the customer history below both show."
     stub.replies.append({"parts": {"free_1": longer}})
-    _v, evidence, meta, _ = rephrased(sqlite_sessions, dispute_id, llm(stub), cfg)
-    assert meta["source"] == "template" and "150,000" in meta["guard"]
-    assert FREE in evidence["uncategorized_text"]
+    _v, evidence, meta, _ = rephrased(sqlite_sessions, dispute_id, llm(stub))
+    assert meta["source"] == "template" and "20,000" in meta["guard"]
+    assert FREE in evidence["uncategorized_text"] and longer not in evidence["uncategorized_text"]
+    assert len(evidence["uncategorized_text"]) <= FIELD_LIMITS["uncategorized_text"]
     assert sum(len(v) for v in evidence.values()) <= TEXT_LIMIT

@@ -178,3 +178,54 @@ def test_pdf_opens_and_shows_name_and_amounts(Session: Any) -> None:
     assert "$123.45" in text  # disputed amount
     assert "$49.00" in text  # earlier charges
     assert case.dispute_id in text
+
+
+def _usage_rows(customer_id: str, rows: int) -> str:
+    """`rows` usage lines after the disputed charge, each ~150 characters once rendered."""
+    start = datetime(2026, 5, 13, tzinfo=UTC).timestamp()
+    return "stripe customer id,timestamp,event,ip,detail\n" + "".join(
+        f"{customer_id},"
+        f"{datetime.fromtimestamp(start + i * 3_000, UTC):%Y-%m-%d %H:%M},"
+        f"download,198.51.100.{i % 250},report export #{i:04d} "
+        "of the monthly ledger for all accounts in CSV and PDF with attachments\n"
+        for i in range(rows)
+    )
+
+
+def test_500_usage_rows_are_cut_to_stripes_field_limit_and_the_cut_is_shown(
+    Session: Any,
+) -> None:
+    from core.disputes.actions import request_submission
+    from core.disputes.evidence.checklist import FIELD_LIMITS, cuts_in, over_limits
+    from tests.support.governance import make_user
+
+    with Session.begin() as session:
+        cus, disputed = _history(session)
+        _import(session, "usage", _usage_rows(cus["id"], 500))
+        case, _ = apply_dispute(
+            session, f.dispute(disputed, due_by=NOW + 5 * f.DAY), event_created=NOW, cfg=CFG
+        )
+        packet = build_packet(session, case, CFG, NOW)
+        full = packet.uncut["access_activity_log"]
+        assert len(full.split("\n")) == 500 and len(full) > 70_000  # what used to be sent
+        assert over_limits(packet.evidence) == []
+        for field_name, limit in FIELD_LIMITS.items():
+            assert len(packet.evidence.get(field_name, "")) <= limit, field_name
+        log = packet.evidence["access_activity_log"]
+        assert log.split("\n")[-1] == full.split("\n")[-1]  # the newest use is kept
+        [cut] = packet.cuts
+        assert cut.field == "access_activity_log" and cut.removed_lines > 300
+        assert cuts_in(packet.evidence) == packet.cuts
+        # The approver sees the cut on the request.
+        save_packet(session, case, packet, "tester")
+        action = request_submission(
+            session, make_user(session, "olga", "operator"), case.dispute_id, CFG
+        )
+        [shown] = action.evidence["cut_to_fit"]
+        assert shown == cut.describe() and "older lines" in shown
+        assert action.params["evidence"]["access_activity_log"] == log
+    # ...and so does the PDF, which also carries the whole log.
+    reader = PdfReader(io.BytesIO(render_pdf(packet, now=datetime(2026, 6, 1, tzinfo=UTC))))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Cut to fit Stripe's limits" in text and "older lines" in text
+    assert "report export #0000" in text and "report export #0499" in text

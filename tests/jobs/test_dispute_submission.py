@@ -4,6 +4,7 @@ and never for a dispute that was closed or already submitted; staging sends subm
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,12 +15,14 @@ from core.config import Settings
 from core.db import make_engine, make_sessionmaker, migrate
 from core.disputes.actions import request_accept, request_submission, stage_evidence
 from core.disputes.handlers import apply_dispute
-from core.errors import InvalidTransition
+from core.disputes.submission import pdf_filename
+from core.errors import InvalidTransition, StripeUnavailable
 from core.governance import actions
 from core.governance import queries as action_queries
 from core.governance.executor import execute_action
 from core.sync.snapshots import store_fetched
 from tests.conftest import settings_for
+from tests.support import disputes as f
 from tests.support.governance import make_team
 from tests.support.sandbox import SANDBOX_KEY
 
@@ -81,13 +84,56 @@ def submits(posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def approve_and_run(env: dict[str, Any], action_id: int) -> str | None:
+def approve(env: dict[str, Any], action_id: int) -> None:
     for approver in ("approver", "approver2"):  # large amounts need two different approvers
         with env["Session"].begin() as s:
             if action_queries.get_action(s, action_id).status != "requested":
                 break
             actions.approve(s, env["team"][approver], action_id, "evidence reviewed")
+
+
+def approve_and_run(env: dict[str, Any], action_id: int) -> str | None:
+    approve(env, action_id)
     return execute_action(env["Session"], env["settings"], action_id)
+
+
+def action_key(env: dict[str, Any], action_id: int) -> str:
+    with env["Session"]() as s:
+        return str(action_queries.get_action(s, action_id).idempotency_key)
+
+
+def packet_files(env: dict[str, Any], dispute_id: str, action_id: int) -> list[dict[str, Any]]:
+    """The dispute_evidence files at the sandbox that carry this action's packet PDF."""
+    gw: StripeGateway = env["gw"]
+    page = gw.list_page("files", {"purpose": "dispute_evidence", "limit": 100})
+    name = pdf_filename(dispute_id, action_key(env, action_id))
+    return [f for f in page["data"] if f["filename"] == name]
+
+
+def file_posts(sandbox: Any, idempotency_key: str) -> list[dict[str, Any]]:
+    log = requests.get(
+        f"{sandbox.url}/_sandbox/requests", params={"limit": 10000}, timeout=10
+    ).json()
+    return [
+        r
+        for r in log["requests"]
+        if r["method"] == "POST"
+        and r["path"] == "/v1/files"
+        and r["idempotency_key"] == f"{idempotency_key}-pdf"
+    ]
+
+
+class DroppedAnswer(StripeGateway):
+    """The real gateway, except that the connection drops at the first evidence submission,
+    after the PDF upload went through: the attempt fails transiently and is retried."""
+
+    dropped: set[str] = set()
+
+    def update_dispute(self, dispute_id: str, **kwargs: Any) -> dict[str, Any]:
+        if kwargs.get("submit") and dispute_id not in self.dropped:
+            self.dropped.add(dispute_id)
+            raise StripeUnavailable("Could not reach Stripe: connection reset")
+        return super().update_dispute(dispute_id, **kwargs)
 
 
 def test_submit_true_only_after_approval_and_only_once(sandbox: Any, env: dict[str, Any]) -> None:
@@ -106,7 +152,10 @@ def test_submit_true_only_after_approval_and_only_once(sandbox: Any, env: dict[s
     assert approve_and_run(env, action.id) == "succeeded"
     posts = dispute_posts(sandbox, dp)
     assert len(submits(posts)) == 1 and submits(posts)[0]["params"]["submit"] == "true"
-    assert submits(posts)[0]["params"]["evidence"] == staged.evidence
+    [pdf] = packet_files(env, dp, action.id)
+    sent = submits(posts)[0]["params"]["evidence"]
+    assert sent == staged.evidence | {"uncategorized_file": pdf["id"]}
+    assert pdf["purpose"] == "dispute_evidence" and pdf["type"] == "pdf" and pdf["size"] > 1_000
 
     # A second (stale) submission request for the now-submitted dispute is superseded.
     with env["Session"].begin() as s:
@@ -188,3 +237,67 @@ def test_dispute_events_from_the_sandbox_become_cases_via_the_queue(
             select(ActionRequest).where(ActionRequest.rule_id == "disputes.efw_refund.v1")
         ).all()
         assert len({r.dedupe_key for r in refunds}) == len(refunds)
+
+
+@pytest.mark.parametrize("hours_later", [1, 25])
+def test_the_packet_pdf_is_uploaded_once_even_when_the_submission_is_retried(
+    sandbox: Any, env: dict[str, Any], hours_later: int
+) -> None:
+    """A retry within Stripe's 24 h key memory, and one after it (the upload is then found by
+    its name instead of being replayed): one upload, and the dispute references that file."""
+    dp = new_dispute(sandbox, env, "product_not_received")
+    with env["Session"].begin() as s:
+        action = request_submission(s, env["team"]["operator"], dp)
+    approve(env, action.id)
+    flaky = execute_action(
+        env["Session"],
+        env["settings"],
+        action.id,
+        gateway_factory=lambda settings, account: DroppedAnswer(make_client(settings)),
+    )
+    assert flaky == "retrying"
+    key = action_key(env, action.id)
+    assert len(file_posts(sandbox, key)) == 1 and submits(dispute_posts(sandbox, dp)) == []
+
+    later = datetime.now(UTC) + timedelta(hours=hours_later)
+    assert execute_action(env["Session"], env["settings"], action.id, now=later) == "succeeded"
+    assert len(file_posts(sandbox, key)) == 1  # not uploaded again
+    [pdf] = packet_files(env, dp, action.id)
+    [submitted] = submits(dispute_posts(sandbox, dp))
+    assert submitted["params"]["evidence"]["uncategorized_file"] == pdf["id"]
+    dispute = env["gw"].retrieve("disputes", dp)
+    assert (
+        dispute["status"] == "under_review"
+        and dispute["evidence"]["uncategorized_file"] == (pdf["id"])
+    )
+    with env["Session"]() as s:
+        done = action_queries.get_action(s, action.id)
+        assert done.result["file"] == pdf["id"] and "earlier attempt" in done.result["summary"]
+
+
+def test_an_appeal_is_submitted_as_evidence_appeal_with_the_packet_pdf(
+    sandbox: Any, env: dict[str, Any]
+) -> None:
+    """In the appeal stage Stripe takes only evidence[appeal][card]: the summary as the reason
+    for filing, the packet PDF as the supporting file; no other evidence field is sent."""
+    dp = new_dispute(sandbox, env, "fraudulent")
+    due = int(time.time()) + 72 * 3600
+    appeal = f.open_appeal(sandbox, dp, due)
+    with env["Session"].begin() as s:
+        case, _ = apply_dispute(s, appeal, event_created=int(time.time()) + 1)
+        assert case.status == "appeal_needs_response" and not case.answered
+        action = request_submission(s, env["team"]["operator"], dp)
+        summary = action.params["evidence"]["uncategorized_text"]
+        assert action.params["stage"] == "appeal" and action.evidence["stage"] == "appeal"
+    status = approve_and_run(env, action.id)
+    [pdf] = packet_files(env, dp, action.id)
+    [sent] = submits(dispute_posts(sandbox, dp))
+    assert sent["params"]["evidence"] == {
+        "appeal": {"card": {"reason_for_filing": summary, "supporting_files": [pdf["id"]]}}
+    }
+    with env["Session"]() as s:
+        outcome = action_queries.get_action(s, action.id)
+    if status == "succeeded":
+        assert env["gw"].retrieve("disputes", dp)["status"] == "appeal_under_review"
+    else:  # the sandbox does not take appeals yet: it refuses the request itself
+        assert status == "failed" and "appeal" in (outcome.last_error or "")

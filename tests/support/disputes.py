@@ -147,3 +147,16 @@ def dispute(
 def ts(*args: int) -> int:
     """Epoch seconds of a UTC date-time."""
     return int(datetime(*args, tzinfo=UTC).timestamp())
+
+
+def open_appeal(server: Any, dispute_id: str, due_by: int) -> dict[str, Any]:
+    """Move a sandbox dispute into its appeal stage, as Stripe does after a decision: status
+    `appeal_needs_response`, a new `due_by`, `submission_count` 1. (The sandbox has no
+    simulation for appeals yet, so the test sets the state in-process.)"""
+    account = server.state.platform
+    with server.state.lock:
+        dp = account.objects[dispute_id]
+        details = dict(dp["evidence_details"], due_by=due_by, submission_count=1)
+        return dict(
+            account.update(dispute_id, status="appeal_needs_response", evidence_details=details)
+        )

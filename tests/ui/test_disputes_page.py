@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +112,42 @@ def test_dispute_rate_waits_for_the_books_job_instead_of_counting_charges(
     assert not at.exception
     assert any("dispute rate appears once the hourly `books` job" in i.value for i in at.info)
     assert len(at.get("plotly_chart")) == 1  # the outcomes chart; no rate without charges
+
+
+def test_an_appeal_is_on_the_board_and_a_cut_log_is_shown(seeded: dict[str, Any]) -> None:
+    """An appealed dispute (submission_count 1) is back on the board by its new deadline; its
+    500-line access log is cut to Stripe's 20,000 characters and the page says so."""
+    from core.imports import IMPORTERS
+    from core.imports.csv_import import run_import
+
+    now = int(time.time())
+    cfg = DisputeConfig(alert_threshold=10**12, default_owner="sam@example.com")
+    with seeded["Session"].begin() as session:
+        cus = f.customer(session, name="Alan Turing")
+        ch = f.charge(session, cus, 9_000, now - 60 * f.DAY)
+        rows = "".join(
+            f"{cus['id']},{datetime.fromtimestamp(now - 30 * f.DAY + i * 600, UTC):%Y-%m-%d %H:%M},"
+            f"download,198.51.100.{i % 250},"
+            f"report export #{i:04d} of the monthly ledger for all accounts in CSV and PDF\n"
+            for i in range(500)
+        )
+        result = run_import(
+            session,
+            ("stripe customer id,timestamp,event,ip,detail\n" + rows).encode(),
+            IMPORTERS["usage"].schema,
+            IMPORTERS["usage"].apply,
+        )
+        assert result.error_count == 0
+        appeal = f.dispute(
+            ch, status="appeal_needs_response", due_by=now + 6 * 3600, submission_count=1
+        )
+        case, _ = apply_dispute(session, appeal, event_created=now, cfg=cfg)
+        assert not case.answered
+    at = _app(seeded["actor"])
+    assert not at.exception, at.exception
+    board = at.dataframe[0].value
+    assert list(board["Dispute"])[0] == appeal["id"]  # due in 6 h: the most urgent
+    assert list(board["Status"])[0] == "appeal_needs_response"
+    assert any("Appeal:" in w.value for w in at.warning)
+    assert any("older lines" in w.value and "20,000" in w.value for w in at.warning)
+    assert at.button(key="request_accept").disabled

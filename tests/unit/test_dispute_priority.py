@@ -7,7 +7,7 @@ from core.disputes.evidence.checklist import (
     checklist_for,
     evaluate,
     evidence_kinds,
-    fit_to_budget,
+    fit_to_limits,
     text_length,
 )
 from core.disputes.priority import PriorityInputs, fight_or_accept, priority, win_chance
@@ -103,8 +103,9 @@ def test_evidence_kinds_and_budget() -> None:
     }
     kinds = evidence_kinds(ev, prior_payments=3, tickets=0)
     assert kinds == {"usage_proof", "prior_payments", "customer_details"}
-    fitted, trimmed = fit_to_budget(ev)
-    assert trimmed and text_length(fitted) <= TEXT_LIMIT
+    fitted, cuts = fit_to_limits(ev)
+    assert [c.field for c in cuts] == ["access_activity_log"]
+    assert text_length(fitted) <= TEXT_LIMIT
     assert (
         fitted["customer_email_address"] == "a@x.io" and fitted["uncategorized_text"] == "summary"
     )

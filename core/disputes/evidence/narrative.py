@@ -265,9 +265,12 @@ def rephrase(
 
 
 def over_budget(meta: NarrativeMeta) -> NarrativeMeta:
-    """The record when a rephrasing would push the packet past Stripe's text budget."""
+    """The record when a rephrasing would have to be cut to fit Stripe's text limits."""
     out = {k: v for k, v in meta.items() if k != "parts"}
-    guard = "template (the rephrasing would not fit Stripe's 150,000-character budget)"
+    guard = (
+        "template (the rephrasing would not fit Stripe's limits: 20,000 characters per field, "
+        "150,000 in all)"
+    )
     return out | {"source": "template", "guard": guard}
 
 

@@ -5,7 +5,10 @@
             tickets, the operator's own evidence
          ─► fill(): Stripe evidence fields + narrative from the reason's approved template
             (core/disputes/evidence/narrative.py: optional AI rephrasing of its free sentences, guarded)
-         ─► checklist (what is missing) and the 150,000-character budget
+         ─► Stripe's limits: each long text field at most 20,000 characters, 150,000 in all
+            (cut at a line or sentence boundary, the access log keeping its newest lines, a
+            note where the cut is; `Packet.cuts` says what was left out)
+         ─► checklist (what is missing)
 
 The submission request carries the latest packet as the approver saw it
 (core/disputes/actions.py); the executor sends exactly that with `submit=true`.
@@ -24,11 +27,12 @@ from sqlalchemy.orm import Session
 
 from core.adapters.draft_guard import RewriteModel
 from core.disputes.evidence.checklist import (
-    TEXT_LIMIT,
     ChecklistResult,
+    Cut,
+    cuts_in,
     evaluate,
     evidence_kinds,
-    fit_to_budget,
+    fit_to_limits,
     text_length,
 )
 from core.disputes.evidence.context import DAY, PacketContext, gather
@@ -44,6 +48,15 @@ from core.models.disputes import DisputeCase, EvidencePacket, UsageRecord
 from core.money import format_money
 
 MAX_LOG_LINES = 500
+# The fields the narrative fills: a rephrasing is never cut into the packet.
+NARRATIVE_FIELDS = frozenset(
+    {
+        "uncategorized_text",
+        "duplicate_charge_explanation",
+        "cancellation_rebuttal",
+        "refund_refusal_explanation",
+    }
+)
 
 
 def _date(ts: int | float | datetime | None) -> str:
@@ -63,12 +76,19 @@ class Packet:
     checklist: ChecklistResult
     kinds: frozenset[str]
     text_chars: int
-    trimmed: bool
+    cuts: list[Cut]
     template_id: str
     template_version: str
     inputs_hash: str
     context: PacketContext = field(repr=False)
     narrative: NarrativeMeta = field(default_factory=dict)  # template or guarded AI rephrasing
+    # The full text of each field that was cut (for the PDF's appendix; never sent as text).
+    uncut: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def trimmed(self) -> bool:
+        """True when a field was cut to fit Stripe's limits."""
+        return bool(self.cuts)
 
     @property
     def missing(self) -> list[str]:
@@ -256,12 +276,13 @@ def build_packet(
         reason=case.reason,
         previous=narrative_history(session, case.id) if case.id is not None else (),
     )
-    evidence, template_id, version = fill(ctx, cfg, narrative, text)
-    if meta["source"] == "ai" and text_length(evidence) > TEXT_LIMIT:
-        # A rephrasing is never trimmed into the packet: the template (trimmed if need be) is.
-        evidence, template_id, version = fill(ctx, cfg, narrative, narrative.text)
+    full, template_id, version = fill(ctx, cfg, narrative, text)
+    evidence, cuts = fit_to_limits(full)
+    if meta["source"] == "ai" and any(c.field in NARRATIVE_FIELDS for c in cuts):
+        # A rephrasing is never cut into the packet: the template (cut if need be) is.
+        full, template_id, version = fill(ctx, cfg, narrative, narrative.text)
+        evidence, cuts = fit_to_limits(full)
         meta = over_budget(meta)
-    evidence, trimmed = fit_to_budget(evidence)
     extra = frozenset({"prior_payments"}) if ctx.prior_payments else frozenset()
     checklist = evaluate(case.reason, evidence, extra)
     kinds = evidence_kinds(
@@ -279,12 +300,13 @@ def build_packet(
         checklist=checklist,
         kinds=kinds,
         text_chars=text_length(evidence),
-        trimmed=trimmed,
+        cuts=cuts,
         template_id=template_id,
         template_version=version,
         inputs_hash=digest,
         context=ctx,
         narrative=meta,
+        uncut={c.field: full[c.field] for c in cuts},
     )
 
 
@@ -321,3 +343,32 @@ def latest_packet(
     if staged_only:
         q = q.where(EvidencePacket.staged_at.is_not(None))
     return session.scalar(q.order_by(EvidencePacket.version.desc()).limit(1))
+
+
+def packet_for_evidence(
+    session: Session, case: DisputeCase, evidence: dict[str, str], cfg: DisputeConfig, now: int
+) -> Packet:
+    """The packet for evidence as approved (e.g. an action's parameters), with today's facts
+    around it: what the submitted PDF is drawn from. Nothing is rebuilt in the evidence."""
+    ctx = gather(session, case, now)
+    row = latest_packet(session, case.id)
+    cuts = cuts_in(evidence)
+    full, _, _ = fill(ctx, cfg)
+    extra = frozenset({"prior_payments"}) if ctx.prior_payments else frozenset()
+    return Packet(
+        dispute_id=case.dispute_id,
+        reason=case.reason,
+        evidence=dict(evidence),
+        checklist=evaluate(case.reason, evidence, extra),
+        kinds=evidence_kinds(
+            evidence, prior_payments=len(ctx.prior_payments), tickets=len(ctx.tickets)
+        ),
+        text_chars=text_length(evidence),
+        cuts=cuts,
+        template_id=row.template_id if row else "",
+        template_version=row.template_version if row else "",
+        inputs_hash=hashlib.sha256(json.dumps(evidence, sort_keys=True).encode()).hexdigest(),
+        context=ctx,
+        narrative=dict(row.narrative or {}) if row else {},
+        uncut={c.field: full[c.field] for c in cuts if c.field in full},
+    )

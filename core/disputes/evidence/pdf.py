@@ -1,4 +1,9 @@
-"""The evidence packet as a PDF, for review and export (fpdf2)."""
+"""The evidence packet as a PDF, for review, export and submission (fpdf2).
+
+The evidence fields appear exactly as they are sent, cut notes included; a section lists what
+was cut to fit Stripe's limits, and an appendix carries the full text of each cut field (a
+file is not bound by the text limits, so the uploaded PDF keeps the whole access log).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 
 from fpdf import FPDF
 
+from core.disputes.evidence.checklist import TEXT_LIMIT
 from core.disputes.evidence.packet import Packet
 from core.money import format_money
 
@@ -84,6 +90,7 @@ def render_pdf(packet: Packet, *, now: datetime | None = None) -> bytes:
     ctx, case = packet.context, packet.context.case
     now = now or datetime.now(UTC)
     pdf = _Doc(f"Dispute {case.dispute_id} — evidence packet")
+    pdf.set_creation_date(now)  # the same packet and time give the same bytes
     pdf.add_page()
     pdf.set_font(pdf.family, "B", 16)
     pdf.cell(
@@ -116,9 +123,15 @@ def render_pdf(packet: Packet, *, now: datetime | None = None) -> bytes:
     _line(
         pdf,
         "Text used",
-        f"{packet.text_chars:,} of 150,000 characters" + (" (trimmed)" if packet.trimmed else ""),
+        f"{packet.text_chars:,} of {TEXT_LIMIT:,} characters"
+        + (" (cut to fit, see below)" if packet.trimmed else ""),
     )
     _line(pdf, "Generated", now.strftime("%Y-%m-%d %H:%M UTC"))
+
+    if packet.cuts:
+        _heading(pdf, "Cut to fit Stripe's limits")
+        for cut in packet.cuts:
+            pdf.multi_cell(0, 5, pdf.safe_text(cut.describe()), new_x="LMARGIN", new_y="NEXT")
 
     _heading(pdf, "Checklist")
     for item, ok in packet.checklist.items:
@@ -144,10 +157,9 @@ def render_pdf(packet: Packet, *, now: datetime | None = None) -> bytes:
         pdf.set_font(pdf.family, "B", 10)
         pdf.cell(0, 6, pdf.safe_text(FIELD_LABELS[key]), new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(pdf.family, "", 9)
-        shown = (
-            value
-            if len(value) <= 20_000
-            else value[:20_000] + "\n[… continues in the submitted text]"
-        )
-        pdf.multi_cell(0, 4.5, pdf.safe_text(shown), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 4.5, pdf.safe_text(value), new_x="LMARGIN", new_y="NEXT")
+
+    for key, full in packet.uncut.items():
+        _heading(pdf, f"Appendix: {FIELD_LABELS.get(key, key)} in full")
+        pdf.multi_cell(0, 4.5, pdf.safe_text(full), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
