@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings, load_settings
 from core.db import make_engine, make_sessionmaker, migrate
+from core.governance.policy import load_policy
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Runtime:
 def open_runtime(settings: Settings | None = None, *, run_migrations: bool = True) -> Runtime:
     """Load settings, open the database and bring its schema up to date."""
     settings = settings or load_settings()
+    load_policy(settings.policy_file)  # a bad policy stops every command with the line to fix
     engine = make_engine(settings.database_url)
     if run_migrations:
         migrate(engine)

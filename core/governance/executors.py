@@ -15,6 +15,7 @@ from core.adapters.outbox import enqueue_chat, enqueue_email
 from core.errors import InputError, StripeRequestError
 from core.governance import audit
 from core.governance.executor import METADATA_IDEMPOTENCY, ExecutionContext, executor
+from core.governance.policy import load_policy
 from core.governance.states import ActionType
 from core.money import format_money
 
@@ -56,6 +57,27 @@ def _refund_result(refund: dict[str, Any], note: str = "") -> dict[str, Any]:
     }
 
 
+def _check_approvals_against_stripe(ctx: ExecutionContext, amount: int, currency: Any) -> None:
+    """The approvals must cover what Stripe says will move, not what the request said: a
+    refund without an amount is the charge's whole refundable remainder, and the currency is
+    the charge's. Fewer approvers than the policy needs for that, or another currency: stop."""
+    asked = _param(ctx, "currency")
+    if asked and currency and str(asked).lower() != str(currency).lower():
+        ctx.supersede(
+            f"The request says {str(asked).upper()} but the charge is in "
+            f"{str(currency).upper()}; request again in the charge's currency."
+        )
+    rules = load_policy(ctx.settings.policy_file).for_action(ctx.action.action_type)
+    needed = rules.required_approvals(amount, str(currency or ""))
+    if needed > ctx.action.required_approvals:
+        limit = rules.threshold(str(currency or ""))
+        ctx.supersede(
+            f"{format_money(amount, currency)} would be refunded, above the "
+            f"{format_money(limit, currency)} that one approver may allow; request it again "
+            "with the amount so that two approvers decide."
+        )
+
+
 @executor(T.REFUND, default=True)
 def refund(ctx: ExecutionContext) -> dict[str, Any]:
     """Refund a charge in full or in part."""
@@ -83,6 +105,7 @@ def refund(ctx: ExecutionContext) -> dict[str, Any]:
             ctx.supersede(
                 f"Charge {charge_id} is disputed now; answer the dispute instead of refunding."
             )
+        _check_approvals_against_stripe(ctx, amount if amount is not None else remaining, currency)
     reason = _param(ctx, "stripe_reason") or _param(ctx, "refund_reason")
     created = ctx.gateway.create_refund(
         idempotency_key=ctx.idempotency_key,

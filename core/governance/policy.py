@@ -8,6 +8,7 @@ so any edit, even one that forgets to bump `version`, yields a new version.
 from __future__ import annotations
 
 import hashlib
+import math
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,7 +17,7 @@ from typing import Any
 
 from core.config import DEFAULT_POLICY_FILE
 from core.errors import ConfigError
-from core.governance.states import ActionType
+from core.governance.states import INTERNAL_TYPES, ActionType
 
 _KNOWN_ROLES = ("viewer", "operator", "approver", "admin")
 
@@ -61,14 +62,18 @@ class Policy:
     actions: dict[str, ActionPolicy]
     raw: dict[str, Any] = field(repr=False)
 
+    def allows(self, action_type: str) -> bool:
+        """Whether the policy has a section for this action type (none: not allowed)."""
+        return str(action_type) in self.actions
+
     def for_action(self, action_type: str) -> ActionPolicy:
-        """The rules for `action_type`; unknown types raise ConfigError."""
+        """The rules for `action_type`; a type the policy has no section for raises."""
         try:
             return self.actions[str(action_type)]
         except KeyError:
             raise ConfigError(
-                f"The policy has no rules for action type {action_type!r}: add an "
-                f"[actions.{action_type}] section to the policy file."
+                f"The policy does not allow {action_type!r}: it has no [actions.{action_type}] "
+                "section. Add one to the policy file to allow it."
             ) from None
 
     def section(self, name: str) -> dict[str, Any]:
@@ -77,55 +82,179 @@ class Policy:
         return dict(value) if isinstance(value, dict) else {}
 
 
-def _roles(where: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(r in _KNOWN_ROLES for r in value):
-        raise ConfigError(f"Policy {where}: roles must be a list of {', '.join(_KNOWN_ROLES)}.")
+_ACTION_KEYS = frozenset(
+    {
+        "approval",
+        "request_roles",
+        "roles",
+        "two_approvers_above",
+        "two_approvers_above_by_currency",
+        "expires_after_hours",
+    }
+)
+
+
+class _Problems:
+    """Finds the line a problem is on, so the one message says where to fix the file."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.lines = text.splitlines()
+        self.source = source
+
+    def line_of(self, table: str, key: str | None = None) -> int | None:
+        """The line of `key` inside `[table]` (or of the table header), 1-based."""
+        header = f"[{table}]"
+        start = next(
+            (n for n, line in enumerate(self.lines) if line.strip().startswith(header)), None
+        )
+        if start is None:
+            return None
+        if key is None:
+            return start + 1
+        for n in range(start + 1, len(self.lines)):
+            stripped = self.lines[n].strip()
+            if stripped.startswith("["):
+                break
+            if stripped.split("=", 1)[0].strip() == key:
+                return n + 1
+        return start + 1
+
+    def fail(self, table: str, key: str | None, message: str) -> ConfigError:
+        line = self.line_of(table, key)
+        where = f"{self.source}, line {line}" if line else self.source
+        what = f"[{table}]" + (f" {key}" if key else "")
+        return ConfigError(f"{where}: {what} — {message}")
+
+
+def _roles(problems: _Problems, table: str, key: str, value: Any) -> tuple[str, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(r, str) and r in _KNOWN_ROLES for r in value)
+    ):
+        raise problems.fail(
+            table,
+            key,
+            f"must be a non-empty list of roles from {', '.join(_KNOWN_ROLES)}, "
+            'e.g. ["approver", "admin"].',
+        )
+    if key == "roles" and "viewer" in value:
+        raise problems.fail(table, key, "a viewer only reads: it cannot approve or reject.")
     return tuple(value)
 
 
-def _amount(where: str, value: Any) -> int | None:
+def _amount(problems: _Problems, table: str, key: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"Policy {where}: amounts are whole minor units (cents), e.g. 100000.")
+        raise problems.fail(
+            table, key, "amounts are whole minor units (cents) of zero or more, e.g. 100000."
+        )
     return value
 
 
+def _hours(problems: _Problems, table: str, value: Any) -> float:
+    """A positive, finite number of hours (NaN, infinity, zero and text are refused)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value <= 0:
+        raise problems.fail(
+            table, "expires_after_hours", "must be a positive number of hours, e.g. 72."
+        )
+    return float(value)
+
+
+def _action(
+    problems: _Problems, action_type: ActionType, defaults: dict[str, Any], own: dict[str, Any]
+) -> ActionPolicy:
+    table = f"actions.{action_type}"
+    unknown = set(own) - _ACTION_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise problems.fail(
+            table, key, f"is not a policy setting; use one of {', '.join(sorted(_ACTION_KEYS))}."
+        )
+    merged = {**defaults, **own}
+    approval = merged.get("approval", True)
+    if not isinstance(approval, bool):
+        raise problems.fail(table, "approval", "must be true or false.")
+    if not approval and action_type not in INTERNAL_TYPES:
+        raise problems.fail(
+            table,
+            "approval",
+            f"cannot be false: {action_type} moves money or reaches a customer, so a person "
+            "must approve it. Remove the line.",
+        )
+    by_currency = merged.get("two_approvers_above_by_currency", {})
+    if not isinstance(by_currency, dict):
+        raise problems.fail(
+            table, "two_approvers_above_by_currency", "must be a table, e.g. { jpy = 75000 }."
+        )
+    return ActionPolicy(
+        action_type=str(action_type),
+        approval=approval,
+        request_roles=_roles(
+            problems,
+            table,
+            "request_roles",
+            merged.get("request_roles", ["operator", "approver", "admin"]),
+        ),
+        roles=_roles(problems, table, "roles", merged.get("roles", ["approver", "admin"])),
+        two_approvers_above=_amount(
+            problems, table, "two_approvers_above", merged.get("two_approvers_above")
+        ),
+        two_approvers_above_by_currency={
+            str(k).lower(): _amount(problems, table, "two_approvers_above_by_currency", v) or 0
+            for k, v in by_currency.items()
+        },
+        expires_after_hours=_hours(problems, table, merged.get("expires_after_hours", 72)),
+    )
+
+
 def parse_policy(text: str, source: str = "policy") -> Policy:
-    """Parse and validate policy TOML text."""
+    """Parse and validate policy TOML text; the one error names the line to fix.
+
+    An action type without its own `[actions.<type>]` section is not allowed at all; money
+    moves and customer messages can never be set to `approval = false`.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML ({exc}); fix the file.") from None
+    problems = _Problems(text, source)
     file_version = raw.get("version")
     if not isinstance(file_version, str) or not file_version.strip():
         raise ConfigError(f'{source} needs a version, e.g. version = "2026.11.1".')
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     defaults = raw.get("defaults", {})
     sections = raw.get("actions", {})
-    actions: dict[str, ActionPolicy] = {}
-    for action_type in ActionType:
-        merged = {**defaults, **sections.get(str(action_type), {})}
-        where = f"[actions.{action_type}]"
-        by_currency = merged.get("two_approvers_above_by_currency", {})
-        actions[str(action_type)] = ActionPolicy(
-            action_type=str(action_type),
-            approval=bool(merged.get("approval", True)),
-            request_roles=_roles(
-                where, merged.get("request_roles", ["operator", "approver", "admin"])
-            ),
-            roles=_roles(where, merged.get("roles", ["approver", "admin"])),
-            two_approvers_above=_amount(where, merged.get("two_approvers_above")),
-            two_approvers_above_by_currency={
-                str(k).lower(): _amount(where, v) or 0 for k, v in by_currency.items()
-            },
-            expires_after_hours=float(merged.get("expires_after_hours", 72)),
-        )
+    if not isinstance(defaults, dict) or not isinstance(sections, dict):
+        raise ConfigError(f"{source}: [defaults] and [actions.<type>] must be tables.")
     unknown = set(sections) - {str(t) for t in ActionType}
     if unknown:
-        raise ConfigError(
-            f"{source} has rules for unknown action types: {', '.join(sorted(unknown))}."
+        name = sorted(unknown)[0]
+        raise problems.fail(
+            f"actions.{name}",
+            None,
+            f"unknown action types: {', '.join(sorted(unknown))}; use one of "
+            f"{', '.join(str(t) for t in ActionType)}.",
         )
+    if set(defaults) - _ACTION_KEYS:
+        raise problems.fail(
+            "defaults", sorted(set(defaults) - _ACTION_KEYS)[0], "is not a policy setting."
+        )
+    for key in ("request_roles", "roles"):
+        if key in defaults:
+            _roles(problems, "defaults", key, defaults[key])
+    if "expires_after_hours" in defaults:
+        _hours(problems, "defaults", defaults["expires_after_hours"])
+    actions: dict[str, ActionPolicy] = {}
+    for action_type in ActionType:
+        own = sections.get(str(action_type))
+        if own is None:
+            continue  # no section: the desk may not do this at all
+        if not isinstance(own, dict):
+            raise problems.fail(f"actions.{action_type}", None, "must be a table.")
+        actions[str(action_type)] = _action(problems, action_type, defaults, own)
     return Policy(
         version=f"{file_version.strip()}+{digest[:8]}",
         file_version=file_version.strip(),

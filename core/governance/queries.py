@@ -40,7 +40,10 @@ def why_not_decide(actor: Actor, action: ActionRequest, policy: Policy | None = 
     """Why `actor` may not approve or reject `action` now, or None when they may."""
     if actor.is_system or actor.user_id is None:
         return "Only a signed-in person can approve or reject."
-    rules = _policy(policy).for_action(action.action_type)
+    pol = _policy(policy)
+    if not pol.allows(action.action_type):
+        return f"The policy no longer allows {action.action_type} (no [actions] section for it)."
+    rules = pol.for_action(action.action_type)
     try:
         require_role(actor, *rules.roles)
     except PermissionDenied as exc:

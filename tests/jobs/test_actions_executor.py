@@ -18,6 +18,7 @@ from core.config import CRASH_ENV, Settings
 from core.errors import CoreError
 from core.governance import actions, audit
 from core.governance import queries as action_queries
+from core.governance.actions import request_action
 from core.governance.executor import (
     METADATA_IDEMPOTENCY,
     METADATA_KEY,
@@ -307,3 +308,54 @@ def test_100_concurrent_approve_and_run_now_clicks_execute_once(
     assert len(refunds_of(gw, charge["id"])) == 1
     with Session() as s:
         assert action_queries.get_action(s, action.id).status == "succeeded"
+
+
+def _big_charge(gw: StripeGateway, above: int) -> dict[str, Any]:
+    while True:
+        charge = fresh_charge(gw)
+        if charge["amount"] > above and charge["currency"] == "usd":
+            return charge
+
+
+def test_a_refund_without_an_amount_counts_as_the_whole_charge(
+    Session: Any, settings: Settings, gw: StripeGateway, team: dict[str, Any]
+) -> None:
+    # The shipped policy lets one approver refund up to $500.00; the request names no amount.
+    charge = _big_charge(gw, 50_000)
+    with Session.begin() as s:
+        action = request_action(
+            s,
+            team["operator"],
+            action_type="refund",
+            target_id=charge["id"],
+            params={"charge": charge["id"]},  # no amount: a full refund
+            reason="customer asked for a refund",
+        )
+        assert action.required_approvals == 1
+        action_id = action.id
+    with Session.begin() as s:
+        assert actions.approve(s, team["approver"], action_id, "ok").status == "approved"
+    assert run_pending(Session, settings).count("superseded") == 1
+    with Session() as s:
+        done = action_queries.get_action(s, action_id)
+        assert done.status == "superseded" and "two approvers" in (
+            done.last_error or str(done.result)
+        )
+    assert refunds_of(gw, charge["id"]) == []  # nothing moved
+
+
+def test_a_refund_in_another_currency_than_the_charge_is_refused(
+    Session: Any, settings: Settings, gw: StripeGateway, team: dict[str, Any]
+) -> None:
+    charge = _big_charge(gw, 1_000)
+    with Session.begin() as s:
+        action = make_refund_request(s, team["operator"], charge["id"], amount=900)
+        action.params = {**action.params, "currency": "jpy"}
+        action_id = action.id
+    with Session.begin() as s:
+        actions.approve(s, team["approver"], action_id, "ok")
+    assert run_pending(Session, settings).count("superseded") == 1
+    with Session() as s:
+        done = action_queries.get_action(s, action_id)
+        assert "JPY" in str(done.result) and "USD" in str(done.result)
+    assert refunds_of(gw, charge["id"]) == []
