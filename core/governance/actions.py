@@ -31,6 +31,19 @@ from core.models.base import utcnow
 from core.models.governance import ActionRequest, Approval
 
 S = ActionStatus
+# Types where a second open request on the same target joins the first instead of doubling the
+# decisions (two early fraud warnings on one charge, two operators asking for one refund).
+JOINING_TYPES = frozenset(
+    {
+        ActionType.REFUND,
+        ActionType.CUSTOMER_CREDIT,
+        ActionType.ACCEPT_DISPUTE,
+        ActionType.CANCEL_SUBSCRIPTION,
+        ActionType.PAUSE_ACCESS,
+        ActionType.RESTORE_ACCESS,
+        ActionType.RETRY_INVOICE_PAYMENT,
+    }
+)
 
 
 def _rowcount(result: Any) -> int:
@@ -139,6 +152,29 @@ def request_action(
         )
         if existing is not None:
             return existing
+    if kind in JOINING_TYPES:
+        open_twin = session.scalar(
+            select(ActionRequest)
+            .where(
+                ActionRequest.action_type == kind.value,
+                ActionRequest.target_id == target_id,
+                ActionRequest.status.in_([S.REQUESTED.value, S.APPROVED.value]),
+            )
+            .order_by(ActionRequest.id)
+            .limit(1)
+        )
+        if open_twin is not None:
+            # One open request per (type, target): a second ask joins the first, so the
+            # approvers decide once and the executor acts once.
+            audit.record(
+                session,
+                actor,
+                "action.joined",
+                f"action:{open_twin.id}",
+                None,
+                {"reason": reason.strip(), "rule_id": rule_id, "params": dict(params)},
+            )
+            return open_twin
     evidence = dict(evidence or {})
     amount, currency = _amount(params, evidence)
     now = utcnow()

@@ -280,3 +280,26 @@ def test_same_second_events_keep_the_appeal_after_the_first_decision(Session: An
         event("appeal_needs_response", 1, NOW + 30 * f.DAY, at)
         event("lost", 1, NOW + 30 * f.DAY, at)  # delivered out of order, in the same second
         assert case.status == "appeal_needs_response" and not case.answered
+
+
+def test_two_warnings_on_one_charge_make_one_refund_request(Session: Any) -> None:
+    from core.governance.actions import approve
+    from tests.support.governance import make_team
+
+    with Session.begin() as session:
+        team = make_team(session)
+        cus = f.customer(session)
+        ch = f.charge(session, cus, 8_000, NOW - 2 * f.DAY)
+        warn = {
+            "object": "radar.early_fraud_warning",
+            "actionable": True,
+            "charge": ch["id"],
+            "fraud_type": "made_with_stolen_card",
+        }
+        first = propose_efw_refund(session, {**warn, "id": "issfr_a"}, cfg=CFG)
+        second = propose_efw_refund(session, {**warn, "id": "issfr_b"}, cfg=CFG)
+        assert second.id == first.id
+        assert session.scalar(select(func.count()).select_from(ActionRequest)) == 1
+        first_id = first.id
+    with Session.begin() as session:
+        assert approve(session, team["approver"], first_id, "stolen card").status == "approved"
