@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.config import Settings
-from core.errors import CoreError, InvalidTransition, StripeError
+from core.errors import CoreError, InvalidTransition, StripeError, StripePermissionError
 from core.governance import audit
 from core.governance.actions import snapshot, transition
 from core.governance.auth import SYSTEM_ACTOR, Actor, require_role
@@ -248,6 +248,9 @@ def claim(
         return True
 
 
+PERMISSION_PAUSE = timedelta(hours=1)
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
@@ -267,6 +270,25 @@ def _record_failure(
         action = get_action(session, action_id)
         if action.status != S.EXECUTING:
             return action.status
+        if isinstance(exc, StripePermissionError):
+            # The key may not do this (a read-only rk_ key): nothing moved, and the approval
+            # stands. The action goes back to the approvers' in-flight list with the reason and
+            # is tried again after a pause, or at once with "Run now" once the key is fixed.
+            transition(
+                session,
+                action,
+                S.APPROVED,
+                actor,
+                note=f"returned: {message}",
+                last_error=(
+                    f"{message} — set a STRIPE_API_KEY that may make this call (an rk_ key is "
+                    "read-only); the approval stands and the action runs again after "
+                    f"{(now + PERMISSION_PAUSE):%H:%M} UTC or on Run now."
+                ),
+                claimed_at=None,
+                next_attempt_at=now + PERMISSION_PAUSE,
+            )
+            return "returned"
         if retryable and action.attempts < MAX_ATTEMPTS:
             session.execute(
                 update(ActionRequest)
@@ -393,7 +415,14 @@ def due_action_ids(
         select(ActionRequest.id)
         .where(
             or_(
-                ActionRequest.status == S.APPROVED.value,
+                and_(
+                    ActionRequest.status == S.APPROVED.value,
+                    # an action returned unspent (key not allowed) waits for its pause
+                    or_(
+                        ActionRequest.next_attempt_at.is_(None),
+                        ActionRequest.next_attempt_at <= now,
+                    ),
+                ),
                 _reclaimable(now, timedelta(seconds=lease_seconds)),
             )
         )

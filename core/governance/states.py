@@ -1,8 +1,9 @@
 """The action-request state machine: statuses, action types and the explicit transition table.
 
-    requested ──► approved ──► executing ──► succeeded
+    requested ──► approved ◄─► executing ──► succeeded
         │            │            ├────────► failed
         │            │            └────────► superseded
+        (executing ──► approved: returned unspent, the key may not make the call)
         ├──► rejected└──► superseded
         ├──► expired
         └──► superseded
@@ -63,7 +64,8 @@ S = ActionStatus
 TRANSITIONS: dict[ActionStatus, frozenset[ActionStatus]] = {
     S.REQUESTED: frozenset({S.APPROVED, S.REJECTED, S.EXPIRED, S.SUPERSEDED}),
     S.APPROVED: frozenset({S.EXECUTING, S.SUPERSEDED}),
-    S.EXECUTING: frozenset({S.SUCCEEDED, S.FAILED, S.SUPERSEDED}),
+    # executing → approved: returned unspent when the API key may not make the call
+    S.EXECUTING: frozenset({S.SUCCEEDED, S.FAILED, S.SUPERSEDED, S.APPROVED}),
     S.SUCCEEDED: frozenset(),
     S.FAILED: frozenset(),
     S.REJECTED: frozenset(),

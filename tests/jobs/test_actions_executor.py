@@ -3,6 +3,7 @@ concurrency safety (exactly one refund, proven by the sandbox's own counters).""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 import requests
 
 from core.adapters.stripe_gateway import StripeGateway, make_client
-from core.config import CRASH_ENV, Settings
+from core.config import CRASH_ENV, Secret, Settings
 from core.errors import CoreError
 from core.governance import actions, audit
 from core.governance import queries as action_queries
@@ -359,3 +360,22 @@ def test_a_refund_in_another_currency_than_the_charge_is_refused(
         done = action_queries.get_action(s, action_id)
         assert "JPY" in str(done.result) and "USD" in str(done.result)
     assert refunds_of(gw, charge["id"]) == []
+
+
+def test_a_read_only_key_returns_the_action_without_spending_the_approval(
+    Session: Any, settings: Settings, gw: StripeGateway, team: dict[str, Any], db_url: str
+) -> None:
+    charge = fresh_charge(gw)
+    action_id = approved_refund(Session, team, charge, amount=400)
+    read_only = dataclasses.replace(settings, stripe_api_key=Secret("rk_test_readonly"))
+    report = run_pending(Session, read_only)
+    assert report.outcomes and report.outcomes[0][1] == "returned", report.outcomes
+    with Session() as s:
+        action = action_queries.get_action(s, action_id)
+        assert action.status == "approved" and "rk_" in (action.last_error or "")
+        assert len(action_queries.approvals_of(s, action_id)) == 1  # the approval stands
+    assert refunds_of(gw, charge["id"]) == []
+    assert run_pending(Session, read_only).outcomes == []  # paused, not hammering Stripe
+    # Once the key is fixed, "Run now" carries it out with the same approval.
+    assert run_now(Session, settings, team["operator"], action_id) == "succeeded"
+    assert [r["amount"] for r in refunds_of(gw, charge["id"])] == [400]
