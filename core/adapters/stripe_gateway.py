@@ -304,6 +304,28 @@ class StripeGateway:
             self.client.v1.invoices.pay, invoice_id, {}, idempotency_key=idempotency_key
         )
 
+    def find_customer_credit_by_metadata(
+        self, customer_id: str, key: str, value: str, *, pages: int = 10
+    ) -> dict[str, Any] | None:
+        """A balance transaction of this customer whose metadata[key] == value, newest first
+        (how a credit is found again once Stripe has forgotten its idempotency key)."""
+        params: dict[str, Any] = {"limit": 100}
+        for _ in range(pages):
+            page = self.call(
+                self.client.v1.customers.balance_transactions.list,
+                customer_id,
+                dict(params),
+                self._options(),
+            )
+            data = list(page.get("data") or [])
+            for txn in data:
+                if str((txn.get("metadata") or {}).get(key, "")) == value:
+                    return dict(txn)
+            if not page.get("has_more") or not data:
+                return None
+            params["starting_after"] = data[-1]["id"]
+        return None
+
     def create_customer_balance_transaction(
         self,
         customer_id: str,

@@ -124,6 +124,18 @@ def customer_credit(ctx: ExecutionContext) -> dict[str, Any]:
     amount, currency = _param(ctx, "amount"), _param(ctx, "currency")
     if not isinstance(amount, int) or amount <= 0 or not currency:
         raise InputError("A customer credit needs a positive amount (cents) and a currency.")
+    if ctx.is_retry and not ctx.key_is_fresh:
+        # Stripe has forgotten the key (24 h): look for the credit an earlier attempt made.
+        ours = ctx.gateway.find_customer_credit_by_metadata(
+            customer, METADATA_IDEMPOTENCY, ctx.idempotency_key
+        )
+        if ours is not None:
+            return {
+                "summary": f"Credited {format_money(amount, currency)} to {customer} "
+                f"({ours.get('id')}); found from an earlier attempt",
+                "balance_transaction": ours.get("id"),
+                "ending_balance": ours.get("ending_balance"),
+            }
     if not (ctx.is_retry and ctx.key_is_fresh):
         found = ctx.gateway.retrieve("customers", customer)
         if found.get("deleted"):
