@@ -102,6 +102,11 @@ def test_every_served_object_conforms_to_the_sdk(sbx: SandboxServer) -> None:
         timeout=10,
     )
     assert credit.status_code == 200, credit.text
+    for kind in ("payment_failed", "invoice_paid", "dispute_created", "early_fraud_warning",
+                 "payout", "subscription_canceled", "tick"):  # fmt: skip
+        # Live activity goes through the same builders: its objects must conform too.
+        resp = requests.post(f"{sbx.url}/_sandbox/simulate/{kind}", timeout=10)
+        assert resp.status_code == 200, (kind, resp.text)
     problems: Counter[str] = Counter()
     seen: Counter[str] = Counter()
     for _path, obj in _served(sbx):
