@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox import writes
-from sandbox.errors import ApiError, invalid, unrecognized_url
+from sandbox.errors import ApiError, invalid, missing, unrecognized_url
 from sandbox.params import as_int, as_list, as_str, check_known
 from sandbox.render import render, render_list
 from sandbox.store import Account, Obj
@@ -62,6 +62,13 @@ RESOURCES: dict[str, ListSpec] = {
         eq=("status",),
     ),
     "payment_intents": ListSpec("payment_intent", frozenset({"customer"}), refs=("customer",)),
+    # A detached card keeps its index entry, so `customer` is also checked on the object itself.
+    "payment_methods": ListSpec(
+        "payment_method",
+        frozenset({"customer", "type", "allow_redisplay", "customer_account"}),
+        refs=("customer",),
+        eq=("customer", "type"),
+    ),
     "charges": ListSpec(
         "charge",
         frozenset({"customer", "payment_intent", "transfer_group"}),
@@ -276,6 +283,23 @@ def dispatch(
             sub = ListSpec("customer_balance_transaction")
             url = f"customers/{rest[0]}/balance_transactions"
             return 200, list_objects(ctx, url, sub, params, parent=("customer", rest[0]))
+        if name == "customers" and rest[1:] == ["payment_methods"]:
+            ctx.account.require("customer", rest[0])
+            check_known(params, COMMON_LIST - {"created"} | {"type", "allow_redisplay"})
+            sub = ListSpec(
+                "payment_method",
+                frozenset({"type", "allow_redisplay", "customer"}),
+                eq=("customer", "type"),
+            )
+            url = f"customers/{rest[0]}/payment_methods"
+            merged = dict(params, customer=rest[0])
+            return 200, list_objects(ctx, url, sub, merged, parent=("customer", rest[0]))
+        if name == "customers" and len(rest) == 3 and rest[1] == "payment_methods":
+            check_known(params, {"expand"})
+            obj = ctx.account.require("payment_method", rest[2])
+            if obj["customer"] != rest[0]:
+                raise missing("payment_method", rest[2])
+            return 200, render(ctx.account, obj, as_list(params, "expand"))
         if name == "customers" and len(rest) == 3 and rest[1] == "balance_transactions":
             obj = ctx.account.require(
                 "customer_balance_transaction", rest[2], "customer balance transaction"

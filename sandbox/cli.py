@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--customers", type=_positive("--customers"), default=300, help="customers (default 300)"
     )
     parser.add_argument(
-        "--days", type=_positive("--days"), default=90, help="days of history (default 90)"
+        "--days", type=_positive("--days"), default=730, help="days of history (default 730)"
     )
     parser.add_argument(
         "--live", action="store_true", help="keep producing new activity every few seconds"

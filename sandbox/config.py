@@ -19,7 +19,7 @@ class SandboxConfig:
     port: int = 12111
     seed: int = 42
     customers: int = 300
-    days: int = 90
+    days: int = 730
     live: bool = False
     live_interval: float = 4.0
     latency_ms: int = 0

@@ -43,6 +43,14 @@ def handle(
             "platform": state.platform.id,
             "connected": [a for a, acct in state.accounts.items() if acct.connected],
         }
+    if route == "clock" and method == "GET":
+        return 200, _clock(state)
+    if route == "clock/advance" and method == "POST":
+        seconds = as_int(params, "seconds")
+        if seconds is None or seconds < 0:
+            raise ApiError(400, "seconds must be a whole number >= 0.", param="seconds")
+        state.clock.advance(seconds)
+        return 200, _clock(state)
     if route == "truth" and method == "GET":
         return 200, state.truth
     if parts[:1] == ["simulate"] and len(parts) == 2 and method == "POST":
@@ -50,3 +58,7 @@ def handle(
 
         return 200, simulate(state, parts[1], params)
     raise ApiError(404, f"Unknown sandbox control endpoint ({method}: {path}).")
+
+
+def _clock(state: SandboxState) -> dict[str, Any]:
+    return {"now": int(state.clock()), "offset_seconds": int(state.clock.offset)}

@@ -123,7 +123,7 @@ def failure(code: str) -> tuple[str, str]:
     return "card_declined", message
 
 
-def last_payment_error(code: str, charge_id: str, pm_id: str) -> dict[str, Any]:
+def last_payment_error(code: str, charge_id: str, pm: dict[str, Any]) -> dict[str, Any]:
     """`payment_intent.last_payment_error` for a declined attempt."""
     fcode, message = failure(code)
     return {
@@ -135,6 +135,6 @@ def last_payment_error(code: str, charge_id: str, pm_id: str) -> dict[str, Any]:
         "message": message,
         "network_decline_code": DECLINES[code][3],
         "param": None,
-        "payment_method": {"id": pm_id, "object": "payment_method", "type": "card"},
+        "payment_method": pm,
         "type": "card_error",
     }

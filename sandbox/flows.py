@@ -44,9 +44,16 @@ def set_sub_status(
     return new
 
 
-def card_for(a: Account, cust: Obj) -> dict[str, Any]:
-    """The customer's card (kept in hidden metadata; one per customer)."""
-    return a.meta[cust["id"]]["card"]
+def card_for(a: Account, cust: Obj, when: int | None = None) -> dict[str, Any]:
+    """The card the customer had saved at `when` (now by default), from hidden metadata."""
+    cards = a.meta[cust["id"]]["cards"]
+    if when is None:
+        return cards[-1][1]
+    chosen = cards[0][1]
+    for since, card in cards:
+        if since <= when:
+            chosen = card
+    return chosen
 
 
 def attempt_invoice_payment(
@@ -60,7 +67,7 @@ def attempt_invoice_payment(
     """One payment attempt on an open invoice; returns the ids created."""
     inv = a.objects[inv_id]
     cust = a.objects[inv["customer"]]
-    card = card_for(a, cust)
+    card = card_for(a, cust, when)
     pay_id = a.meta[inv_id].get("invoice_payment")
     if pay_id is None:
         pi = a.add(
@@ -155,7 +162,7 @@ def attempt_invoice_payment(
         return result
     _emit(a, "charge.failed", ch, when, req)
     a.meta[cust["id"]]["last_decline"] = decline
-    error = declines.last_payment_error(decline, ch["id"], card["pm"])
+    error = declines.last_payment_error(decline, ch["id"], a.objects[card["pm"]])
     if decline == "authentication_required":
         pi = a.update(
             pi["id"],
@@ -243,7 +250,7 @@ def open_dispute(
     status: str,
     due_by: int,
     case_type: str,
-    network_reason_code: str,
+    network_reason_code: str | None,
     req: Req = NO_REQ,
 ) -> Obj:
     """Open a dispute; chargebacks withdraw the amount plus the dispute fee."""

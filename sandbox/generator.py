@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import declines, flows, objects
+from sandbox.generator_cards import cards_for_customer, current_pm
+from sandbox.generator_ledger import ledger_activity
 from sandbox.generator_money import incidents, payouts
 from sandbox.store import Account
 
@@ -101,21 +103,7 @@ class Built:
         default_factory=list
     )  # id, name, email, segment, mrr, sub, status
     charges_ok: list[str] = field(default_factory=list)
-
-
-def _card(a: Account, rng: random.Random, name: str, now: int) -> dict[str, Any]:
-    year = 1970 + now // (365 * DAY)
-    return {
-        "pm": a.new_id("pm_"),
-        "brand": rng.choice(["visa", "visa", "mastercard", "amex"]),
-        "last4": f"{rng.randint(0, 9999):04d}",
-        "exp_month": rng.randint(1, 12),
-        "exp_year": year + rng.choice([0, 1, 1, 2, 3, 4]),
-        "fingerprint": a.new_id("", 16),
-        "funding": rng.choice(["credit", "credit", "debit"]),
-        "zip": f"{rng.randint(10000, 99999)}",
-        "name": name,
-    }
+    fail_rate: float = 0.05  # share of first payment attempts declined
 
 
 def _catalog(a: Account, start: int) -> list[list[dict[str, Any]]]:
@@ -150,7 +138,9 @@ def _build(a: Account, *, seed: int, customers: int, days: int) -> Built:
     rng = random.Random(seed)
     now = a.now_int()
     start = now - days * DAY
-    built = Built()
+    # A few % of renewals fail on a real account; a tiny demo account fails more often so that
+    # its last 30 days still hold some failed payments to work on.
+    built = Built(fail_rate=min(0.11, max(0.05, 4 / max(customers, 1))))
     catalog = _catalog(a, start - 400 * DAY)
     price_cache: dict[tuple[int, int], dict[str, Any]] = {}
     segs = list(SEGMENTS)
@@ -177,6 +167,7 @@ def _build(a: Account, *, seed: int, customers: int, days: int) -> Built:
         qty = rng.randint(qlo, qhi)
         _customer_timeline(a, rng, built, n, segment, price_obj, qty, start, now)
     incidents(a, rng, built.charges_ok, now)
+    ledger_activity(a, rng, start, now)
     payouts(a, rng, start, now)
     return built
 
@@ -208,8 +199,9 @@ def _customer_timeline(
         objects.customer(a, created=created, name=org, email=email, metadata={"segment": segment}),
         card=None,
     )
-    a.meta[cust["id"]]["card"] = _card(a, rng, f"{first} {last}", now)
     flows._emit(a, "customer.created", cust, created, flows.NO_REQ)
+    cards_for_customer(a, rng, cust, f"{first} {last}", now)
+    cust = a.objects[cust["id"]]
     trial = not established and rng.random() < 0.25
     first_bill = anchor + 14 * DAY if trial else anchor
     sub = a.add(
@@ -226,6 +218,9 @@ def _customer_timeline(
             trial_end=first_bill if trial else None,
         )
     )
+    if rng.random() < 0.7:  # Checkout and most integrations also set it on the subscription
+        pm_at_signup = a.meta[cust["id"]]["cards"][0][1]["pm"]
+        sub = a.update(sub["id"], default_payment_method=pm_at_signup)
     flows._emit(a, "customer.subscription.created", sub, created, flows.NO_REQ)
     if trial and first_bill - 3 * DAY <= now:
         flows._emit(
@@ -264,6 +259,8 @@ def _customer_timeline(
             break
         _bill_period(a, rng, built, cust, sub["id"], price_obj, qty, bill_at, now, taxed)
         bill_at += PERIOD
+    if a.objects[sub["id"]]["default_payment_method"] not in (None, current_pm(a, cust["id"])):
+        a.update(sub["id"], default_payment_method=current_pm(a, cust["id"]))
     info["status"] = a.objects[sub["id"]]["status"]
 
 
@@ -310,7 +307,9 @@ def _bill_period(
     flows._emit(a, "invoice.created", inv, at, flows.NO_REQ)
     flows._emit(a, "invoice.finalized", inv, at, flows.NO_REQ)
     when = at + 3600
-    fail_rate = 0.06 if cust["metadata"]["segment"] == "enterprise" else 0.11
+    fail_rate = (
+        built.fail_rate / 2 if cust["metadata"]["segment"] == "enterprise" else built.fail_rate
+    )
     for attempt in range(4):
         if when > now:
             return

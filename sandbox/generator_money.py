@@ -3,23 +3,91 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from sandbox import flows, objects
-from sandbox.store import Account
+from sandbox.store import Account, Obj
 
 DAY = 86400
+# reason: (weight, card network reason code or None where the reason comes from bank debits)
 DISPUTE_REASONS = [
     ("fraudulent", 30, "10.4"),
-    ("product_not_received", 15, "13.1"),
-    ("subscription_canceled", 15, "13.2"),
-    ("duplicate", 8, "12.6.1"),
+    ("product_not_received", 14, "13.1"),
+    ("subscription_canceled", 14, "13.2"),
     ("credit_not_processed", 10, "13.6"),
-    ("product_unacceptable", 8, "13.3"),
     ("unrecognized", 9, "4837"),
+    ("duplicate", 8, "12.6.1"),
+    ("product_unacceptable", 8, "13.3"),
     ("general", 5, "4853"),
+    ("noncompliant", 1, "4870"),
+    ("customer_initiated", 1, None),
+    ("debit_not_authorized", 1, None),
+    ("bank_cannot_process", 1, None),
+    ("incorrect_account_details", 1, None),
+    ("insufficient_funds", 1, None),
+    ("check_returned", 1, None),
 ]
 FRAUD_TYPES = ["made_with_stolen_card", "unauthorized_use_of_card", "card_never_received", "misc"]
-FRAUD_TYPES = ["made_with_stolen_card", "unauthorized_use_of_card", "card_never_received", "misc"]
+# Where each generated dispute ends up (and whether it is an inquiry), cycled so that every
+# status Stripe reports shows up even on a small account.
+FATES = (
+    ("needs_response", False),
+    ("under_review", False),
+    ("lost", False),
+    ("won", False),
+    ("needs_response", True),  # warning_needs_response
+    ("appeal_needs_response", False),
+    ("under_review", True),  # warning_under_review
+    ("prevented", True),
+    ("needs_response", False),
+    ("appeal_under_review", False),
+    ("lost", True),  # warning_closed
+    ("won", False),
+)
+APPEAL_TEXT = (
+    "The cardholder's bank ruled on incomplete records; the signed order form is attached."
+)
+
+
+def _pick_reasons(rng: random.Random, n: int) -> list[str]:
+    """Every reason once (in random order) when there is room, then by real-world frequency."""
+    names = [r for r, _, _ in DISPUTE_REASONS]
+    weights = [w for _, w, _ in DISPUTE_REASONS]
+    first = rng.sample(names, len(names)) if n >= len(names) else []
+    return (first + rng.choices(names, weights, k=n))[:n]
+
+
+def _submit(a: Account, dp_id: str, when: int, evidence: dict[str, Any]) -> Obj:
+    """Evidence sent to the bank (the first response, or an appeal)."""
+    dp = a.objects[dp_id]
+    previous = {"status": dp["status"], "evidence_details": dp["evidence_details"]}
+    details = dict(
+        dp["evidence_details"],
+        has_evidence=True,
+        submission_count=dp["evidence_details"]["submission_count"] + 1,
+        submission_method="manual",
+    )
+    status = (
+        "appeal_under_review"
+        if dp["status"] == "appeal_needs_response"
+        else (
+            "warning_under_review" if dp["status"] == "warning_needs_response" else "under_review"
+        )
+    )
+    dp = a.update(dp_id, evidence=dict(dp["evidence"], **evidence), evidence_details=details,
+                  status=status)  # fmt: skip
+    flows._emit(a, "charge.dispute.updated", dp, when, flows.NO_REQ, previous)
+    return dp
+
+
+def _open_appeal(a: Account, dp_id: str, when: int, due_by: int) -> Obj:
+    """The bank ruled against the first response; an appeal (with its own deadline) is open."""
+    dp = a.objects[dp_id]
+    previous = {"status": dp["status"], "evidence_details": dp["evidence_details"]}
+    details = dict(dp["evidence_details"], due_by=due_by, past_due=False)
+    dp = a.update(dp_id, status="appeal_needs_response", evidence_details=details)
+    flows._emit(a, "charge.dispute.updated", dp, when, flows.NO_REQ, previous)
+    return dp
 
 
 def incidents(a: Account, rng: random.Random, charges_ok: list[str], now: int) -> None:
@@ -27,58 +95,21 @@ def incidents(a: Account, rng: random.Random, charges_ok: list[str], now: int) -
     pool = list(charges_ok)
     rng.shuffle(pool)
     n = len(pool)
-    # Enough incidents for a lively demo, but never more than a share of a tiny account's charges.
-    n_disputes = min(max(12, n // 60), n // 5)
-    n_efw = min(max(6, n // 120), n // 10)
+    # Real accounts see well under 1 % of charges disputed; a floor keeps small demos lively.
+    n_disputes = min(max(12, n // 200), n // 5)
+    n_efw = min(max(6, n // 400), n // 10)
     n_refunds = min(max(10, n // 40), n // 8)
     disputes, efws, refunds = (
         pool[:n_disputes],
         pool[n_disputes : n_disputes + n_efw],
         pool[n_disputes + n_efw : n_disputes + n_efw + n_refunds],
     )
-    reasons = [r for r, _, _ in DISPUTE_REASONS]
-    rweights = [w for _, w, _ in DISPUTE_REASONS]
     codes = {r: c for r, _, c in DISPUTE_REASONS}
-    for i, ch_id in enumerate(disputes):
-        ch = a.objects[ch_id]
-        reason = rng.choices(reasons, rweights)[0]
-        inquiry = rng.random() < 0.15
-        open_case = i % 3 != 2  # two thirds still need a response
-        if open_case:
-            due_by = now + rng.randint(3 * 3600, 21 * DAY)
-            created = max(ch["created"] + 3600, min(now - 600, due_by - rng.randint(7, 21) * DAY))
-        else:
-            created = min(now - 22 * DAY, ch["created"] + rng.randint(5, 40) * DAY)
-            created = max(created, ch["created"] + 3600)
-            due_by = created + rng.randint(7, 21) * DAY
-        if reason == "fraudulent" and rng.random() < 0.5 and created - 3 * DAY > ch["created"]:
-            flows.early_fraud_warning(a, ch_id, created - 3 * DAY, rng.choice(FRAUD_TYPES))
-        status = (
-            ("warning_needs_response" if inquiry else "needs_response")
-            if due_by > now
-            else ("warning_under_review" if inquiry else "under_review")
-        )
-        dp = flows.open_dispute(
-            a,
-            ch_id,
-            created,
-            reason=reason,
-            status=status,
-            due_by=due_by,
-            case_type="inquiry" if inquiry else "chargeback",
-            network_reason_code=codes[reason],
-        )
-        if not open_case and dp["status"].endswith("under_review") and i % 2:
-            # Evidence went in; the bank has not decided yet.
-            details = dict(dp["evidence_details"], has_evidence=True, submission_count=1)
-            evidence = dict(dp["evidence"], uncategorized_text="Customer used the service.")
-            dp = a.update(dp["id"], evidence=evidence, evidence_details=details)
-            flows._emit(a, "charge.dispute.updated", dp, created + DAY, flows.NO_REQ)
-        elif not open_case:
-            end = min(now - 60, created + rng.randint(10, 60) * DAY)
-            outcome = "warning_closed" if inquiry else rng.choice(["won", "lost", "lost"])
-            if end > created:
-                flows.close_dispute(a, dp["id"], outcome, end)
+    for i, (ch_id, reason) in enumerate(
+        zip(disputes, _pick_reasons(rng, len(disputes)), strict=True)
+    ):
+        fate, inquiry = FATES[i % len(FATES)]
+        _dispute(a, rng, ch_id, reason, codes[reason], fate, inquiry, now)
     for ch_id in efws:
         ch = a.objects[ch_id]
         flows.early_fraud_warning(
@@ -96,6 +127,65 @@ def incidents(a: Account, rng: random.Random, charges_ok: list[str], now: int) -
         )
         if rng.random() < 0.12 and when + DAY < now:
             fail_refund(a, re["id"], when + DAY)
+
+
+def _dispute(
+    a: Account,
+    rng: random.Random,
+    ch_id: str,
+    reason: str,
+    code: str | None,
+    fate: str,
+    inquiry: bool,
+    now: int,
+) -> None:
+    """One dispute from its opening to `fate`, with the events Stripe sends on the way."""
+    ch = a.objects[ch_id]
+    open_case = fate == "needs_response"
+    if open_case:
+        due_by = now + rng.randint(3 * 3600, 21 * DAY)
+        created = max(ch["created"] + 3600, min(now - 600, due_by - rng.randint(7, 21) * DAY))
+        created = min(created, now - 60)
+    else:
+        created = min(now - 40 * DAY, ch["created"] + rng.randint(5, 40) * DAY)
+        created = max(created, ch["created"] + 3600)
+        due_by = created + rng.randint(7, 21) * DAY
+    if reason == "fraudulent" and rng.random() < 0.5 and created - 3 * DAY > ch["created"]:
+        flows.early_fraud_warning(a, ch_id, created - 3 * DAY, rng.choice(FRAUD_TYPES))
+    status = "warning_needs_response" if inquiry else "needs_response"
+    dp = flows.open_dispute(
+        a,
+        ch_id,
+        created,
+        reason=reason,
+        status=status,
+        due_by=due_by,
+        case_type="inquiry" if inquiry else "chargeback",
+        network_reason_code=code,
+    )
+    if open_case:
+        return
+    if fate == "prevented":
+        flows.close_dispute(a, dp["id"], "prevented", created + 3600)
+        return
+    answered = created + rng.randint(1, 5) * DAY
+    text = {"uncategorized_text": "Customer used the service after the charge.",
+            "product_description": "Monthly subscription to the Ledger finance desk."}  # fmt: skip
+    if status.endswith("needs_response"):
+        dp = _submit(a, dp["id"], answered, text)
+    if fate == "under_review":
+        return
+    decided = min(now - 60, answered + rng.randint(10, 45) * DAY)
+    if fate in ("appeal_needs_response", "appeal_under_review"):
+        appeal_due = now + rng.randint(3, 14) * DAY
+        opened = min(now - 3600, decided)
+        dp = _open_appeal(a, dp["id"], opened, appeal_due)
+        if fate == "appeal_under_review":
+            appeal = {"card": {"reason_for_filing": APPEAL_TEXT, "supporting_files": []}}
+            _submit(a, dp["id"], min(now - 60, opened + DAY), {"appeal": appeal})
+        return
+    outcome = "warning_closed" if inquiry else fate
+    flows.close_dispute(a, dp["id"], outcome, decided)
 
 
 def fail_refund(a: Account, re_id: str, when: int) -> None:

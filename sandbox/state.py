@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import exports
@@ -27,11 +28,30 @@ def mask(key: str) -> str:
     return head + "*" * max(4, len(key) - len(head) - 4) + key[-4:]
 
 
+class SandboxClock:
+    """The sandbox's notion of now: the configured clock plus an offset moved by a control."""
+
+    def __init__(self, base: Callable[[], float]) -> None:
+        self.base = base
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return self.base() + self.offset
+
+    def advance(self, seconds: float) -> float:
+        """Move time forward (never back: Stripe's clock does not rewind); returns the new now."""
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0: the sandbox clock only moves forward")
+        self.offset += seconds
+        return self()
+
+
 class SandboxState:
     """Accounts and controls behind one server; safe to inspect in-process from tests."""
 
     def __init__(self, cfg: SandboxConfig) -> None:
         self.cfg = cfg
+        self.clock = SandboxClock(cfg.now)
         self.controls = Controls(cfg)
         self.revoked: set[str] = set()
         self.lock = threading.RLock()
@@ -50,7 +70,7 @@ class SandboxState:
             self._make_account(acct_id, seed, max(5, cfg.customers // 4), connected=True)
 
     def _make_account(self, acct_id: str, seed: int, customers: int, connected: bool) -> Account:
-        account = Account(acct_id, seed, self.cfg.now, connected=connected)
+        account = Account(acct_id, seed, self.clock, connected=connected)
         self.built[acct_id] = build_account(
             account, seed=seed, customers=customers, days=self.cfg.days
         )

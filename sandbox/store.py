@@ -26,6 +26,7 @@ REF_FIELDS: dict[str, tuple[str, ...]] = {
     "invoice": ("customer", "subscription"),
     "invoice_payment": ("invoice",),
     "payment_intent": ("customer",),
+    "payment_method": ("customer",),
     "charge": ("customer", "payment_intent"),
     "refund": ("charge", "payment_intent"),
     "dispute": ("charge", "payment_intent"),

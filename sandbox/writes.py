@@ -26,8 +26,22 @@ FILE_PURPOSES = (
     "tax_document_user_upload",
     "account_requirement",
 )
-OPEN_DISPUTE = ("needs_response", "warning_needs_response")
-SUBMITTED = {"needs_response": "under_review", "warning_needs_response": "warning_under_review"}
+OPEN_DISPUTE = ("needs_response", "warning_needs_response", "appeal_needs_response")
+SUBMITTED = {
+    "needs_response": "under_review",
+    "warning_needs_response": "warning_under_review",
+    "appeal_needs_response": "appeal_under_review",
+}
+SUBMISSION_METHODS = ("manual", "prefer_manual", "prefer_smart_disputes", "smart_disputes")
+# Stripe's per-field limit on long evidence text, and on all evidence text together.
+EVIDENCE_FIELD_LIMIT = 20_000
+EVIDENCE_TOTAL_LIMIT = 150_000
+LONG_EVIDENCE = frozenset(
+    k
+    for k in objects.EVIDENCE_TEXT
+    if k in ("access_activity_log", "uncategorized_text", "product_description")
+    or k.endswith(("_disclosure", "_rebuttal", "_explanation"))
+)
 
 
 def _req(ctx: Ctx) -> flows.Req:
@@ -143,7 +157,7 @@ def _disputes_of(ctx: Ctx, ch_id: str) -> list[dict[str, Any]]:
 
 def update_dispute(ctx: Ctx, rest: list[str], params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """POST /v1/disputes/{id}: stage or submit evidence (`submit` defaults to true, as in Stripe)."""
-    check_known(params, {"evidence", "metadata", "submit", "expand"})
+    check_known(params, {"evidence", "metadata", "submit", "expand", "intended_submission_method"})
     a = ctx.account
     dp = a.require("dispute", rest[0])
     evidence = params.get("evidence")
@@ -172,29 +186,15 @@ def update_dispute(ctx: Ctx, rest: list[str], params: dict[str, Any]) -> tuple[i
             )
         new_evidence = dict(dp["evidence"])
         for key, value in (evidence or {}).items():
-            if key not in objects.EVIDENCE_TEXT and key not in objects.EVIDENCE_FILES:
-                raise ApiError(
-                    400,
-                    f"Received unknown parameter: evidence[{key}]",
-                    code="parameter_unknown",
-                    param=f"evidence[{key}]",
-                )
-            if not isinstance(value, str):
-                raise invalid(
-                    f"evidence[{key}]",
-                    f"Invalid string: evidence[{key}]",
-                    "parameter_invalid_string",
-                )
-            if key in objects.EVIDENCE_FILES and value:
-                f = a.get(value)
-                if f is None or f.get("object") != "file" or f["purpose"] != "dispute_evidence":
-                    raise missing("file", value, f"evidence[{key}]")
-            new_evidence[key] = value or None
+            new_evidence[key] = _evidence_value(ctx, dp, key, value)
         text = sum(len(new_evidence[k] or "") for k in objects.EVIDENCE_TEXT)
-        if text > 150000:
+        appeal = ((new_evidence.get("appeal") or {}).get("card") or {}).get("reason_for_filing")
+        text += len(appeal or "")
+        if text > EVIDENCE_TOTAL_LIMIT:
             raise invalid(
                 "evidence",
-                "The combined length of evidence text fields exceeds 150000 characters.",
+                f"The combined length of evidence text fields exceeds {EVIDENCE_TOTAL_LIMIT} "
+                "characters.",
                 code=None,
             )
         details = dict(
@@ -207,11 +207,92 @@ def update_dispute(ctx: Ctx, rest: list[str], params: dict[str, Any]) -> tuple[i
         previous["evidence_details"] = dp["evidence_details"]
         if submit:
             details["submission_count"] = details["submission_count"] + 1
+            details["submission_method"] = "manual"
             changes["status"], previous["status"] = SUBMITTED[dp["status"]], dp["status"]
         changes["evidence"], changes["evidence_details"] = new_evidence, details
+    method = as_str(params, "intended_submission_method")
+    if method is not None:
+        if method not in SUBMISSION_METHODS:
+            raise invalid(
+                "intended_submission_method",
+                f"Invalid intended_submission_method: must be one of {', '.join(SUBMISSION_METHODS)}",
+                code="parameter_invalid_string",
+            )
+        changes["intended_submission_method"] = method
+        previous["intended_submission_method"] = dp["intended_submission_method"]
     dp = a.update(dp["id"], **changes)
     flows._emit(a, "charge.dispute.updated", dp, a.now_int(), _req(ctx), previous)
     return 200, render(a, dp, as_list(params, "expand"))
+
+
+def _evidence_value(ctx: Ctx, dp: dict[str, Any], key: str, value: Any) -> Any:
+    """One `evidence[...]` entry validated as Stripe does; returns what the dispute stores."""
+    a = ctx.account
+    param = f"evidence[{key}]"
+    if key == "appeal":
+        return _appeal_value(ctx, dp, value)
+    if key == "enhanced_evidence":
+        if value == "":
+            return {}
+        if not isinstance(value, dict):
+            raise invalid(param, f"Invalid hash: {param}", "parameter_invalid_hash")
+        return value
+    if key not in objects.EVIDENCE_TEXT and key not in objects.EVIDENCE_FILES:
+        raise ApiError(
+            400, f"Received unknown parameter: {param}", code="parameter_unknown", param=param
+        )
+    if not isinstance(value, str):
+        raise invalid(param, f"Invalid string: {param}", "parameter_invalid_string")
+    if key in LONG_EVIDENCE and len(value) > EVIDENCE_FIELD_LIMIT:
+        raise invalid(
+            param,
+            f"Invalid {param}: must be at most {EVIDENCE_FIELD_LIMIT} characters "
+            f"(got {len(value)}).",
+            code="parameter_invalid_string",
+        )
+    if key in objects.EVIDENCE_FILES and value:
+        _require_evidence_file(a, value, param)
+    return value or None
+
+
+def _require_evidence_file(a: Any, file_id: str, param: str) -> None:
+    f = a.get(file_id)
+    if f is None or f.get("object") != "file" or f["purpose"] != "dispute_evidence":
+        raise missing("file", file_id, param)
+
+
+def _appeal_value(ctx: Ctx, dp: dict[str, Any], value: Any) -> Any:
+    """`evidence[appeal][card][reason_for_filing|supporting_files]`: only while an appeal is open."""
+    if value == "":
+        return None
+    if dp["status"] != "appeal_needs_response":
+        raise invalid(
+            "evidence[appeal]",
+            f"Appeal evidence can only be provided while the dispute is in status "
+            f"appeal_needs_response; this dispute is {dp['status']}.",
+            code=None,
+        )
+    if not isinstance(value, dict) or set(value) - {"card"}:
+        raise invalid(
+            "evidence[appeal]", "Invalid hash: evidence[appeal]", "parameter_invalid_hash"
+        )
+    card = value.get("card") or {}
+    if card == "":
+        return {"card": None}
+    unknown = set(card) - {"reason_for_filing", "supporting_files"}
+    if unknown:
+        name = f"evidence[appeal][card][{sorted(unknown)[0]}]"
+        raise ApiError(
+            400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name
+        )
+    files = card.get("supporting_files") or []
+    files = [files] if isinstance(files, str) else list(files)
+    for i, file_id in enumerate(files):
+        _require_evidence_file(
+            ctx.account, file_id, f"evidence[appeal][card][supporting_files][{i}]"
+        )
+    reason = card.get("reason_for_filing")
+    return {"card": {"reason_for_filing": reason or None, "supporting_files": files}}
 
 
 def close_dispute(ctx: Ctx, rest: list[str], params: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -11,6 +11,7 @@ from sandbox.objects.billing import (
     subscription,
 )
 from sandbox.objects.invoices import invoice, invoice_payment
+from sandbox.objects.payment_methods import payment_method
 from sandbox.objects.payments import (
     EVIDENCE_FILES,
     EVIDENCE_TEXT,
@@ -38,6 +39,7 @@ __all__ = [
     "invoice",
     "invoice_payment",
     "payment_intent",
+    "payment_method",
     "payout",
     "plan_of",
     "price",

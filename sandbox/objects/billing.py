@@ -183,6 +183,7 @@ def subscription(
         "billing_cycle_anchor": created,
         "billing_cycle_anchor_config": None,
         "billing_mode": {"type": "classic"},
+        "billing_schedules": [],
         "billing_thresholds": None,
         "cancel_at": None,
         "cancel_at_period_end": False,

@@ -67,6 +67,7 @@ def invoice(
         },
         "quantity": quantity,
         "subscription": sub["id"] if sub else None,
+        "subtotal": subtotal,
         "taxes": taxes,
     }
     number = f"{cust['invoice_prefix']}-{a.seq % 100000:05d}"

@@ -280,11 +280,12 @@ def dispute(
     reason: str,
     status: str,
     due_by: int,
-    network_reason_code: str,
+    network_reason_code: str | None,
     case_type: str,
 ) -> Obj:
     """A dispute on a charge."""
     evidence: dict[str, Any] = {k: None for k in EVIDENCE_TEXT + EVIDENCE_FILES}
+    evidence["appeal"] = None
     evidence["enhanced_evidence"] = {}
     return {
         "id": a.new_id("dp_"),
@@ -302,15 +303,19 @@ def dispute(
             "has_evidence": False,
             "past_due": False,
             "submission_count": 0,
+            "submission_method": "not_submitted",
         },
+        "intended_submission_method": None,
         "is_charge_refundable": case_type == "inquiry",
         "livemode": False,
         "metadata": {},
+        "network_reason_code": network_reason_code,
         "payment_intent": ch["payment_intent"],
         "payment_method_details": {
             "card": {
                 "brand": ch["payment_method_details"]["card"]["brand"],
                 "case_type": case_type,
+                "network": ch["payment_method_details"]["card"]["network"],
                 "network_reason_code": network_reason_code,
             },
             "type": "card",

@@ -139,7 +139,8 @@ def test_object_filters_and_expand(client: stripe.StripeClient) -> None:
     charge = client.v1.charges.list({"limit": 1}).data[0]
     by_customer = client.v1.charges.list({"customer": charge.customer, "limit": 100}).data
     assert by_customer and all(c.customer == charge.customer for c in by_customer)
-    sub = client.v1.subscriptions.list({"limit": 1}).data[0]
+    subs = client.v1.subscriptions.list({"limit": 100}).data
+    sub = next(s for s in subs if s.latest_invoice)  # a trial may not have billed yet
     invoices = client.v1.invoices.list({"subscription": sub.id, "limit": 100}).data
     assert invoices and all(i.parent.subscription_details.subscription == sub.id for i in invoices)
     inv = client.v1.invoices.list(
