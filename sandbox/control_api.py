@@ -53,6 +53,10 @@ def handle(
         return 200, _clock(state)
     if route == "truth" and method == "GET":
         return 200, state.truth
+    if route == "webhooks/deliver" and method == "POST":
+        from sandbox.webhooks import deliver
+
+        return 200, deliver(state.account_for(params.get("account"), ""), params)
     if parts[:1] == ["simulate"] and len(parts) == 2 and method == "POST":
         from sandbox.live import simulate
 

@@ -16,10 +16,12 @@ from core.models.sync import SnapshotRefresh
 from core.sync.ingest import ingest_events
 from core.sync.processing import load_handler_modules, process_batch
 from core.sync.snapshots import refresh_requested
+from core.sync.webhook_receiver import WebhookReceiver, WebhookServer
 from jobs.runtime import Runtime, open_runtime
+from jobs.sync import sync_all
 from tests.conftest import settings_for
 from tests.support.sandbox import SANDBOX_KEY, running_sandbox
-from tests.support.sync import control
+from tests.support.sync import control, settle
 
 load_handler_modules()
 
@@ -57,6 +59,11 @@ def _deliver_and_settle(rt: Runtime, gateway: StripeGateway, events: list[dict[s
         with rt.Session.begin() as s:
             ingest_events(s, [ev], source="webhook")
         process_batch(rt.Session, settings=rt.settings)
+    _settle_fetches(rt, gateway)
+
+
+def _settle_fetches(rt: Runtime, gateway: StripeGateway) -> None:
+    process_batch(rt.Session, settings=rt.settings)
     for minutes in (5, 10, 20):
         refresh_requested(
             rt.Session,
@@ -109,3 +116,55 @@ def test_reversed_and_duplicated_deliveries_give_the_cases_of_the_in_order_ones(
     assert cases[first["invoice"]][0] == "card_data"
     assert cases[second["invoice"]][0] == "fraud_related"
     assert cases[first["invoice"]][1] != cases[second["invoice"]][1]  # each its own charge
+
+
+SECRET = "whsec_links_test"
+
+
+def test_webhooks_delivered_reversed_and_twice_give_the_cases_the_poll_gives(
+    tmp_path: Path,
+) -> None:
+    with running_sandbox(customers=12, days=20) as server:
+        rt_poll = _runtime(f"sqlite:///{tmp_path / 'poll.db'}", server.url, tmp_path / "p")
+        gateway = StripeGateway(make_client(rt_poll.settings))
+        first = control(
+            server.url,
+            "simulate/payment_failed",
+            {"decline_code": "incorrect_cvc", "amount": "990"},
+        )
+        customer = retrieve_raw(gateway, "charges", first["charge"])["customer"]
+        second = control(
+            server.url,
+            "simulate/payment_failed",
+            {"decline_code": "lost_card", "amount": "990", "customer": customer},
+        )
+        ids = [*first["events"], *second["events"]]
+        # Stripe's webhooks: signed, in reverse order, every event delivered twice.
+        rt_hook = _runtime(f"sqlite:///{tmp_path / 'hook.db'}", server.url, tmp_path / "h")
+        receiver = WebhookServer(WebhookReceiver(rt_hook.Session, [SECRET]))
+        receiver.start()
+        try:
+            out = control(
+                server.url,
+                "webhooks/deliver",
+                {
+                    "url": receiver.url,
+                    "secret": SECRET,
+                    "events": ",".join(ids),
+                    "order": "reversed",
+                    "duplicates": str(len(ids)),
+                },
+            )
+        finally:
+            receiver.stop()
+        assert out["delivered"] == 2 * len(ids) and out["statuses"] == {"200": 2 * len(ids)}
+        _settle_fetches(rt_hook, gateway)
+        # The same account read by polling, in order.
+        assert all(r.ok for r in sync_all(rt_poll))
+        settle(rt_poll)
+    polled = {
+        k: v for k, v in _cases(rt_poll).items() if k in (first["invoice"], second["invoice"])
+    }
+    assert _cases(rt_hook) == polled
+    assert polled[first["invoice"]][0] == "card_data"
+    assert polled[second["invoice"]][0] == "fraud_related"
