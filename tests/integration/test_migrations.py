@@ -21,7 +21,7 @@ def test_migrations_match_models(engine: Any) -> None:
 
 def test_migrate_is_repeatable_and_at_head(engine: Any) -> None:
     migrate(engine)  # a second run is a no-op
-    assert current_revision(engine) == "0008_scale_indexes"
+    assert current_revision(engine) == "0011_books_accounts"
     tables = set(inspect(engine).get_table_names())
     assert {"events", "stripe_objects", "sync_state"} <= tables
 
