@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -51,6 +52,8 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
              "currency": "usd", "items": {"data": [{"quantity": 1, "price": {"unit_amount": 5000,
              "recurring": {"interval": "month"}}}]}},
         ])  # fmt: skip
+        recent = int(time.time()) - 5 * DAY  # inside the page's bank window
+        store_objects(session, "acct_1Conn", [payout(7000, id="po_conn", arrival=recent)])
         IMPORTERS["crm"].run(session, b"stripe_customer_id,owner,mrr\ncus_1,,50.00\n")
         IMPORTERS["bank"].run(session, b"date,amount,reference\n2026-01-03,95.25,TR1\n")
     refresh_books(Session, settings_for(url, tmp_path))
@@ -90,6 +93,18 @@ def test_an_unknown_reporting_category_is_flagged_on_the_page(seeded: dict[str, 
     assert "topup" not in flagged[0]  # a documented category has its own account
     batches = next(d.value for d in at.dataframe if "suspense" in d.value.columns)
     assert sorted(batches["suspense"]) == [0, 1]
+
+
+def test_bank_tab_reports_an_account_without_a_statement(seeded: dict[str, Any]) -> None:
+    at = _app("payouts_books.py", seeded["actor"])
+    assert not at.exception, at.exception
+    no_statement = next(m for m in at.metric if m.label == "Accounts without a statement")
+    assert no_statement.value == "1"
+    assert any("No bank statement imported for acct_1Conn (1 payouts)" in i.value for i in at.info)
+    per_account = next(d.value for d in at.dataframe if "statement" in d.value.columns)
+    got = dict(zip(per_account["account"], per_account["statement"], strict=True))
+    assert got == {"platform": "imported", "acct_1Conn": "no statement imported"}
+    assert at.selectbox(key="bank_account").options == ["platform", "acct_1Conn"]
 
 
 def test_lifecycle_is_read_from_the_books_job_never_computed_on_a_render(
