@@ -5,8 +5,16 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.books.journal import batch_currencies, export_batch, list_batches
+from core.books.journal import (
+    SuspenseCategory,
+    batch_currencies,
+    batch_suspense_counts,
+    export_batch,
+    list_batches,
+    suspense_categories,
+)
 from core.books.journal_export import FORMAT_TITLES
+from core.books.ledger_mapping import unmapped_hint
 from core.books.views import batch_count
 from core.config import Settings
 from core.errors import CoreError
@@ -20,8 +28,12 @@ def journal_tab(Session: sessionmaker[Session], settings: Settings, actor: Actor
     with Session() as session:  # read, then close: the export below writes
         batches = list_batches(session, limit=100)
         currencies = batch_currencies(session, [b.id for b in batches])
+        in_suspense = batch_suspense_counts(session, [b.id for b in batches])
+        unmapped = suspense_categories(session)
         n_batches = batch_count(session)
         session.expunge_all()
+    if unmapped:
+        unmapped_warning(unmapped)
     if n_batches > len(batches):
         st.caption(f"The {len(batches)} most recent of {fmt.number(n_batches)} batches.")
     w.table(
@@ -33,6 +45,7 @@ def journal_tab(Session: sessionmaker[Session], settings: Settings, actor: Actor
                 "debits": fmt.money(b.total_debit, currencies.get(b.id)),
                 "exported": fmt.when(b.exported_at, settings.tz) if b.exported_at else "not yet",
                 "exports": b.export_count,
+                "suspense": in_suspense.get(b.id, 0),
             }
             for b in batches
         ],
@@ -44,10 +57,32 @@ def journal_tab(Session: sessionmaker[Session], settings: Settings, actor: Actor
             "debits": "Total debits",
             "exported": f"Exported ({settings.team_timezone})",
             "exports": "Exports",
+            "suspense": st.column_config.NumberColumn(
+                "In suspense", help="Entries of an unknown reporting category", format="%d"
+            ),
         },  # fmt: skip
     )
     if batches:
         _export_form(Session, settings, actor, [b.key for b in batches])
+
+
+def unmapped_warning(unmapped: list[SuspenseCategory]) -> None:
+    """Entries booked to suspense because their reporting category has no account."""
+    entries = sum(u.entries for u in unmapped)
+    st.warning(
+        f"{fmt.number(entries)} journal entries in {len(unmapped)} unknown reporting "
+        f"categor{'y' if len(unmapped) == 1 else 'ies'} were booked to the suspense account: "
+        + ", ".join(f"`{u.category}` ({fmt.number(u.entries)})" for u in unmapped[:20])
+        + ". To book them properly, "
+        + unmapped_hint([u.category for u in unmapped])
+        + "."
+    )
+    exported = sum(u.exported_entries for u in unmapped)
+    if exported:
+        st.caption(
+            f"{fmt.number(exported)} of them are in exported batches, which stay as exported: "
+            "move them out of suspense in the accounting system."
+        )
 
 
 def _export_form(

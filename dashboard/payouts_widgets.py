@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.books.bank_matching import MatchResult
-from core.books.bank_reconciliation import match_bank
+from core.books.bank_matching import BankMatching
+from core.books.bank_reconciliation import match_bank, payout_accounts
 from core.books.views import payout_state_counts, recent_payouts
 from core.config import Settings
 from core.errors import CoreError
@@ -24,8 +24,9 @@ MONEY_COLUMNS = ("amount", "gross", "fees", "refunds", "disputes", "net", "diffe
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner="Matching bank deposits…")
-def bank_matching(db_url: str, since: date) -> MatchResult:
-    """Payouts since a day matched to bank deposits, kept a few minutes (keyed by database)."""
+def bank_matching(db_url: str, since: date) -> BankMatching:
+    """Payouts since a day matched to each account's deposits, kept a few minutes (keyed by
+    database)."""
     with get_sessionmaker()() as session:
         return match_bank(session, date_from=since)
 
@@ -77,28 +78,75 @@ def payouts_tab(Session: sessionmaker[Session], settings: Settings) -> None:
         )
 
 
+def statement_account(Session: sessionmaker[Session], settings: Settings, key: str) -> str:
+    """Pick the Stripe account a bank statement belongs to (platform first)."""
+    with Session() as session:
+        known = payout_accounts(session)
+    options = list(dict.fromkeys([*known, *settings.stripe_accounts]))
+    return str(
+        st.selectbox(
+            "Stripe account of this statement",
+            options,
+            format_func=lambda a: a or "platform",
+            help="Each connected account is paid out to its own bank account: import each "
+            "account's statement separately.",
+            key=key,
+        )
+    )
+
+
 def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date) -> None:
-    """Bank statement upload, then payouts matched (or not) to the deposits around them."""
+    """Bank statement upload per account, then each account's payouts matched (or not) to the
+    deposits of its own statement."""
     upload = st.file_uploader(
         "Import a bank statement (CSV)", type=["csv", "txt"], key="bank_upload"
     )
+    account = statement_account(Session, settings, "bank_account")
     if upload is not None and st.button("Import statement", key="bank_import"):
         try:
             with Session.begin() as session:
-                result = IMPORTERS["bank"].run(session, upload.getvalue())
+                result = IMPORTERS["bank"].run(session, upload.getvalue(), account=account)
             bank_matching.clear()
             w.import_result(result)
         except CoreError as exc:
             st.error(f"{exc} Fix the file and upload it again.")
     since = today - timedelta(days=BANK_WINDOW_DAYS)
     matching = bank_matching(settings.database_url, since)
-    st.caption(f"Payouts arriving since {since.isoformat()} and the deposits around them.")
-    a, b, c = st.columns(3)
+    st.caption(
+        f"Payouts arriving since {since.isoformat()} and the deposits around them, each account "
+        "against its own statement."
+    )
+    a, b, c, d = st.columns(4)
     a.metric("Matched payouts", fmt.number(len(matching.matches)))
     b.metric("Unmatched payouts", fmt.number(len(matching.unmatched_payouts)))
     c.metric("Unmatched deposits", fmt.number(len(matching.unmatched_deposits)))
+    d.metric("Accounts without a statement", fmt.number(len(matching.without_statement)))
+    if matching.without_statement:
+        st.info(
+            "No bank statement imported for "
+            + ", ".join(f"{x.label} ({fmt.number(x.payouts)} payouts)"
+                        for x in matching.without_statement[:20])
+            + ": their payouts are not counted as missing. Import each account's statement "
+            "above, choosing its account."
+        )  # fmt: skip
+    w.table(
+        [
+            {
+                "account": x.label,
+                "statement": "imported" if x.has_statement else "no statement imported",
+                "payouts": x.payouts,
+                "matched": len(x.result.matches),
+                "unmatched payouts": len(x.result.unmatched_payouts),
+                "unmatched deposits": len(x.result.unmatched_deposits),
+            }
+            for x in matching.accounts[:500]
+        ],
+        "No payouts and no statements yet.",
+        column_config={"account": "Stripe account", "statement": "Bank statement"},
+    )
     unmatched = [
         {
+            "account": u.account or "platform",
             "side": u.side,
             "id": u.id if u.side == "payout" else f"deposit {u.id}",
             "date": u.on.isoformat(),
@@ -111,6 +159,7 @@ def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date) ->
         unmatched,
         "Nothing unmatched. Import the latest bank statement to keep it that way.",
         column_config={
+            "account": "Stripe account",
             "side": "Side",
             "id": "Payout / deposit",
             "date": "Date",
@@ -122,6 +171,7 @@ def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date) ->
         w.table(
             [
                 {
+                    "account": m.account or "platform",
                     "payout": m.payout_id,
                     "deposits": ", ".join(m.deposit_ids),
                     "how": m.method,
@@ -131,6 +181,7 @@ def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date) ->
             ],
             "No matches yet: import a bank statement (CSV) above.",
             column_config={
+                "account": "Stripe account",
                 "payout": "Payout",
                 "deposits": "Deposit ids",
                 "how": "Matched by",

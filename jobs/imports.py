@@ -1,4 +1,6 @@
-"""`python -m jobs import crm|tickets FILE [--json]`: load context data from a CSV export."""
+"""`python -m jobs import crm|tickets|bank|... FILE [--account acct_…] [--json]`: load context data
+from a CSV export; a bank statement belongs to the platform unless `--account` names the
+connected account it is for."""
 
 from __future__ import annotations
 
@@ -19,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", type=Path, help="the CSV file (any common export; UTF-8 or Windows)"
     )
+    parser.add_argument(
+        "--account",
+        metavar="ACCT",
+        help="bank only: the connected account (acct_…) whose statement this is; "
+        "default: the platform",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -27,9 +35,14 @@ def run(args: argparse.Namespace) -> int:
     importer = IMPORTERS[args.importer]
     if not args.file.is_file():  # before touching the database
         raise InputError(f"{args.file} does not exist or is not a file.")
+    options = {}
+    if args.account is not None:
+        if args.importer != "bank":
+            raise InputError("--account applies to bank statements only.")
+        options["account"] = args.account
     rt = open_runtime()
     with rt.Session.begin() as session:
-        result = importer.run(session, args.file)
+        result = importer.run(session, args.file, **options)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
     else:

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 
 from core.books.data import get_object, objects_of_type
-from core.books.journal import export_batch, list_batches
+from core.books.journal import export_batch, list_batches, suspense_categories
 from core.books.journal_build import build_day_batches, build_payout_batch
 from core.books.journal_export import FORMATS
+from core.books.ledger_mapping import unmapped_hint
 from core.books.payouts import reconciliations
 from core.errors import InputError
 from core.reports.run import parse_day
@@ -102,12 +103,18 @@ def _build(rt: Runtime, args: argparse.Namespace) -> int:
                     batch = build_payout_batch(session, rt.settings, payouts[r.payout_id], bts)
                     if batch is not None:
                         batches.append(batch)
+        unmapped = suspense_categories(session)
         summary = {
             "batches": len(batches),
             "entries": sum(b.entry_count for b in batches),
+            "suspense": {u.category: u.entries for u in unmapped},
         }
     if args.json:
         print(json.dumps(summary))
     else:
         print(f"journal: {summary['batches']} batches, {summary['entries']} entries (re)built")
+        if unmapped:
+            listed = ", ".join(f"{u.category} ({u.entries})" for u in unmapped)
+            print(f"warning: unknown reporting categories booked to suspense: {listed}; "
+                  + unmapped_hint([u.category for u in unmapped]))  # fmt: skip
     return 0

@@ -8,7 +8,8 @@ import streamlit as st
 from core.errors import CoreError
 from core.imports import IMPORTERS
 from dashboard.auth import require_user
-from dashboard.context import get_sessionmaker
+from dashboard.context import get_sessionmaker, get_settings
+from dashboard.payouts_widgets import statement_account
 
 actor = require_user()
 st.title("Imports")
@@ -31,11 +32,14 @@ importer = IMPORTERS[name]
 st.markdown(importer.description)
 st.caption("Recognised headers include: " + ", ".join(importer.example_headers()))
 upload = st.file_uploader("CSV file", type=["csv", "txt", "tsv"], key=f"imp_file_{name}")
+options = {}
+if name == "bank":  # each Stripe account is paid out to its own bank account
+    options["account"] = statement_account(get_sessionmaker(), get_settings(), "imp_bank_account")
 
 if upload is not None and st.button("Import", type="primary", disabled=actor.role == "viewer"):
     try:
         with get_sessionmaker().begin() as session:
-            result = importer.run_for(session, actor, upload.getvalue())
+            result = importer.run_for(session, actor, upload.getvalue(), **options)
     except CoreError as exc:
         st.error(f"Nothing was imported: {exc}")
         st.stop()

@@ -1,5 +1,9 @@
 """Bank deposits ↔ Stripe payouts (pure): by trace id, then amount and date window, then splits.
 
+Each Stripe account pays out to its own bank account, so matching runs per account: a
+connected account's payouts are matched only against that account's statement, and an account
+with no statement imported is reported as such instead of as that many missing deposits.
+
 Each deposit and payout is used at most once. Among equal amounts the closest date wins and ties
 fall to the earlier payout, so two payouts of the same amount on one day pair off with two
 deposits instead of both claiming the first. Whatever stays unmatched on either side is listed
@@ -28,6 +32,7 @@ class Deposit:
     currency: str
     description: str = ""
     reference: str = ""
+    account: str = ""  # the Stripe account whose statement this is ("" = platform)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class PayoutInfo:
     automatic: bool = True
     trace_id: str | None = None
     failed_after_paid: bool = False
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class Match:
     deposit_ids: tuple[str, ...]
     method: str  # "trace id" | "amount and date" | "split deposit"
     days_late: int
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class Unmatched:
     amount: int
     currency: str
     reason: str
+    account: str = ""
 
 
 @dataclass
@@ -88,8 +96,10 @@ def _traced(p: PayoutInfo, d: Deposit) -> bool:
     return bool(p.trace_id and p.trace_id in text) or p.id in text
 
 
-def match_deposits(deposits: list[Deposit], payouts: list[PayoutInfo], today: date) -> MatchResult:
-    """Match deposits to payouts and explain what is left over."""
+def match_deposits(
+    deposits: list[Deposit], payouts: list[PayoutInfo], today: date, account: str = ""
+) -> MatchResult:
+    """Match one account's deposits to its payouts and explain what is left over."""
     result = MatchResult()
     live = [p for p in payouts if p.status not in FAILED]
     credits = [d for d in deposits if d.amount > 0]
@@ -100,7 +110,7 @@ def match_deposits(deposits: list[Deposit], payouts: list[PayoutInfo], today: da
         used_p.add(p.id)
         used_d.update(d.id for d in ds)
         late = max((d.posted_on - p.arrival_on).days for d in ds)
-        result.matches.append(Match(p.id, tuple(d.id for d in ds), method, late))
+        result.matches.append(Match(p.id, tuple(d.id for d in ds), method, late, account))
 
     for p in sorted(live, key=lambda p: (p.arrival_on, p.id)):
         for d in credits:
@@ -152,6 +162,7 @@ def match_deposits(deposits: list[Deposit], payouts: list[PayoutInfo], today: da
                     p.amount,
                     p.currency,
                     _payout_reason(p, today),
+                    account,
                 )
             )
     open_payouts = [p for p in payouts if p.id not in used_p]
@@ -165,9 +176,74 @@ def match_deposits(deposits: list[Deposit], payouts: list[PayoutInfo], today: da
                     d.amount,
                     d.currency,
                     _deposit_reason(d, open_payouts, payouts),
+                    account,
                 )
             )
     return result
+
+
+@dataclass
+class AccountMatch:
+    """One Stripe account's payouts against its own bank statement."""
+
+    account: str
+    has_statement: bool
+    payouts: int  # payouts of the period
+    result: MatchResult = field(default_factory=MatchResult)
+
+    @property
+    def label(self) -> str:
+        """The account as the team names it."""
+        return self.account or "platform"
+
+
+@dataclass
+class BankMatching:
+    """Matching per account; the flat lists cover only accounts whose statement was imported."""
+
+    accounts: list[AccountMatch] = field(default_factory=list)
+
+    @property
+    def matches(self) -> list[Match]:
+        """Every account's matches."""
+        return [m for a in self.accounts for m in a.result.matches]
+
+    @property
+    def unmatched_payouts(self) -> list[Unmatched]:
+        """Payouts with no deposit on their own account's statement."""
+        return [u for a in self.accounts for u in a.result.unmatched_payouts]
+
+    @property
+    def unmatched_deposits(self) -> list[Unmatched]:
+        """Statement lines that match none of their account's payouts."""
+        return [u for a in self.accounts for u in a.result.unmatched_deposits]
+
+    @property
+    def without_statement(self) -> list[AccountMatch]:
+        """Accounts with payouts but no bank statement imported."""
+        return [a for a in self.accounts if not a.has_statement]
+
+
+def match_accounts(
+    deposits: list[Deposit],
+    payouts: list[PayoutInfo],
+    today: date,
+    statements: set[str] | frozenset[str],
+) -> BankMatching:
+    """Match each account's payouts against its own statement (`statements`: accounts that have
+    one); an account without a statement is listed, not matched."""
+    by_account: dict[str, tuple[list[Deposit], list[PayoutInfo]]] = {}
+    for d in deposits:
+        by_account.setdefault(d.account, ([], []))[0].append(d)
+    for p in payouts:
+        by_account.setdefault(p.account, ([], []))[1].append(p)
+    out = BankMatching()
+    for account in sorted(set(by_account) | set(statements)):
+        ds, ps = by_account.get(account, ([], []))
+        has = account in statements or bool(ds)
+        result = match_deposits(ds, ps, today, account) if has else MatchResult()
+        out.accounts.append(AccountMatch(account, has, len(ps), result))
+    return out
 
 
 def _payout_reason(p: PayoutInfo, today: date) -> str:

@@ -1,4 +1,4 @@
-"""Payouts vs imported bank deposits: load both sides from the store and match them."""
+"""Payouts vs imported bank deposits: load both sides from the store and match them per account."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.books.bank_matching import Deposit, MatchResult, PayoutInfo, match_deposits
+from core.books.bank_matching import BankMatching, Deposit, PayoutInfo, match_accounts
 from core.books.data import objects_of_type
 from core.models.books import BankDeposit, PayoutReconciliation
-from core.models.sync import Event
+from core.models.sync import Event, StripeObject
 
 
 def payout_infos(session: Session, account: str | None = None) -> list[PayoutInfo]:
@@ -34,6 +34,7 @@ def payout_infos(session: Session, account: str | None = None) -> list[PayoutInf
                 automatic=bool(p.get("automatic", True)),
                 trace_id=(trace.get("value") if isinstance(trace, dict) else trace) or None,
                 failed_after_paid=p.get("status") == "failed" and p["id"] in paid_before,
+                account=p["_account"] or "",
             )
         )
     return out
@@ -56,9 +57,21 @@ def bank_deposits(
             d.currency,
             d.description or "",
             d.reference or "",
+            d.account or "",
         )
         for d in session.scalars(stmt)
     ]
+
+
+def statement_accounts(session: Session) -> set[str]:
+    """The Stripe accounts with a bank statement imported ("" = platform)."""
+    return {a or "" for a in session.scalars(select(BankDeposit.account).distinct())}
+
+
+def payout_accounts(session: Session) -> list[str]:
+    """The accounts with payouts in the store, platform ("") first: whose statements to import."""
+    stmt = select(StripeObject.account).where(StripeObject.object_type == "payout").distinct()
+    return sorted({"", *(a or "" for a in session.scalars(stmt))})
 
 
 def match_bank(
@@ -66,8 +79,8 @@ def match_bank(
     date_from: date | None = None,
     date_to: date | None = None,
     today: date | None = None,
-) -> MatchResult:
-    """Match deposits to payouts whose arrival falls in the period (with the date window)."""
+) -> BankMatching:
+    """Match each account's payouts arriving in the period to its own statement's deposits."""
     today = today or datetime.now(UTC).date()
     payouts = payout_infos(session)
     if date_from:
@@ -80,4 +93,4 @@ def match_bank(
         date_from - widen if date_from else None,
         date_to + widen if date_to else None,
     )
-    return match_deposits(deposits, payouts, today)
+    return match_accounts(deposits, payouts, today, statement_accounts(session))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from core.books.journal_build import (
@@ -201,3 +201,47 @@ def batch_currencies(session: Session, batch_ids: list[int]) -> dict[int, str]:
         .group_by(JournalEntry.batch_id)
     )
     return {int(b): str(c) for b, c in session.execute(stmt)}
+
+
+@dataclass(frozen=True)
+class SuspenseCategory:
+    """A reporting category whose entries were booked to the suspense account."""
+
+    category: str
+    entries: int
+    batches: int
+    exported_entries: int
+
+
+def suspense_categories(session: Session) -> list[SuspenseCategory]:
+    """Categories booked to suspense (no account in the chart), most entries first."""
+    exported = case((JournalBatch.exported_at.is_not(None), JournalEntry.id), else_=None)
+    stmt = (
+        select(
+            JournalEntry.reporting_category,
+            func.count(func.distinct(JournalEntry.id)),
+            func.count(func.distinct(JournalEntry.batch_id)),
+            func.count(func.distinct(exported)),
+        )
+        .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        .join(JournalBatch, JournalBatch.id == JournalEntry.batch_id)
+        .where(JournalLine.role == "suspense")
+        .group_by(JournalEntry.reporting_category)
+    )
+    rows = [
+        SuspenseCategory(str(c), int(n), int(b), int(x)) for c, n, b, x in session.execute(stmt)
+    ]
+    return sorted(rows, key=lambda r: (-r.entries, r.category))
+
+
+def batch_suspense_counts(session: Session, batch_ids: list[int]) -> dict[int, int]:
+    """How many entries of each listed batch were booked to suspense."""
+    if not batch_ids:
+        return {}
+    stmt = (
+        select(JournalEntry.batch_id, func.count(func.distinct(JournalEntry.id)))
+        .join(JournalLine, JournalLine.entry_id == JournalEntry.id)
+        .where(JournalEntry.batch_id.in_(batch_ids), JournalLine.role == "suspense")
+        .group_by(JournalEntry.batch_id)
+    )
+    return {int(b): int(n) for b, n in session.execute(stmt)}

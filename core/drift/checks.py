@@ -4,7 +4,7 @@ Checks (names match the sandbox's truth report where the sandbox seeds them):
   crm_missing_customer, crm_mrr_mismatch, crm_no_owner           Stripe vs CRM
   entitlement_active_but_canceled, entitlement_revoked_but_paid  Stripe vs the product's access
   bank_payout_missing, bank_deposit_late, bank_split_deposit,
-  bank_unknown_deposit                                           payouts vs bank deposits
+  bank_unknown_deposit, bank_no_statement                        payouts vs bank deposits
   sync_dead_letters, sync_failing_accounts, sync_webhook_rejects sync health
   approvals_waiting, approvals_superseded                        approvals
 Every item can open an internal task (ActionType.create_task), once per item.
@@ -147,12 +147,25 @@ def entitlement_checks(session: Session, settings: Settings) -> list[DriftCheck]
 
 
 def bank_checks(session: Session, today: date | None = None) -> list[DriftCheck]:
-    """Paid payouts with no deposit, late deposits, split deposits, deposits nobody explains."""
+    """Paid payouts with no deposit, late deposits, split deposits, deposits nobody explains,
+    each on the account's own statement; accounts with payouts but no statement imported."""
     result = match_bank(session, today=today)
     missing = DriftCheck("bank_payout_missing", "Paid payouts with no bank deposit", "Bank")
     late = DriftCheck("bank_deposit_late", "Deposits later than the payout's arrival date", "Bank")
     split = DriftCheck("bank_split_deposit", "Payouts that arrived in several deposits", "Bank")
     unknown = DriftCheck("bank_unknown_deposit", "Deposits matching no payout", "Bank")
+    no_statement = DriftCheck(
+        "bank_no_statement", "Accounts with payouts but no bank statement imported", "Bank"
+    )
+    for a in result.without_statement:
+        no_statement.items.append(
+            DriftItem(
+                no_statement.name,
+                f"account:{a.label}",
+                f"{a.label}: {a.payouts} payout(s), no bank statement imported; import it on "
+                f"Payouts & books (python -m jobs import bank FILE --account {a.label})",
+            )
+        )
 
     # Only the unmatched payouts' snapshots are read back, for their status.
     unmatched = objects_by_id(session, [u.id for u in result.unmatched_payouts], "payout")
@@ -163,7 +176,7 @@ def bank_checks(session: Session, today: date | None = None) -> list[DriftCheck]
                 DriftItem(
                     missing.name,
                     u.id,
-                    f"{u.id} ({u.on}): {u.reason}",
+                    f"{u.id} ({u.on}{_on_account(u.account)}): {u.reason}",
                     u.amount,
                     u.currency,
                 )
@@ -191,12 +204,17 @@ def bank_checks(session: Session, today: date | None = None) -> list[DriftCheck]
                 DriftItem(
                     unknown.name,
                     f"deposit:{u.id}",
-                    f"{u.on} {format_money(u.amount, u.currency)}: {u.reason}",
+                    f"{u.on} {format_money(u.amount, u.currency)}{_on_account(u.account)}: "
+                    f"{u.reason}",
                     u.amount,
                     u.currency,
                 )
             )
-    return [missing, late, split, unknown]
+    return [missing, late, split, unknown, no_statement]
+
+
+def _on_account(account: str) -> str:
+    return f", {account}" if account else ""
 
 
 def sync_checks(session: Session) -> list[DriftCheck]:
@@ -292,6 +310,7 @@ CHECK_ORDER = (
     "crm_missing_customer", "crm_mrr_mismatch", "crm_no_owner",
     "entitlement_active_but_canceled", "entitlement_revoked_but_paid",
     "bank_payout_missing", "bank_deposit_late", "bank_split_deposit", "bank_unknown_deposit",
+    "bank_no_statement",
     "sync_dead_letters", "sync_failing_accounts", "sync_webhook_rejects",
     "approvals_waiting", "approvals_superseded",
 )  # fmt: skip

@@ -146,13 +146,16 @@ class PayoutReconciliation(Base):
 
 
 class BankDeposit(Base):
-    """One line of an imported bank statement."""
+    """One line of an imported bank statement, of the Stripe account whose payouts it receives."""
 
     __tablename__ = "bank_deposits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # The bank's transaction id when the statement has one, else date|amount|reference|n.
+    # The bank's transaction id when the statement has one, else date|amount|reference|n;
+    # prefixed with the Stripe account for a connected account's statement.
     natural_key: Mapped[str] = mapped_column(String(320), unique=True)
+    # "" is the platform; a connected account's statement names its acct_… id.
+    account: Mapped[str] = mapped_column(String(64), default="", server_default="")
     bank_account: Mapped[str | None] = mapped_column(String(128))
     posted_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -161,7 +164,10 @@ class BankDeposit(Base):
     reference: Mapped[str | None] = mapped_column(String(255))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_bank_deposits_posted_on", "posted_on"),)
+    __table_args__ = (
+        Index("ix_bank_deposits_posted_on", "posted_on"),
+        Index("ix_bank_deposits_account_posted_on", "account", "posted_on"),
+    )
 
 
 class Entitlement(Base):

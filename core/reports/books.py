@@ -141,10 +141,12 @@ def payout_chart(df: pd.DataFrame) -> ChartSpec | None:
 def bank_matching(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
-    """Matched pairs and the unmatched on both sides, with a likely reason."""
+    """Per account: matched pairs, the unmatched on both sides with a likely reason, and the
+    accounts whose bank statement was never imported."""
     result = match_bank(session, date_from, date_to)
     rows: list[dict[str, Any]] = [
         {
+            "account": m.account or "platform",
             "kind": "matched",
             "payout": m.payout_id,
             "deposits": ", ".join(m.deposit_ids),
@@ -158,6 +160,7 @@ def bank_matching(
     for u in result.unmatched_payouts + result.unmatched_deposits:
         rows.append(
             {
+                "account": u.account or "platform",
                 "kind": f"unmatched {u.side}",
                 "payout": u.id if u.side == "payout" else "",
                 "deposits": u.id if u.side == "deposit" else "",
@@ -167,9 +170,22 @@ def bank_matching(
                 "detail": u.reason,
             }
         )
+    for a in result.without_statement:
+        rows.append(
+            {
+                "account": a.label,
+                "kind": "no statement",
+                "payout": "",
+                "deposits": "",
+                "date": None,
+                "amount": None,
+                "currency": None,
+                "detail": f"{a.payouts} payout(s); no bank statement imported for this account",
+            }
+        )
     return pd.DataFrame(
         rows,
-        columns=["kind", "payout", "deposits", "date", "amount", "currency", "detail"],
+        columns=["account", "kind", "payout", "deposits", "date", "amount", "currency", "detail"],
     )
 
 

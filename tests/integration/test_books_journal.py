@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.books.data import store_objects
-from core.books.journal import export_batch, get_batch
+from core.books.journal import export_batch, get_batch, suspense_categories
 from core.books.journal_build import build_day_batches
 from core.errors import ConflictError
 from core.models.books import JournalExport, JournalLine
@@ -90,3 +90,31 @@ def test_export_once_unless_forced(engine: Any, Session: Any, fmt: str) -> None:
         before = s.scalar(select(func.count()).select_from(JournalLine))
         build_day_batches(s, settings)
         assert s.scalar(select(func.count()).select_from(JournalLine)) == before
+
+
+def test_unknown_category_is_counted_until_the_chart_file_maps_it(
+    engine: Any, Session: Any, tmp_path: Any
+) -> None:
+    url = str(engine.url.render_as_string(hide_password=False))
+    with Session.begin() as s:
+        store_objects(s, "", [
+            bt("topup", 50000, created=T0 + 10),
+            bt("payout_minimum_balance_hold", -10000, created=T0 + 20),
+            bt("brand_new_thing", -700, created=T0 + 30),
+            bt("brand_new_thing", 200, created=T0 + DAY + 30),
+        ])  # fmt: skip
+    with Session.begin() as s:
+        build_day_batches(s, settings_for(url))
+        flagged = suspense_categories(s)
+        assert [(u.category, u.entries, u.batches) for u in flagged] == [("brand_new_thing", 2, 2)]
+        debit, credit = s.execute(
+            select(func.sum(JournalLine.debit), func.sum(JournalLine.credit))
+        ).one()
+        assert debit == credit
+    chart = tmp_path / "chart.toml"
+    chart.write_text('[categories]\nbrand_new_thing = "adjustments"\n')
+    with Session.begin() as s:
+        build_day_batches(s, settings_for(url, CHART_OF_ACCOUNTS_FILE=str(chart)), rebuild=True)
+        assert suspense_categories(s) == []
+        roles = set(s.scalars(select(JournalLine.role)))
+        assert "suspense" not in roles and {"adjustments", "stripe_reserve", "bank"} <= roles

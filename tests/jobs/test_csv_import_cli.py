@@ -43,3 +43,18 @@ def test_missing_file_and_missing_columns_are_one_line_errors(tmp_path: Path) ->
     wrong = run_jobs(tmp_path, "import", "tickets", str(f))
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
     assert "no column for ticket_id" in wrong.stderr
+
+
+def test_import_bank_for_a_connected_account(tmp_path: Path) -> None:
+    f = tmp_path / "bank.csv"
+    f.write_text("Date,Amount,Reference\n2026-01-10,50.00,TR1\n", encoding="utf-8")
+    ok = run_jobs(tmp_path, "import", "bank", str(f), "--account", "acct_1Conn", "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["inserted"] == 1
+    again = run_jobs(tmp_path, "import", "bank", str(f))  # the platform's own statement
+    assert again.returncode == 0 and "1 new" in again.stdout, again.stdout + again.stderr
+    bad = run_jobs(tmp_path, "import", "bank", str(f), "--account", "1Conn")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "not an account id" in bad.stderr
+    wrong = run_jobs(tmp_path, "import", "crm", str(f), "--account", "acct_1Conn")
+    assert wrong.returncode == 2 and "bank statements only" in wrong.stderr

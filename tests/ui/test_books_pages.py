@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -40,6 +41,8 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         store_objects(session, "", [
             bt("charge", 11900, 375, source="ch_tax", created=T0 + 100),
             bt("refund", -2000, created=T0 + DAY + 50),
+            bt("topup", 50000, created=T0 + DAY + 60, source="tu_1"),
+            bt("brand_new_thing", -700, created=T0 + DAY + 70, source="xx_1"),
             payout(9525, id="po_ok", trace="TR1"),
             payout(4000, id="po_gone", status="failed"),
             invoice_with_tax("ch_tax", 1900),
@@ -49,6 +52,8 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
              "currency": "usd", "items": {"data": [{"quantity": 1, "price": {"unit_amount": 5000,
              "recurring": {"interval": "month"}}}]}},
         ])  # fmt: skip
+        recent = int(time.time()) - 5 * DAY  # inside the page's bank window
+        store_objects(session, "acct_1Conn", [payout(7000, id="po_conn", arrival=recent)])
         IMPORTERS["crm"].run(session, b"stripe_customer_id,owner,mrr\ncus_1,,50.00\n")
         IMPORTERS["bank"].run(session, b"date,amount,reference\n2026-01-03,95.25,TR1\n")
     refresh_books(Session, settings_for(url, tmp_path))
@@ -77,6 +82,29 @@ def test_payouts_books_page_exports_a_batch_once(seeded: dict[str, Any]) -> None
     assert at.session_state["journal_file"][1].startswith(b"*Narration")
     at.button[-1].click().run()
     assert any("already exported" in e.value for e in at.error)
+
+
+def test_an_unknown_reporting_category_is_flagged_on_the_page(seeded: dict[str, Any]) -> None:
+    at = _app("payouts_books.py", seeded["actor"])
+    assert not at.exception, at.exception
+    flagged = [w.value for w in at.warning if "suspense" in w.value]
+    assert len(flagged) == 1, [w.value for w in at.warning]
+    assert "`brand_new_thing` (1)" in flagged[0] and "CHART_OF_ACCOUNTS_FILE" in flagged[0]
+    assert "topup" not in flagged[0]  # a documented category has its own account
+    batches = next(d.value for d in at.dataframe if "suspense" in d.value.columns)
+    assert sorted(batches["suspense"]) == [0, 1]
+
+
+def test_bank_tab_reports_an_account_without_a_statement(seeded: dict[str, Any]) -> None:
+    at = _app("payouts_books.py", seeded["actor"])
+    assert not at.exception, at.exception
+    no_statement = next(m for m in at.metric if m.label == "Accounts without a statement")
+    assert no_statement.value == "1"
+    assert any("No bank statement imported for acct_1Conn (1 payouts)" in i.value for i in at.info)
+    per_account = next(d.value for d in at.dataframe if "statement" in d.value.columns)
+    got = dict(zip(per_account["account"], per_account["statement"], strict=True))
+    assert got == {"platform": "imported", "acct_1Conn": "no statement imported"}
+    assert at.selectbox(key="bank_account").options == ["platform", "acct_1Conn"]
 
 
 def test_lifecycle_is_read_from_the_books_job_never_computed_on_a_render(

@@ -92,3 +92,24 @@ def test_split_deposit_and_in_transit() -> None:
     }
     assert r.unmatched_payouts[0].reason.startswith("in transit")
     assert r.unmatched_deposits[0].reason.startswith("not from Stripe")
+
+
+def test_each_account_is_matched_against_its_own_statement_only() -> None:
+    from core.books.bank_matching import match_accounts
+
+    payouts = [
+        po("po_plat", 5000),
+        po("po_a", 7000, account="acct_A"),
+        po("po_b", 5000, account="acct_B"),  # same amount and day as the platform's payout
+        po("po_b2", 9000, account="acct_B"),
+    ]
+    deposits = [dep("d1", 5000), Deposit("d2", D, 5000, "usd", "STRIPE", "", "acct_A")]
+    r = match_accounts(deposits, payouts, TODAY, {"", "acct_A"})
+    by = {a.account: a for a in r.accounts}
+    assert [(m.payout_id, m.account) for m in r.matches] == [("po_plat", "")]
+    # acct_A's deposit of 5000 is not the platform's payout, and acct_A's payout stays missing
+    assert [(u.id, u.account) for u in r.unmatched_payouts] == [("po_a", "acct_A")]
+    assert [(u.id, u.account) for u in r.unmatched_deposits] == [("d2", "acct_A")]
+    # acct_B has no statement: listed as such, none of its payouts counted as missing
+    assert [(a.account, a.payouts) for a in r.without_statement] == [("acct_B", 2)]
+    assert not by["acct_B"].has_statement and not by["acct_B"].result.unmatched_payouts
