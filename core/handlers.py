@@ -3,6 +3,7 @@ and governance packages never import the domains that react to them.
 
 HANDLER_MODULES register event handlers (`@handles`) with the processing queue.
 EXECUTOR_MODULES register action executors (`@executor`) with the governance executor.
+OUTBOX_CHECK_MODULES register re-checks (`@still_true`) with the outbox.
 """
 
 HANDLER_MODULES: list[str] = [
@@ -13,4 +14,9 @@ HANDLER_MODULES: list[str] = [
 EXECUTOR_MODULES: list[str] = [
     "core.governance.executors",
     "core.disputes.submission",
+]
+
+OUTBOX_CHECK_MODULES: list[str] = [
+    "core.recovery.message_checks",
+    "core.disputes.message_checks",
 ]

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from core.adapters import outbox
+from core.governance import deliveries
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "deliver queued emails (SMTP) and alerts (Slack), or list the outbox"
@@ -23,14 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def scheduled(runtime: Runtime) -> str:
     """Scheduler entry: deliver what is due."""
-    return outbox.deliver(runtime.Session, runtime.settings).summary()
+    return deliveries.deliver(runtime.Session, runtime.settings).summary()
 
 
 def run(args: argparse.Namespace) -> int:
     """Deliver or list; exit 1 when a message failed for good."""
     runtime = open_runtime()
     if args.op == "deliver":
-        report = outbox.deliver(runtime.Session, runtime.settings)
+        report = deliveries.deliver(runtime.Session, runtime.settings)
         print(json.dumps(report.counts) if args.json else report.summary())
         return 1 if report.counts.get("failed") else 0
     with runtime.Session() as session:

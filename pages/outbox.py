@@ -17,6 +17,7 @@ BADGE = {
     "held": "⏸ held",
     "failed": "❌ failed",
     "unknown": "❓ unknown — check the mail server",
+    "superseded": "⤼ superseded — no longer needed",
 }
 
 require_user()

@@ -6,17 +6,30 @@ a row (`pending → sending`, committed) before talking to the server, and recor
 a refused connection or a temporary error puts it back to `pending` with exponential backoff.
 A row left in `sending` by a crash is never re-sent blindly: it becomes `unknown` for a person
 to check, because sending twice is worse than asking. Without SMTP_URL (the sandbox demo) or
-SLACK_WEBHOOK_URL, messages are `held` in the outbox and shown in the UI instead.
+SLACK_WEBHOOK_URL, messages are `held` in the outbox and shown in the UI instead; once the
+channel is configured, the next run releases them like any pending message.
+
+Just before a message is claimed, the check registered for what it is about (`related`: an
+invoice, a subscription, a dispute) re-reads the case and the stored Stripe object; a message
+whose reason has gone becomes `superseded` with that reason instead of being sent. The domains
+register their checks with `@still_true(kind)` in the modules named in
+core/handlers.OUTBOX_CHECK_MODULES, so this adapter imports no domain.
+
+A message the server refuses for good, or one that cannot be written as an email at all (a
+recipient or subject with a line break), becomes `failed` with the reason and the run goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import logging
 import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -28,13 +41,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.db import insert_ignore
+from core.handlers import OUTBOX_CHECK_MODULES
 from core.models.base import utcnow
 from core.models.governance import OutboxMessage
 
 MAX_ATTEMPTS = 8
 STALE_SENDING = timedelta(minutes=10)
 TIMEOUT_SECONDS = 15
-STATUSES = ("pending", "sending", "sent", "held", "failed", "unknown")
+STATUSES = ("pending", "sending", "sent", "held", "failed", "unknown", "superseded")
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[Session, "OutboxMessage", str], "str | None"]
+"""(session, message, object id) → None while the message is still wanted, else the reason."""
+Observer = Callable[[Session, "OutboxMessage", str, "str | None"], None]
+"""(session, message, new status, reason): called in the transaction that records the outcome."""
+CHECKS: dict[str, Check] = {}
+_PREFIXES = {"in_": "invoice", "sub_": "subscription", "dp_": "dispute", "du_": "dispute"}
 
 
 class TemporaryFailure(Exception):
@@ -43,6 +66,47 @@ class TemporaryFailure(Exception):
 
 class PermanentFailure(Exception):
     """The server refused the message; retrying will not help."""
+
+
+def still_true(kind: str) -> Callable[[Check], Check]:
+    """Register the re-check for messages about one kind of object (invoice, dispute, ...)."""
+
+    def register(fn: Check) -> Check:
+        if kind in CHECKS and CHECKS[kind] is not fn:
+            raise ValueError(f"two outbox checks registered for {kind}")
+        CHECKS[kind] = fn
+        return fn
+
+    return register
+
+
+def load_check_modules() -> None:
+    """Import the domain modules that register their checks."""
+    for name in OUTBOX_CHECK_MODULES:
+        importlib.import_module(name)
+
+
+def about(msg: OutboxMessage) -> tuple[str, str] | None:
+    """What a message is about, from `related` ("in_…", "sub_…", "dispute:du_…"), or None."""
+    related = (msg.related or "").strip()
+    kind, sep, object_id = related.partition(":")
+    if sep and kind in CHECKS:
+        return kind, object_id
+    for prefix, named in _PREFIXES.items():
+        if related.startswith(prefix):
+            return named, related
+    return None
+
+
+def recheck(session: Session, msg: OutboxMessage) -> str | None:
+    """None when the message is still wanted, else why not (a message about nothing is wanted)."""
+    subject = about(msg)
+    if subject is None:
+        return None
+    check = CHECKS.get(subject[0])
+    if check is None:
+        return None
+    return check(session, msg, subject[1])
 
 
 def _rowcount(result: Any) -> int:
@@ -115,17 +179,29 @@ def message_id(dedupe_key: str) -> str:
     return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@ledgerdesk>"
 
 
+def build_email(sender: str, msg: OutboxMessage) -> EmailMessage:
+    """The email as it will be sent; PermanentFailure when it cannot be written safely."""
+    for name, value in (("recipient", msg.recipient), ("subject", msg.subject), ("sender", sender)):
+        if "\r" in value or "\n" in value:
+            raise PermanentFailure(f"the {name} contains a line break: {value!r}")
+    email = EmailMessage()
+    try:
+        email["From"] = sender
+        email["To"] = msg.recipient
+        email["Subject"] = msg.subject
+        email["Message-ID"] = message_id(msg.dedupe_key)
+        email.set_content(msg.body)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise PermanentFailure(f"the message cannot be written as an email: {exc}") from None
+    return email
+
+
 def send_email(
     smtp_url: str, sender: str, msg: OutboxMessage, timeout: float = TIMEOUT_SECONDS
 ) -> None:
     """Send one email through SMTP (smtp://, smtp+starttls://, smtps://; user:password optional)."""
     url = urlparse(smtp_url)
-    email = EmailMessage()
-    email["From"] = sender
-    email["To"] = msg.recipient
-    email["Subject"] = msg.subject
-    email["Message-ID"] = message_id(msg.dedupe_key)
-    email.set_content(msg.body)
+    email = build_email(sender, msg)
     host = url.hostname or "localhost"
     try:
         if url.scheme == "smtps":
@@ -218,6 +294,28 @@ def _set(session: Session, msg_id: int, expected: str, **values: Any) -> bool:
     return _rowcount(result) == 1
 
 
+def _finish(
+    session: Session,
+    msg_id: int,
+    expected: str,
+    status: str,
+    observe: Observer | None,
+    report: DeliveryReport,
+    **values: Any,
+) -> None:
+    if not _set(session, msg_id, expected, status=status, **values):
+        return
+    if observe is not None:
+        fresh = session.get(OutboxMessage, msg_id, populate_existing=True)
+        assert fresh is not None
+        observe(session, fresh, status, fresh.last_error)
+    report.add(status)
+
+
+def _channel_ready(settings: Settings) -> list[str]:
+    return [c for c in ("email", "chat") if _hold_reason(settings, c) is None]
+
+
 def deliver(
     Session: sessionmaker[Session],
     settings: Settings,
@@ -225,54 +323,82 @@ def deliver(
     now: datetime | None = None,
     limit: int = 100,
     timeout: float = TIMEOUT_SECONDS,
+    observe: Observer | None = None,
 ) -> DeliveryReport:
-    """Send what is due; each message is claimed before sending so it never goes out twice."""
+    """Send what is due; each message is re-checked, then claimed, so it never goes out twice.
+
+    Held messages of a channel that is configured now are released (re-checked like the rest).
+    `observe` is told every final outcome in the transaction that records it (for the audit).
+    """
     now = now or utcnow()
     report = DeliveryReport()
+    load_check_modules()
+
+    def finish(session: Any, msg: OutboxMessage, expected: str, status: str, **values: Any) -> None:
+        _finish(session, msg.id, expected, status, observe, report, **values)
+
     with Session.begin() as session:
         stale = session.scalars(
-            select(OutboxMessage.id).where(
+            select(OutboxMessage).where(
                 OutboxMessage.status == "sending",
                 OutboxMessage.claimed_at <= now - STALE_SENDING,
             )
         ).all()
-        for msg_id in stale:
-            if _set(
+        for msg in stale:
+            finish(
                 session,
-                msg_id,
+                msg,
                 "sending",
-                status="unknown",
+                "unknown",
                 last_error="delivery was interrupted; check the mail server before resending",
-            ):
-                report.add("unknown")
-        due = list(
+            )
+        ready = _channel_ready(settings)
+        due_ids = list(
             session.scalars(
-                select(OutboxMessage)
+                select(OutboxMessage.id)
                 .where(
-                    OutboxMessage.status == "pending",
-                    (OutboxMessage.next_attempt_at.is_(None))
-                    | (OutboxMessage.next_attempt_at <= now),
+                    (
+                        (OutboxMessage.status == "pending")
+                        & (
+                            (OutboxMessage.next_attempt_at.is_(None))
+                            | (OutboxMessage.next_attempt_at <= now)
+                        )
+                    )
+                    | ((OutboxMessage.status == "held") & OutboxMessage.channel.in_(ready))
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
         )
-    for msg in due:
-        hold = _hold_reason(settings, msg.channel)
+    for msg_id in due_ids:
         with Session.begin() as session:
+            found = session.get(OutboxMessage, msg_id)
+            if found is None or found.status not in ("pending", "held"):
+                continue  # another deliverer took it
+            msg = found
+            status = msg.status
+            hold = _hold_reason(settings, msg.channel)
             if hold:
-                if _set(session, msg.id, "pending", status="held", last_error=hold):
+                if status == "pending" and _set(
+                    session, msg.id, "pending", status="held", last_error=hold
+                ):
                     report.add("held")
+                continue
+            reason = recheck(session, msg)
+            if reason is not None:
+                finish(session, msg, status, "superseded", last_error=reason, next_attempt_at=None)
                 continue
             if not _set(
                 session,
                 msg.id,
-                "pending",
+                status,
                 status="sending",
                 claimed_at=now,
                 attempts=OutboxMessage.attempts + 1,
             ):
                 continue  # another deliverer took it
+            session.refresh(msg)
+            session.expunge(msg)
         try:
             if msg.channel == "email":
                 assert settings.smtp_url is not None
@@ -281,29 +407,37 @@ def deliver(
                 assert settings.slack_webhook_url is not None
                 post_to_slack(settings.slack_webhook_url.reveal(), msg.body, timeout)
         except (TemporaryFailure, PermanentFailure) as exc:
-            attempts = msg.attempts + 1
-            final = isinstance(exc, PermanentFailure) or attempts >= MAX_ATTEMPTS
+            final = isinstance(exc, PermanentFailure) or msg.attempts >= MAX_ATTEMPTS
             with Session.begin() as session:
-                _set(
+                if final:
+                    finish(
+                        session, msg, "sending", "failed", last_error=str(exc), next_attempt_at=None
+                    )
+                elif _set(
                     session,
                     msg.id,
                     "sending",
-                    status="failed" if final else "pending",
+                    status="pending",
                     last_error=str(exc),
-                    next_attempt_at=None if final else now + _backoff(attempts),
+                    next_attempt_at=now + _backoff(msg.attempts),
+                ):
+                    report.add("retrying")
+            continue
+        except Exception as exc:
+            # Unforeseen: it may or may not have reached the server, so never re-send it blindly.
+            log.exception("outbox #%s: unexpected delivery error", msg.id)
+            with Session.begin() as session:
+                finish(
+                    session,
+                    msg,
+                    "sending",
+                    "unknown",
+                    last_error=f"delivery broke off ({type(exc).__name__}: {exc}); "
+                    "check the mail server before resending",
                 )
-            report.add("failed" if final else "retrying")
             continue
         with Session.begin() as session:
-            _set(
-                session,
-                msg.id,
-                "sending",
-                status="sent",
-                sent_at=utcnow(),
-                last_error=None,
-            )
-        report.add("sent")
+            finish(session, msg, "sending", "sent", sent_at=utcnow(), last_error=None)
     return report
 
 

@@ -297,12 +297,12 @@ def test_pages_do_not_import_the_database_layer() -> None:
 
 
 def _string_module_paths() -> list[str]:
-    from core.handlers import EXECUTOR_MODULES, HANDLER_MODULES
+    from core.handlers import EXECUTOR_MODULES, HANDLER_MODULES, OUTBOX_CHECK_MODULES
     from core.reports import REPORTS
     from jobs.commands import COMMANDS
     from jobs.schedule_plan import PLAN
 
-    paths = [*HANDLER_MODULES, *EXECUTOR_MODULES, *COMMANDS.values()]
+    paths = [*HANDLER_MODULES, *EXECUTOR_MODULES, *OUTBOX_CHECK_MODULES, *COMMANDS.values()]
     for spec in REPORTS.values():
         paths += [ref for ref in (spec.fn, spec.chart) if isinstance(ref, str)]
     paths += [ref for _, _, ref in PLAN]
