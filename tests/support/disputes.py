@@ -152,7 +152,8 @@ def ts(*args: int) -> int:
 def open_appeal(server: Any, dispute_id: str, due_by: int) -> dict[str, Any]:
     """Move a sandbox dispute into its appeal stage, as Stripe does after a decision: status
     `appeal_needs_response`, a new `due_by`, `submission_count` 1. (The sandbox has no
-    simulation for appeals yet, so the test sets the state in-process.)"""
+    simulate control for reaching an appeal, so the test sets that state in-process; answering
+    it then goes through the sandbox's API like any submission.)"""
     account = server.state.platform
     with server.state.lock:
         dp = account.objects[dispute_id]
