@@ -6,11 +6,14 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.books.journal import (
+    EXPORT_ROLES,
+    ExportedFile,
     SuspenseCategory,
     batch_currencies,
     batch_suspense_counts,
-    export_batch,
     list_batches,
+    record_export,
+    render_batch,
     suspense_categories,
 )
 from core.books.journal_export import FORMAT_TITLES
@@ -18,7 +21,7 @@ from core.books.ledger_mapping import unmapped_hint
 from core.books.views import batch_count
 from core.config import Settings
 from core.errors import CoreError
-from core.governance.auth import Actor
+from core.governance.auth import Actor, has_role
 from dashboard import books_widgets as w
 from dashboard import format as fmt
 
@@ -32,6 +35,8 @@ def journal_tab(Session: sessionmaker[Session], settings: Settings, actor: Actor
         unmapped = suspense_categories(session)
         n_batches = batch_count(session)
         session.expunge_all()
+    if "journal_flash" in st.session_state:
+        st.info(st.session_state.pop("journal_flash"))
     if unmapped:
         unmapped_warning(unmapped)
     if n_batches > len(batches):
@@ -88,24 +93,49 @@ def unmapped_warning(unmapped: list[SuspenseCategory]) -> None:
 def _export_form(
     Session: sessionmaker[Session], settings: Settings, actor: Actor, keys: list[str]
 ) -> None:
-    """Pick a batch and a format; the file stays downloadable across reruns."""
+    """Pick a batch and a format; the batch is booked as exported when its file is downloaded
+    (downloading the same file again books nothing more)."""
+    if not has_role(actor, *EXPORT_ROLES):
+        st.caption("Exporting a batch to the books is for operators and above; viewers read.")
+        return
     with st.form("journal_export"):
         pick = st.selectbox("Batch", keys, key="journal_batch")
         fmt_name = st.selectbox(
             "Format", list(FORMAT_TITLES), format_func=FORMAT_TITLES.get, key="journal_fmt"
         )
         force = st.checkbox("Export again (marked as a re-export)", key="journal_force")
-        go = st.form_submit_button("Export batch")
+        go = st.form_submit_button("Prepare the file")
     if go:
         try:
-            with Session.begin() as tx:
-                out = export_batch(tx, settings, str(pick), str(fmt_name), force=force,
+            with Session() as tx:
+                out = render_batch(tx, settings, str(pick), str(fmt_name), force=force,
                                    actor=actor)  # fmt: skip
-            st.session_state["journal_file"] = (out.filename, out.data)
+            st.session_state["journal_file"] = out
         except CoreError as exc:
             st.error(str(exc))
-    if "journal_file" in st.session_state:
-        name, data = st.session_state["journal_file"]
+    out = st.session_state.get("journal_file")
+    if isinstance(out, ExportedFile):
         st.download_button(
-            f"Download {name}", data, file_name=name, mime="text/csv", key="journal_dl"
+            f"Download {out.filename}",
+            out.data,
+            file_name=out.filename,
+            mime="text/csv",
+            key="journal_dl",
+            on_click=_record_download,
+            args=(Session, actor, out),
         )
+        st.caption("The batch counts as exported once the file is downloaded.")
+
+
+def _record_download(Session: sessionmaker[Session], actor: Actor, out: ExportedFile) -> None:
+    try:
+        with Session.begin() as tx:
+            booked = record_export(tx, out, actor=actor)
+    except CoreError as exc:
+        st.session_state["journal_flash"] = str(exc)
+        return
+    st.session_state["journal_flash"] = (
+        f"Batch {out.batch} booked as exported ({out.format})."
+        if booked
+        else f"Batch {out.batch}: the same file again, not booked twice."
+    )

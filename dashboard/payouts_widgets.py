@@ -12,6 +12,7 @@ from core.books.bank_reconciliation import match_bank, payout_accounts
 from core.books.views import payout_state_counts, recent_payouts
 from core.config import Settings
 from core.errors import CoreError
+from core.governance.auth import Actor, has_role
 from core.imports import IMPORTERS
 from dashboard import books_widgets as w
 from dashboard import format as fmt
@@ -95,9 +96,17 @@ def statement_account(Session: sessionmaker[Session], settings: Settings, key: s
     )
 
 
-def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date) -> None:
-    """Bank statement upload per account, then each account's payouts matched (or not) to the
-    deposits of its own statement."""
+def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date, actor: Actor) -> None:
+    """Bank statement upload per account (operators and above, audited), then each account's
+    payouts matched (or not) to the deposits of its own statement."""
+    if has_role(actor, "operator"):
+        _bank_upload(Session, settings, actor)
+    else:
+        st.caption("Importing a bank statement is for operators and above.")
+    _bank_matching_view(settings, today)
+
+
+def _bank_upload(Session: sessionmaker[Session], settings: Settings, actor: Actor) -> None:
     upload = st.file_uploader(
         "Import a bank statement (CSV)", type=["csv", "txt"], key="bank_upload"
     )
@@ -105,11 +114,16 @@ def bank_tab(Session: sessionmaker[Session], settings: Settings, today: date) ->
     if upload is not None and st.button("Import statement", key="bank_import"):
         try:
             with Session.begin() as session:
-                result = IMPORTERS["bank"].run(session, upload.getvalue(), account=account)
+                result = IMPORTERS["bank"].run_for(
+                    session, actor, upload.getvalue(), account=account
+                )
             bank_matching.clear()
             w.import_result(result)
         except CoreError as exc:
             st.error(f"{exc} Fix the file and upload it again.")
+
+
+def _bank_matching_view(settings: Settings, today: date) -> None:
     since = today - timedelta(days=BANK_WINDOW_DAYS)
     matching = bank_matching(settings.database_url, since)
     st.caption(

@@ -14,6 +14,7 @@ import streamlit as st
 
 from core.drift.refresh import refresh_books
 from core.errors import CoreError
+from core.governance.auth import has_role
 from dashboard import books_widgets as w
 from dashboard import format as fmt
 from dashboard import journal_widgets as jw
@@ -30,7 +31,7 @@ w.flash()
 
 def _refresh() -> None:
     try:
-        figures = refresh_books(Session, settings)
+        figures = refresh_books(Session, settings, actor=actor)
     except CoreError as exc:
         w.flash_later("error", f"Refresh failed: {exc}. Check the Stripe settings and try again.")
         return
@@ -39,7 +40,13 @@ def _refresh() -> None:
                   f"{fmt.number(figures['journal_batches'])} journal batches.")  # fmt: skip
 
 
-st.button("Refresh payouts, journal and drift", on_click=_refresh, key="books_refresh")
+st.button(
+    "Refresh payouts, journal and drift",
+    on_click=_refresh,
+    key="books_refresh",
+    disabled=not has_role(actor, "operator", "approver", "admin"),
+    help=None if has_role(actor, "operator") else "Operators and above refresh the books.",
+)
 payouts_tab, bank_tab, journal_tab, tax_tab = st.tabs(
     ["Payouts", "Bank deposits", "Journal", "Tax & lifecycle"]
 )
@@ -48,7 +55,7 @@ today = datetime.now(UTC).astimezone(settings.tz).date()
 with payouts_tab:
     pw.payouts_tab(Session, settings)
 with bank_tab:
-    pw.bank_tab(Session, settings, today)
+    pw.bank_tab(Session, settings, today, actor)
 with journal_tab:
     jw.journal_tab(Session, settings, actor)
 with tax_tab:

@@ -24,7 +24,7 @@ from core.books.journal_export import FORMATS, ExportEntry, ExportLine, render
 from core.config import Settings
 from core.errors import ConflictError, InputError, NotFound
 from core.governance.audit import record as audit_record
-from core.governance.auth import SYSTEM_ACTOR, Actor
+from core.governance.auth import SYSTEM_ACTOR, Actor, require_role
 from core.models.base import utcnow
 from core.models.books import JournalBatch, JournalEntry, JournalExport, JournalLine
 from core.money import to_major
@@ -88,9 +88,19 @@ class ExportedFile:
     filename: str
     reexport: bool
     rows: int
+    batch: str = ""
+    format: str = ""
+
+    @property
+    def sha256(self) -> str:
+        """The file's fingerprint: the same file fetched again is not booked again."""
+        return hashlib.sha256(self.data).hexdigest()
 
 
-def export_batch(
+EXPORT_ROLES = ("operator",)  # who may hand the books a batch: operators and above, not viewers
+
+
+def render_batch(
     session: Session,
     settings: Settings,
     ref: str,
@@ -99,7 +109,10 @@ def export_batch(
     force: bool = False,
     actor: Actor = SYSTEM_ACTOR,
 ) -> ExportedFile:
-    """Render a batch for QBO / Xero / NetSuite and record the export (refused twice unless forced)."""
+    """The file of a batch for QBO / Xero / NetSuite, not yet booked as exported (that happens
+    when it is handed over: `record_export`). Refused for a batch already exported unless forced."""
+    if not actor.is_system:  # the jobs and the command line run as the system
+        require_role(actor, *EXPORT_ROLES)
     if fmt not in FORMATS:
         raise InputError(f"unknown journal format {fmt!r}: choose one of {', '.join(FORMATS)}.")
     batch = get_batch(session, ref)
@@ -119,19 +132,45 @@ def export_batch(
     entries = batch_export_entries(session, batch)
     text = render(entries, fmt, xero_tax_rate=chart_for(settings).xero_tax_rate)
     reexport = batch.exported_at is not None
-    data = text.encode("utf-8")
     safe_key = batch.key.replace(":", "_").replace("#", "_")
     filename = f"journal_{safe_key}_{fmt}{'_reexport' if reexport else ''}.csv"
     rows = sum(len(e.lines) for e in entries)
+    return ExportedFile(text.encode("utf-8"), filename, reexport, rows, batch.key, fmt)
+
+
+def record_export(session: Session, file: ExportedFile, *, actor: Actor = SYSTEM_ACTOR) -> bool:
+    """Book the batch as exported now that its file was handed over; True when booked. The same
+    file fetched again (the last export's name and bytes) is not booked twice; a forced
+    re-export is a new file and is booked as a re-export."""
+    if not actor.is_system:  # the jobs and the command line run as the system
+        require_role(actor, *EXPORT_ROLES)
+    batch = get_batch(session, file.batch)
+    last = session.scalar(
+        select(JournalExport)
+        .where(JournalExport.batch_id == batch.id)
+        .order_by(JournalExport.id.desc())
+        .limit(1)
+    )
+    same = last is not None and (last.sha256, last.filename) == (file.sha256, file.filename)
+    if same:
+        audit_record(
+            session,
+            actor,
+            "journal.fetched_again",
+            f"journal_batch:{batch.key}",
+            None,
+            {"format": file.format, "file": file.filename},
+        )
+        return False
     session.add(
         JournalExport(
             batch_id=batch.id,
-            format=fmt,
+            format=file.format,
             exported_by=actor.username,
-            reexport=reexport,
-            filename=filename,
-            sha256=hashlib.sha256(data).hexdigest(),
-            rows=rows,
+            reexport=file.reexport,
+            filename=file.filename,
+            sha256=file.sha256,
+            rows=file.rows,
         )
     )
     before = {"exported_at": batch.exported_at, "export_count": batch.export_count}
@@ -140,12 +179,27 @@ def export_batch(
     audit_record(
         session,
         actor,
-        "journal.reexport" if reexport else "journal.export",
+        "journal.reexport" if file.reexport else "journal.export",
         f"journal_batch:{batch.key}",
         before,
-        {"format": fmt, "rows": rows, "export_count": batch.export_count},
+        {"format": file.format, "rows": file.rows, "export_count": batch.export_count},
     )
-    return ExportedFile(data, filename, reexport, rows)
+    return True
+
+
+def export_batch(
+    session: Session,
+    settings: Settings,
+    ref: str,
+    fmt: str,
+    *,
+    force: bool = False,
+    actor: Actor = SYSTEM_ACTOR,
+) -> ExportedFile:
+    """Render a batch and book it as exported at once (the command line writes the file)."""
+    file = render_batch(session, settings, ref, fmt, force=force, actor=actor)
+    record_export(session, file, actor=actor)
+    return file
 
 
 def list_batches(session: Session, limit: int = 200) -> list[JournalBatch]:

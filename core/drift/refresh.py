@@ -16,14 +16,21 @@ from core.books.payouts import reconcile_payouts
 from core.books.read_models import store_read_models
 from core.config import Settings
 from core.drift.checks import take_snapshot
+from core.governance.audit import record
+from core.governance.auth import SYSTEM_ACTOR, Actor, require_role
 
 
 def refresh_books(
     Session: sessionmaker[Session],
     settings: Settings,
     account: str | None = None,
+    *,
+    actor: Actor = SYSTEM_ACTOR,
 ) -> dict[str, Any]:
-    """Four units of work (payouts, journal, drift, page figures); returns the figures."""
+    """Four units of work (payouts, journal, drift, page figures); returns the figures.
+    A person needs the operator role or above (a viewer only reads); each run is audited."""
+    if not actor.is_system:  # the jobs and the command line run as the system
+        require_role(actor, "operator", "approver", "admin")
     client = make_client(settings) if settings.stripe_api_key else None
 
     def gateway_for(acct: str) -> StripeGateway:
@@ -37,6 +44,9 @@ def refresh_books(
     with Session.begin() as session:
         checks = take_snapshot(session, settings)
     store_read_models(Session, settings)
+    if not actor.is_system:
+        with Session.begin() as session:
+            record(session, actor, "books.refreshed", "books", None, {"account": account})
     return {
         "payouts_checked": rec.checked,
         "payouts_fetched": rec.fetched,

@@ -14,8 +14,10 @@ from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
 from core.books.data import store_objects
+from core.books.journal import get_batch, list_batches, record_export, render_batch
 from core.db import make_engine, make_sessionmaker, migrate
 from core.drift.refresh import refresh_books
+from core.errors import PermissionDenied
 from core.imports import IMPORTERS
 from core.models.books import BooksReadModel
 from core.models.governance import ActionRequest
@@ -79,9 +81,34 @@ def test_payouts_books_page_exports_a_batch_once(seeded: dict[str, Any]) -> None
     at.button[-1].click().run()  # the form's submit button
     assert not at.exception, at.exception
     assert "journal_file" in at.session_state
-    assert at.session_state["journal_file"][1].startswith(b"*Narration")
+    prepared = at.session_state["journal_file"]
+    assert prepared.data.startswith(b"*Narration")
+    with seeded["Session"]() as s:  # prepared is not exported: nobody has the file yet
+        assert get_batch(s, prepared.batch).exported_at is None
+    # The download button books it (its on_click); the same file again books nothing more.
+    with seeded["Session"].begin() as s:
+        assert record_export(s, prepared, actor=seeded["actor"]) is True
+    with seeded["Session"].begin() as s:
+        assert record_export(s, prepared, actor=seeded["actor"]) is False
+        assert get_batch(s, prepared.batch).export_count == 1
     at.button[-1].click().run()
     assert any("already exported" in e.value for e in at.error)
+
+
+def test_a_viewer_can_neither_export_nor_refresh_nor_import(seeded: dict[str, Any]) -> None:
+    with seeded["Session"].begin() as s:
+        viewer = make_user(s, "books_viewer", "viewer")
+    at = _app("payouts_books.py", viewer)
+    assert not at.exception, at.exception
+    assert at.button(key="books_refresh").disabled
+    assert not [b for b in at.button if b.label == "Prepare the file"]
+    assert not at.get("file_uploader")
+    with seeded["Session"]() as s:
+        key = list_batches(s)[0].key
+        with pytest.raises(PermissionDenied):
+            render_batch(s, settings_for("sqlite:///unused.db", None), key, "xero", actor=viewer)
+    with pytest.raises(PermissionDenied):
+        refresh_books(seeded["Session"], settings_for("sqlite:///unused.db", None), actor=viewer)
 
 
 def test_an_unknown_reporting_category_is_flagged_on_the_page(seeded: dict[str, Any]) -> None:
