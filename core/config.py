@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -25,6 +26,8 @@ STRIPE_DEFAULT_BASE = "https://api.stripe.com"
 STRIPE_API_VERSION = "2026-10-28.endive"
 CRASH_ENV = "LEDGERDESK_CRASH_AFTER_STRIPE_CALL"
 DEFAULT_POLICY_FILE = PROJECT_ROOT / "core" / "governance" / "policy.toml"
+AUDIT_KEY_NAME = "audit.key"
+AUDIT_ANCHOR_NAME = "audit-anchors.jsonl"
 
 _KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _ACCOUNT_RE = re.compile(r"^acct_[A-Za-z0-9]+$")
@@ -83,8 +86,22 @@ class Settings:
     digest_dir: Path | None = None
     digest_recipients: tuple[str, ...] = ()
     drift_mrr_tolerance_pct: float = 5.0
+    # the audit trail: HMAC key (kept outside the database) and the file of anchored chain heads
+    audit_key: Secret | None = None
+    audit_key_file: Path | None = None
+    audit_anchor_file: Path | None = None
     # test hook for the crash tests: the executor dies after Stripe answered, before the commit
     crash_after_stripe_call: bool = False
+
+    @property
+    def audit_key_path(self) -> Path:
+        """AUDIT_KEY_FILE, or <data dir>/audit.key."""
+        return self.audit_key_file or self.data_dir / AUDIT_KEY_NAME
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        """AUDIT_ANCHOR_FILE, or <data dir>/audit-anchors.jsonl."""
+        return self.audit_anchor_file or self.data_dir / AUDIT_ANCHOR_NAME
 
     @property
     def stripe_mode(self) -> str:
@@ -254,7 +271,62 @@ def load_settings(
         policy_file=Path(policy) if policy else DEFAULT_POLICY_FILE,
         crash_after_stripe_call=get(CRASH_ENV) == "1",
         **_books_settings(get),
+        **_audit_settings(get, data_dir),
     )
+
+
+def _audit_settings(get: Callable[[str], str], data_dir: Path) -> dict[str, Any]:
+    """AUDIT_KEY_FILE (the key is read here when the file exists) and AUDIT_ANCHOR_FILE."""
+    key_file = Path(get("AUDIT_KEY_FILE") or data_dir / AUDIT_KEY_NAME)
+    anchor_file = Path(get("AUDIT_ANCHOR_FILE") or data_dir / AUDIT_ANCHOR_NAME)
+    return {
+        "audit_key": _read_audit_key(key_file) if key_file.exists() else None,
+        "audit_key_file": key_file,
+        "audit_anchor_file": anchor_file,
+    }
+
+
+def _read_audit_key(path: Path) -> Secret:
+    try:
+        raw = path.read_text(encoding="ascii").strip()
+        bytes.fromhex(raw)
+    except (OSError, UnicodeDecodeError, ValueError):
+        raw = ""
+    if len(raw) < 64:
+        raise ConfigError(
+            f"AUDIT_KEY_FILE {path} is not a readable audit key (64 hexadecimal characters): "
+            "restore the key file from your backup."
+        )
+    return Secret(raw)
+
+
+def ensure_audit_key(settings: Settings) -> Settings:
+    """On first start, create the audit key file (32 random bytes, mode 0600); return settings with it.
+
+    A missing key is only created while the audit trail has never been anchored: once anchors
+    exist, entries were signed with a key, and a fresh one would make every one of them fail.
+    """
+    if settings.audit_key:
+        return settings
+    path, anchors = settings.audit_key_path, settings.audit_anchor_path
+    if anchors.exists() and anchors.stat().st_size > 0:
+        raise ConfigError(
+            f"AUDIT_KEY_FILE {path} is missing, but the audit trail was already signed with a key "
+            f"(anchors in {anchors}): restore the key file from your backup."
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    except FileExistsError:
+        pass  # another process created it first: use theirs
+    except OSError as exc:
+        raise ConfigError(
+            f"Could not create the audit key file {path} ({exc.strerror}): make the data folder "
+            "writable or point AUDIT_KEY_FILE at a writable place."
+        ) from None
+    return replace(settings, audit_key=_read_audit_key(path))
 
 
 def _books_settings(get: Callable[[str], str]) -> dict[str, Any]:

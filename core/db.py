@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,9 +20,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ConfigError
 
+if TYPE_CHECKING:
+    from core.config import Secret
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_PAGE_SIZE = 32_768
+AUDIT_KEY_INFO = "audit_key"
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -62,9 +66,14 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """A session factory; callers open `with Session.begin() as session:` per unit of work."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, audit_key: Secret | None = None) -> sessionmaker[Session]:
+    """A session factory; callers open `with Session.begin() as session:` per unit of work.
+
+    `audit_key` (Settings.audit_key) travels in each session's `info`, so every audit entry
+    written or verified through the session is signed with it (core/governance/audit.py).
+    """
+    info = {AUDIT_KEY_INFO: audit_key} if audit_key else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def alembic_config(engine: Engine) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import Settings, load_settings
+from core.config import Settings, ensure_audit_key, load_settings
 from core.db import make_engine, make_sessionmaker, migrate
 from core.governance.policy import Policy, load_policy
 
@@ -13,7 +13,7 @@ from core.governance.policy import Policy, load_policy
 @st.cache_resource(show_spinner=False)
 def get_settings() -> Settings:
     """The validated settings (a ConfigError is shown by the entry point)."""
-    return load_settings()
+    return ensure_audit_key(load_settings())
 
 
 @st.cache_resource(show_spinner="Opening the database…")
@@ -21,7 +21,7 @@ def get_sessionmaker() -> sessionmaker[Session]:
     """One engine and session factory shared by every browser session (thread-safe)."""
     engine = make_engine(get_settings().database_url)
     migrate(engine)
-    return make_sessionmaker(engine)
+    return make_sessionmaker(engine, get_settings().audit_key)
 
 
 def get_policy() -> Policy:

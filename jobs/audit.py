@@ -1,4 +1,9 @@
-"""`python -m jobs audit verify|export`: check the hash chain, or export the log as CSV."""
+"""`python -m jobs audit verify|export`: check the keyed chain and its anchored head, or export.
+
+`verify` walks the chain with the audit key and holds it against the newest anchor
+(AUDIT_ANCHOR_FILE); `export` also anchors the head and, with --output, writes it beside the CSV
+as <output>.head.json.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,10 @@ import argparse
 import json
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from core.errors import InputError
-from core.governance import audit
+from core.governance import anchors, audit
 from core.models.base import utcnow
 from jobs.runtime import open_runtime
 
@@ -18,7 +24,9 @@ HELP = "verify the audit log's hash chain, or export it as CSV"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Subcommands verify and export."""
     sub = parser.add_subparsers(dest="op", metavar="op", required=True)
-    v = sub.add_parser("verify", help="detect edited, deleted or reordered entries")
+    v = sub.add_parser(
+        "verify", help="detect edited, deleted, reordered or re-hashed entries and a cut tail"
+    )
     v.add_argument("--json", action="store_true", help="print the result as JSON")
     e = sub.add_parser("export", help="write the log as CSV")
     e.add_argument("--output", "-o", help="file to write (default: standard output)")
@@ -42,9 +50,10 @@ def _filter(args: argparse.Namespace) -> audit.AuditFilter:
 def run(args: argparse.Namespace) -> int:
     """Verify (exit 1 when broken) or export."""
     runtime = open_runtime()
+    anchor_file = runtime.settings.audit_anchor_path
     with runtime.Session() as session:
         if args.op == "verify":
-            result = audit.verify(session)
+            result = anchors.verify_trail(session, anchor_file)
             if args.json:
                 print(
                     json.dumps(
@@ -53,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                             "checked": result.checked,
                             "broken_id": result.broken_id,
                             "problem": result.problem,
+                            "anchored_at": result.anchored_at,
                         }
                     )
                 )
@@ -63,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as fh:
                 count = sum(1 for line in lines if fh.write(line)) - 1
-            print(f"exported {count} audit entries to {args.output}")
         else:
             for line in lines:
                 sys.stdout.write(line)
+        head, checked = anchors.anchor_head(session, anchor_file)
+    if args.output:
+        if head is not None:
+            anchors.write_head_file(Path(args.output + ".head.json"), head)
+        state = head.summary() if head else f"head not anchored ({checked.summary()})"
+        print(f"exported {count} audit entries to {args.output}; {state}")
     return 0

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import insert_ignore
 from core.errors import ConflictError
+from core.governance.anchors import anchor_head
 from core.models.sync import JobLease
 from core.sync.health import first_load
 from jobs.runtime import Runtime, open_runtime
@@ -110,7 +111,17 @@ def run_job(runtime: Runtime, name: str, fn: Callable[[Runtime], object]) -> boo
         log.error("job=%s FAILED in %.2fs: %s", name, time.monotonic() - started, exc)
         return False
     log.info("job=%s ok in %.2fs: %s", name, time.monotonic() - started, summary or "")
+    anchor_audit_head(runtime)
     return True
+
+
+def anchor_audit_head(runtime: Runtime) -> None:
+    """Record the audit chain's head outside the database once a job has moved it; never raise."""
+    try:
+        with runtime.Session() as session:
+            anchor_head(session, runtime.settings.audit_anchor_path)
+    except Exception as exc:  # noqa: BLE001 - anchoring must not stop the scheduler
+        log.error("audit head not anchored: %s", exc)
 
 
 class JobLanes:

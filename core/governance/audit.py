@@ -1,8 +1,14 @@
-"""The append-only, hash-chained audit log.
+"""The append-only, keyed, hash-chained audit log.
 
 Each entry stores `prev_hash` (the previous entry's hash; 64 zeros for the first) and
-`hash = sha256(prev_hash + canonical JSON of the entry's content)`. Editing an entry breaks its
-own hash; deleting or reordering entries breaks the next entry's `prev_hash`. `verify` walks
+`hash = HMAC-SHA256(audit key, prev_hash + canonical JSON of the entry's content)`
+(`hash_version` 2). The key lives outside the database (Settings.audit_key, AUDIT_KEY_FILE) and
+reaches this module in the session's `info` (core/db.make_sessionmaker), so whoever can write the
+table cannot recompute a chain. Entries written before the key existed keep their plain
+`sha256(prev_hash + content)` (`hash_version` 1) and still verify; once a keyed entry appears,
+every later entry must be keyed. Editing an entry breaks its
+own hash; deleting or reordering entries breaks the next entry's `prev_hash`; deleting the
+newest entries is caught against the anchored chain head (core/governance/anchors.py). `verify` walks
 the log in id order and reports the first broken entry. `verify_from` continues an earlier intact
 result with only the entries appended since (re-checking the last verified one), optionally a
 bounded number of rows at a time, so a page can keep the status current without an O(n) walk.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 from collections.abc import Iterator
@@ -25,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.orm import Session
 
+from core.db import AUDIT_KEY_INFO
+from core.errors import ConfigError
 from core.models.base import utcnow
 from core.models.governance import AuditEntry
 
@@ -32,6 +41,7 @@ if TYPE_CHECKING:
     from core.governance.auth import Actor
 
 GENESIS = "0" * 64
+UNKEYED, KEYED = 1, 2  # hash_version
 _PG_AUDIT_LOCK = 0x1ED6E5A0  # advisory lock id: "the audit chain tail"
 CSV_COLUMNS = (
     "id",
@@ -61,8 +71,9 @@ def entry_hash(
     target: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    key: bytes | None = None,
 ) -> str:
-    """The hash of one entry's content chained to the previous hash."""
+    """The hash of one entry's content chained to the previous hash (keyed when `key` is given)."""
     content = json.dumps(
         {
             "at": at.isoformat(),
@@ -77,7 +88,16 @@ def entry_hash(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+    message = (prev_hash + content).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def session_key(session: Session) -> bytes | None:
+    """The audit key the session was opened with (None: a session without one)."""
+    secret = session.info.get(AUDIT_KEY_INFO)
+    return bytes.fromhex(secret.reveal()) if secret else None
 
 
 def record(
@@ -92,9 +112,16 @@ def record(
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
     session.flush()  # earlier entries of this transaction must be visible to the tail query
-    prev = (
-        session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)) or GENESIS
-    )
+    tail = session.execute(
+        select(AuditEntry.hash, AuditEntry.hash_version).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    prev = tail.hash if tail else GENESIS
+    key = session_key(session)
+    if key is None and tail is not None and tail.hash_version == KEYED:
+        raise ConfigError(
+            "The audit trail is signed with an audit key, but this process has none: "
+            "set AUDIT_KEY_FILE to the desk's key file."
+        )
     name = actor if isinstance(actor, str) else actor.username
     role = "system" if isinstance(actor, str) else actor.role
     at = utcnow()
@@ -108,7 +135,8 @@ def record(
         before=b,
         after=a,
         prev_hash=prev,
-        hash=entry_hash(prev, at, name[:80], role[:16], action[:80], target[:255], b, a),
+        hash=entry_hash(prev, at, name[:80], role[:16], action[:80], target[:255], b, a, key),
+        hash_version=UNKEYED if key is None else KEYED,
     )
     session.add(entry)
     session.flush()
@@ -126,34 +154,52 @@ class VerifyResult:
     last_id: int = 0  # the last entry verified intact: verify_from resumes after it
     last_hash: str = GENESIS
     complete: bool = True  # False when a bounded walk stopped before the end of the log
+    keyed: bool = False  # a keyed entry was seen: every later one must be keyed too
+    anchored_at: str | None = None  # the time of the anchored head the log was checked against
 
     def summary(self) -> str:
         """One line for the CLI and the page."""
         if self.ok and not self.complete:
             return f"audit chain intact so far: {self.checked} entries verified, checking continues"
         if self.ok:
-            return f"audit chain intact: {self.checked} entries verified"
-        return f"audit chain BROKEN at entry {self.broken_id}: {self.problem}"
+            against = f", matches the head anchored {self.anchored_at}" if self.anchored_at else ""
+            return f"audit chain intact: {self.checked} entries verified{against}"
+        where = f"at entry {self.broken_id}" if self.broken_id is not None else "(audit key)"
+        return f"audit chain BROKEN {where}: {self.problem}"
 
 
 _MOVED = "it does not follow the entry before it (an entry was deleted or moved)"
 _CHANGED = "its content was changed after it was written"
+_CHANGED_KEYED = (
+    "its content was changed after it was written, or the audit key is not the one it was "
+    "signed with (check AUDIT_KEY_FILE)"
+)
+_NO_KEY = (
+    "it is signed with the audit key, which this process does not have: set AUDIT_KEY_FILE "
+    "to the desk's key file"
+)
+_DOWNGRADED = (
+    "it is not signed with the audit key although an earlier entry is (it was rewritten "
+    "without the key)"
+)
 
 
-def _content_ok(row: AuditEntry) -> bool:
-    return (
-        entry_hash(
-            row.prev_hash,
-            row.at,
-            row.actor,
-            row.actor_role,
-            row.action,
-            row.target,
-            row.before,
-            row.after,
-        )
-        == row.hash
-    )
+def _problem(row: AuditEntry, key: bytes | None, keyed_before: bool) -> str | None:
+    """Why the entry's own hash is wrong, or None when it is right."""
+    if row.hash_version == UNKEYED:
+        if keyed_before:
+            return _DOWNGRADED
+        key_used = None
+    elif row.hash_version == KEYED:
+        if key is None:
+            return _NO_KEY
+        key_used = key
+    else:
+        return _CHANGED
+    content = (row.at, row.actor, row.actor_role, row.action, row.target, row.before, row.after)
+    if entry_hash(row.prev_hash, *content, key_used) == row.hash:
+        return None
+    return _CHANGED if key_used is None else _CHANGED_KEYED
 
 
 def verify(session: Session, batch: int = 2000) -> VerifyResult:
@@ -168,14 +214,19 @@ def verify_from(
     max_rows: int | None = None,
 ) -> VerifyResult:
     """Continue an intact earlier result (None: from the start), at most `max_rows` entries now."""
-    expected_prev, checked, last_id = GENESIS, 0, 0
+    key = session_key(session)
+    expected_prev, checked, last_id, keyed = GENESIS, 0, 0, False
     if since is not None and since.ok and since.last_id:
         # The resume point itself must still be there, unchanged: otherwise report it.
         anchor = session.get(AuditEntry, since.last_id, populate_existing=True)
-        if anchor is None or anchor.hash != since.last_hash or not _content_ok(anchor):
-            problem = _MOVED if anchor is None else _CHANGED
+        if anchor is None:
+            return VerifyResult(False, since.checked - 1, since.last_id, _MOVED)
+        problem = _CHANGED if anchor.hash != since.last_hash else None
+        problem = problem or _problem(anchor, key, since.keyed)
+        if problem:
             return VerifyResult(False, since.checked - 1, since.last_id, problem)
         expected_prev, checked, last_id = since.last_hash, since.checked, since.last_id
+        keyed = since.keyed
     budget = max_rows
     while True:
         size = batch if budget is None else min(batch, budget)
@@ -195,13 +246,17 @@ def verify_from(
             more = size <= 0 and session.scalar(
                 select(AuditEntry.id).where(AuditEntry.id > last_id).limit(1)
             )
-            return VerifyResult(True, checked, None, None, last_id, expected_prev, not more)
+            return VerifyResult(
+                True, checked, None, None, last_id, expected_prev, not more, keyed=keyed
+            )
         for row in rows:
             if row.prev_hash != expected_prev:
                 return VerifyResult(False, checked, row.id, _MOVED)
-            if not _content_ok(row):
-                return VerifyResult(False, checked, row.id, _CHANGED)
+            problem = _problem(row, key, keyed)
+            if problem:
+                return VerifyResult(False, checked, row.id, problem)
             expected_prev = row.hash
+            keyed = keyed or row.hash_version == KEYED
             checked += 1
             last_id = row.id
         if budget is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -118,6 +119,8 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # 1: sha256(prev + content), entries written before the key; 2: HMAC-SHA256 with the audit key
+    hash_version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
 
     __table_args__ = (
         Index("ix_audit_log_at", "at"),

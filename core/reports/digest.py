@@ -2,7 +2,9 @@
 
 Each report is rendered on its own, so one failing report is listed in the digest instead of
 stopping the others. Mail goes through the outbox (one message per recipient and day, deduped),
-with the headline figures in the body and the folder where the files are.
+with the headline figures in the body and the folder where the files are. The digest also
+anchors the audit chain's head (core/governance/anchors.py), writes it to audit-head.json in the
+folder and names it in the mail, so a copy of the head lives outside the desk.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.orm import Session
 from core.adapters.outbox import enqueue_email
 from core.config import Settings
 from core.errors import CoreError
+from core.governance.anchors import Anchor, anchor_head, write_head_file
 from core.reports import REPORTS
 from core.reports.run import render_report
 
@@ -32,10 +35,14 @@ class DigestResult:
     rows: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     mailed: list[str] = field(default_factory=list)
+    audit_head: Anchor | None = None
+    audit_problem: str | None = None  # why the head was not anchored (a broken chain)
 
     def summary(self) -> str:
         """One line for the CLI and the scheduler log."""
         text = f"digest {self.day}: {len(self.files)} files in {self.folder}"
+        if self.audit_problem:
+            text += f", audit head NOT anchored ({self.audit_problem})"
         if self.failed:
             text += f", {len(self.failed)} reports failed ({', '.join(sorted(self.failed))})"
         return text + (f", mailed to {len(self.mailed)}" if self.mailed else "")
@@ -71,9 +78,19 @@ def write_digest(
             path.write_bytes(rendered.data)
             result.files.append(path)
             result.rows[name] = rendered.rows
+    _anchor_audit(session, settings, result)
     if settings.smtp_url and settings.digest_recipients:
         _mail(session, settings, result)
     return result
+
+
+def _anchor_audit(session: Session, settings: Settings, result: DigestResult) -> None:
+    head, checked = anchor_head(session, settings.audit_anchor_path)
+    result.audit_head = head
+    if head is not None:
+        write_head_file(result.folder / "audit-head.json", head)
+    elif not checked.ok:
+        result.audit_problem = checked.summary()
 
 
 def _mail(session: Session, settings: Settings, result: DigestResult) -> None:
@@ -82,6 +99,10 @@ def _mail(session: Session, settings: Settings, result: DigestResult) -> None:
         lines.append(f"- {REPORTS[name].title}: {rows} rows")
     for name, why in sorted(result.failed.items()):
         lines.append(f"- {name}: not produced ({why})")
+    if result.audit_head is not None:
+        lines += ["", result.audit_head.summary()]
+    elif result.audit_problem:
+        lines += ["", f"Audit trail: {result.audit_problem}"]
     lines += ["", f"Files (PDF and CSV): {result.folder}"]
     body = "\n".join(lines)
     for to in settings.digest_recipients:
