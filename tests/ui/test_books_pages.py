@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.books.data import store_objects
 from core.books.journal import get_batch, list_batches, record_export, render_batch
+from core.config import ensure_audit_key, load_settings
 from core.db import make_engine, make_sessionmaker, migrate
 from core.drift.refresh import refresh_books
 from core.errors import PermissionDenied
@@ -59,7 +60,9 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         IMPORTERS["crm"].run(session, b"stripe_customer_id,owner,mrr\ncus_1,,50.00\n")
         IMPORTERS["bank"].run(session, b"date,amount,reference\n2026-01-03,95.25,TR1\n")
     refresh_books(Session, settings_for(url, tmp_path))
-    yield {"Session": Session, "actor": op}
+    # What the page writes is signed with the desk's audit key: later writes here use it too.
+    keyed = make_sessionmaker(engine, ensure_audit_key(load_settings()).audit_key)
+    yield {"Session": Session, "Keyed": keyed, "actor": op}
     st.cache_resource.clear()
     engine.dispose()
 
@@ -86,9 +89,9 @@ def test_payouts_books_page_exports_a_batch_once(seeded: dict[str, Any]) -> None
     with seeded["Session"]() as s:  # prepared is not exported: nobody has the file yet
         assert get_batch(s, prepared.batch).exported_at is None
     # The download button books it (its on_click); the same file again books nothing more.
-    with seeded["Session"].begin() as s:
+    with seeded["Keyed"].begin() as s:
         assert record_export(s, prepared, actor=seeded["actor"]) is True
-    with seeded["Session"].begin() as s:
+    with seeded["Keyed"].begin() as s:
         assert record_export(s, prepared, actor=seeded["actor"]) is False
         assert get_batch(s, prepared.batch).export_count == 1
     at.button[-1].click().run()
