@@ -16,6 +16,7 @@ from core.errors import InputError, StripeRequestError
 from core.governance import audit
 from core.governance.executor import METADATA_IDEMPOTENCY, ExecutionContext, executor
 from core.governance.policy import load_policy
+from core.governance.queries import approvals_of
 from core.governance.states import ActionType
 from core.money import format_money
 
@@ -69,7 +70,12 @@ def _check_approvals_against_stripe(ctx: ExecutionContext, amount: int, currency
         )
     rules = load_policy(ctx.settings.policy_file).for_action(ctx.action.action_type)
     needed = rules.required_approvals(amount, str(currency or ""))
-    if needed > ctx.action.required_approvals:
+    approvers = {
+        a.username
+        for a in approvals_of(ctx.session, ctx.action.id)
+        if a.decision == "approve" and a.username != ctx.action.requested_by
+    }
+    if needed > min(ctx.action.required_approvals, len(approvers)):
         limit = rules.threshold(str(currency or ""))
         ctx.supersede(
             f"{format_money(amount, currency)} would be refunded, above the "

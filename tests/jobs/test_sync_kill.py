@@ -1,4 +1,6 @@
-"""SIGKILL the sync at random points, 20 times: afterwards every event is stored exactly once."""
+"""SIGKILL the sync 20 times, each after a random number of its own requests to Stripe (so the
+kills land mid-backfill and mid-walk, not before the first request): afterwards every event is
+stored exactly once."""
 
 from __future__ import annotations
 
@@ -14,9 +16,14 @@ import pytest
 
 from core.db import make_engine
 from tests.support.sandbox import SANDBOX_KEY, running_sandbox
-from tests.support.sync import listable_events, stored_events
+from tests.support.sync import control, listable_events, route_count, stored_events
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _requests(url: str) -> int:
+    """API requests the sandbox has served so far (every route)."""
+    return sum(int(n) for n in control(url, "stats")["requests_by_route"].values())
 
 
 @pytest.mark.timeout(240)
@@ -35,7 +42,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(db_url: str, tmp_
             "STRIPE_RATE_LIMIT": "400",
         }
         cmd = [sys.executable, "-m", "jobs", "sync", "--once", "--timeout", "5"]
+        mid_run = mid_walk = 0
         for _ in range(20):
+            before, walk_before = _requests(server.url), route_count(server.url)
             proc = subprocess.Popen(
                 cmd,
                 cwd=ROOT,
@@ -43,10 +52,17 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(db_url: str, tmp_
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            # The interpreter needs ~0.5 s to import the jobs before it sends its first request.
-            time.sleep(rng.uniform(0.6, 1.25))
-            proc.send_signal(signal.SIGKILL)
+            # Killed by progress, not by the clock: after its n-th request to Stripe.
+            n = rng.randint(1, 12)
+            while proc.poll() is None and _requests(server.url) < before + n:
+                time.sleep(0.005)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                mid_run += 1
+                mid_walk += route_count(server.url) > walk_before
             proc.wait()
+        # Most kills landed while the sync was talking to Stripe, some during the event walk.
+        assert mid_run >= 15 and mid_walk >= 3, (mid_run, mid_walk)
         final = subprocess.run(
             cmd,
             check=False,
