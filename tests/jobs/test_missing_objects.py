@@ -16,10 +16,9 @@ from core.models.sync import Event, SnapshotRefresh
 from core.sync.ingest import ingest_events
 from core.sync.processing import load_handler_modules, process_batch
 from core.sync.snapshots import PER_POLL, get_object
-from jobs.runtime import open_runtime
 from jobs.sync import build_account_sync
-from tests.conftest import settings_for
-from tests.support.sandbox import SANDBOX_KEY, running_sandbox
+from tests.support.sandbox import running_sandbox
+from tests.support.sync import sandbox_runtime
 
 DAY = 86_400
 
@@ -59,16 +58,7 @@ def test_a_warning_on_a_charge_older_than_the_window_fetches_the_charge(
 ) -> None:
     load_handler_modules()
     with running_sandbox(customers=30, days=120) as server:
-        rt = open_runtime(
-            settings_for(
-                db_url,
-                tmp_path / "data",
-                STRIPE_API_KEY=SANDBOX_KEY,
-                STRIPE_API_BASE=server.url,
-                LEDGERDESK_SANDBOX="1",
-                STRIPE_RATE_LIMIT="500",
-            )
-        )
+        rt = sandbox_runtime(db_url, server.url, tmp_path / "data")
         gateway = StripeGateway(make_client(rt.settings))
         now = int(time.time())
         old = _old_charges(gateway, now - 40 * DAY)[: PER_POLL + 5]

@@ -5,32 +5,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
-from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
+from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.models.recovery import RecoveryDraft
 from core.recovery.context import expiry_window
 from core.sync.processing import load_handler_modules
 from jobs.predunning import _run as run_predunning
-from jobs.runtime import open_runtime
 from jobs.sync import sync_all
-from tests.conftest import settings_for
-from tests.support.sandbox import SANDBOX_KEY, running_sandbox
+from tests.support.sandbox import running_sandbox
+from tests.support.sync import list_all, sandbox_runtime
 
 load_handler_modules()
-
-
-def _all(gateway: StripeGateway, resource: str, **params: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    query: dict[str, Any] = {**params, "limit": 100}
-    while True:
-        page = list_page_raw(gateway, resource, query)
-        out += page["data"]
-        if not page["has_more"]:
-            return out
-        query["starting_after"] = page["data"][-1]["id"]
 
 
 def _expiring(gateway: StripeGateway) -> set[str]:
@@ -39,10 +26,12 @@ def _expiring(gateway: StripeGateway) -> set[str]:
     window = set(expiry_window(datetime.now(UTC).date(), 1))
     customers = {
         c["id"]: c
-        for c in _all(gateway, "customers", expand=["data.invoice_settings.default_payment_method"])
+        for c in list_all(
+            gateway, "customers", expand=["data.invoice_settings.default_payment_method"]
+        )
     }
     found = set()
-    for sub in _all(gateway, "subscriptions", expand=["data.default_payment_method"]):
+    for sub in list_all(gateway, "subscriptions", expand=["data.default_payment_method"]):
         if sub["status"] not in ("active", "trialing") or sub.get("cancel_at_period_end"):
             continue
         pm = sub.get("default_payment_method")
@@ -57,16 +46,7 @@ def _expiring(gateway: StripeGateway) -> set[str]:
 
 def test_predunning_drafts_equal_the_accounts_expiring_cards(db_url: str, tmp_path: Path) -> None:
     with running_sandbox(customers=200, days=730) as server:
-        rt = open_runtime(
-            settings_for(
-                db_url,
-                tmp_path / "data",
-                STRIPE_API_KEY=SANDBOX_KEY,
-                STRIPE_API_BASE=server.url,
-                LEDGERDESK_SANDBOX="1",
-                STRIPE_RATE_LIMIT="500",
-            )
-        )
+        rt = sandbox_runtime(db_url, server.url, tmp_path / "data")
         expected = _expiring(StripeGateway(make_client(rt.settings)))
         (report,) = sync_all(rt, timeout=5)
         assert report.ok, report.summary()

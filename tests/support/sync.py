@@ -53,3 +53,35 @@ def settle(rt: Any, rounds: int = 3) -> None:
             pass
         if n < rounds:
             sync_all(rt)
+
+
+def sandbox_runtime(db_url: str, sandbox_url: str, folder: Any) -> Any:
+    """A job runtime on `db_url` talking to a sandbox (pacing well above the tests' needs)."""
+    from jobs.runtime import open_runtime
+    from tests.conftest import settings_for
+    from tests.support.sandbox import SANDBOX_KEY
+
+    return open_runtime(
+        settings_for(
+            db_url,
+            folder,
+            STRIPE_API_KEY=SANDBOX_KEY,
+            STRIPE_API_BASE=sandbox_url,
+            LEDGERDESK_SANDBOX="1",
+            STRIPE_RATE_LIMIT="500",
+        )
+    )
+
+
+def list_all(gateway: Any, resource: str, **params: Any) -> list[dict[str, Any]]:
+    """Every object of a list, walked page by page the plain way (the account's own truth)."""
+    from core.adapters.stripe_gateway import list_page_raw
+
+    out: list[dict[str, Any]] = []
+    query: dict[str, Any] = {**params, "limit": 100}
+    while True:
+        page = list_page_raw(gateway, resource, query)
+        out += page["data"]
+        if not page["has_more"]:
+            return out
+        query["starting_after"] = page["data"][-1]["id"]
