@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
 from core.db import make_engine
+from tests.support.cli import run_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(db_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": db_url,
-        "LEDGERDESK_DATA_DIR": str(data_dir),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=120,
-    )
+    return run_jobs(data_dir, *args, database_url=db_url)
 
 
 def sql(db_url: str, statement: str) -> None:

@@ -10,12 +10,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_jobs(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m jobs *args` on a SQLite file in `tmp_path`, nothing from the developer's env."""
+def run_jobs(
+    tmp_path: Path, *args: str, database_url: str | None = None, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """`python -m jobs *args` with `tmp_path` as the data folder (and, unless `database_url` is
+    given, a SQLite file in it), plus `settings`; nothing from the developer's environment."""
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ld.db'}",
+        "DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'ld.db'}",
         "LEDGERDESK_DATA_DIR": str(tmp_path),
+        **settings,
     }
     return subprocess.run(
         [sys.executable, "-m", "jobs", *args],
