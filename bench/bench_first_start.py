@@ -33,7 +33,7 @@ def _sequential(url: str, since: int) -> tuple[int, int, float]:
     """Every list of the first load walked in sequence; (objects, requests, seconds)."""
     import stripe
 
-    from core.sync.backfill import LISTS
+    from core.sync.backfill_lists import LISTS
 
     client = stripe.StripeClient(
         "sk_test_sandbox", base_addresses={"api": url}, max_network_retries=5

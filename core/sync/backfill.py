@@ -41,55 +41,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.db import insert_ignore
 from core.errors import StripeAuthError, StripeError, StripePermissionError, StripeRequestError
 from core.models.sync import BackfillShard, SyncRun, SyncState
+from core.sync.backfill_lists import LISTS, OPTIONAL_PARAMS, ListSpec, expanded_objects
 from core.sync.ratelimit import PacedCaller
-from core.sync.snapshots import RESOURCES as SNAPSHOT_RESOURCES
 from core.sync.snapshots import store_fetched
 
 STREAM = "backfill"
 RETRY_BACKOFF = timedelta(minutes=15)  # first wait before a partial backfill is retried
 MAX_RETRY_BACKOFF = timedelta(hours=6)
 
-
-@dataclass(frozen=True)
-class ListSpec:
-    """One list the backfill walks: the client resource, its parameters, and whether it is
-    sharded by `created` window (the recent past) or listed whole (live objects)."""
-
-    resource: str
-    params: dict[str, Any] = field(default_factory=dict)
-    windowed: bool = True
-
-
-LISTS: dict[str, ListSpec] = {
-    # Live whatever their age.
-    "customers": ListSpec(
-        "customers", {"expand": ["data.invoice_settings.default_payment_method"]}, False
-    ),
-    "subscriptions": ListSpec(
-        "subscriptions", {"status": "all", "expand": ["data.default_payment_method"]}, False
-    ),
-    "invoices.open": ListSpec("invoices", {"status": "open"}, False),
-    "invoices.uncollectible": ListSpec("invoices", {"status": "uncollectible"}, False),
-    "disputes": ListSpec("disputes", {"expand": ["data.charge"]}, False),
-    "payouts.pending": ListSpec("payouts", {"status": "pending"}, False),
-    "payouts.in_transit": ListSpec("payouts", {"status": "in_transit"}, False),
-    # The recent past, by `created` window.
-    "invoices": ListSpec("invoices"),
-    "charges": ListSpec("charges"),
-    "payment_intents": ListSpec("payment_intents"),
-    "refunds": ListSpec("refunds"),
-    "radar.early_fraud_warnings": ListSpec("radar.early_fraud_warnings"),
-    "payouts": ListSpec("payouts"),
-    "balance_transactions": ListSpec("balance_transactions"),
-}
-# Optional parameters a server may refuse, dropped in this order before giving a list up.
-OPTIONAL_PARAMS = ("expand", "status", "created")
-# Where Stripe puts an expanded object inside a listed one (stored as a snapshot of its own).
-EXPANDED_PATHS: tuple[tuple[str, ...], ...] = (
-    ("invoice_settings", "default_payment_method"),
-    ("default_payment_method",),
-    ("charge",),
-)
 
 ListFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -120,23 +79,6 @@ class _Live:
 def _created(obj: dict[str, Any], default: int) -> int:
     value = obj.get("created")
     return value if isinstance(value, int) else default
-
-
-def expanded_objects(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The objects themselves plus every Stripe object expanded inside them (EXPANDED_PATHS)."""
-    out = list(objects)
-    for obj in objects:
-        for path in EXPANDED_PATHS:
-            value: Any = obj
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if (
-                isinstance(value, dict)
-                and isinstance(value.get("id"), str)
-                and value.get("object") in SNAPSHOT_RESOURCES
-            ):
-                out.append(value)
-    return out
 
 
 @dataclass

@@ -98,7 +98,8 @@ def test_backfill_splits_busy_windows_and_stores_every_object_once(
 
     from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
     from core.models.sync import BackfillShard
-    from core.sync.backfill import LISTS, Backfill, expanded_objects
+    from core.sync.backfill import Backfill
+    from core.sync.backfill_lists import LISTS, expanded_objects
     from core.sync.ratelimit import PacedCaller
 
     with running_sandbox(customers=20, days=60) as server:
