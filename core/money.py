@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
+from core.errors import InputError
+
 ZERO_DECIMAL = {
     "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
     "xaf", "xof", "xpf",
@@ -12,6 +16,25 @@ SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "au
 def to_major(amount: int, currency: str) -> float:
     """Minor units to a decimal amount (1999 usd → 19.99)."""
     return amount if currency.lower() in ZERO_DECIMAL else amount / 100
+
+
+def to_minor(value: float | int | str, currency: str) -> int:
+    """A decimal amount typed by a person to minor units (19.99 usd → 1999); too many decimals,
+    a negative or a non-number is refused with what to type instead."""
+    cur = currency.lower()
+    places = 0 if cur in ZERO_DECIMAL else 2
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        raise InputError(f"{value!r} is not an amount; type e.g. 19.99.") from None
+    if not number.is_finite() or number < 0:
+        raise InputError(f"{value} is not an amount; type a positive number, e.g. 19.99.")
+    minor = number.scaleb(places)
+    if minor != minor.to_integral_value():
+        raise InputError(
+            f"{currency.upper()} amounts have {places} decimal places at most; {value} has more."
+        )
+    return int(minor)
 
 
 def format_money(amount: int | None, currency: str | None) -> str:

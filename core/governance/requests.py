@@ -1,0 +1,458 @@
+"""What an operator can ask for from the page where the need appears: a refund (full or partial)
+or a customer credit, cancelling a subscription, pausing or restoring access, retrying an invoice.
+
+Each need reads the Stripe object as the sync stored it, so the amount and currency the policy's
+threshold is measured against are Stripe's, never the caller's: a refund without an amount is the
+charge's whole refundable remainder (amount - amount_refunded) and counts as such; a currency
+other than the object's is refused; a partial refund above the remainder is refused. The request
+then goes through `request_action` (policy roles, reason, audit entry, and joining an open
+request for the same action type and target). `terms` tells the form, before anything is
+written, what the request would be: its amount, the approvals it needs and the rule why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import InputError, InvalidTransition, NotFound
+from core.governance.actions import request_action
+from core.governance.auth import Actor, require_role
+from core.governance.policy import Policy, load_policy
+from core.governance.states import ActionStatus, ActionType
+from core.models.governance import ActionRequest
+from core.models.sync import StripeObject
+from core.money import format_money
+
+T = ActionType
+LABELS = {
+    T.REFUND: "refund",
+    T.CUSTOMER_CREDIT: "customer credit",
+    T.CANCEL_SUBSCRIPTION: "cancel subscription",
+    T.PAUSE_ACCESS: "pause access",
+    T.RESTORE_ACCESS: "restore access",
+    T.RETRY_INVOICE_PAYMENT: "retry invoice payment",
+}
+ENDED_SUBSCRIPTION = ("canceled", "incomplete_expired")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A request as the stored Stripe object allows it, before it is made."""
+
+    action_type: str
+    target_id: str
+    account: str
+    params: dict[str, Any]
+    evidence: dict[str, Any]
+    amount: int | None = None
+    currency: str | None = None
+    limit: int | None = None  # most that may be asked for (a charge's refundable remainder)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the form shows: the amount, the approvals needed and the policy rule behind them."""
+
+    action_type: str
+    target_id: str
+    amount: int | None
+    currency: str | None
+    approvals_needed: int
+    rule: str
+    limit: int | None = None
+    open_request: int | None = None  # an open request this one would join
+    policy_version: str = ""
+
+    @property
+    def amount_text(self) -> str:
+        """The amount in major units with its currency ("—" when the action moves none)."""
+        return format_money(self.amount, self.currency)
+
+
+@dataclass(frozen=True)
+class RequestOutcome:
+    """What the page says after a request: which action, whether it joined one, who decides."""
+
+    action_id: int
+    status: str
+    joined: bool
+    terms: Terms
+    notes: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        """One line for the page."""
+        t = self.terms
+        what = LABELS.get(T(t.action_type), t.action_type)
+        money = f" of {t.amount_text}" if t.amount is not None else ""
+        who = "one approver" if t.approvals_needed == 1 else f"{t.approvals_needed} approvers"
+        if t.approvals_needed == 0:
+            who = "no approver"
+        head = (
+            f"Your request joined the open request #{self.action_id}"
+            if self.joined
+            else f"Requested as action #{self.action_id}"
+        )
+        return f"{head}: {what}{money} on {t.target_id}; needs {who} ({t.rule})."
+
+
+def _stored(session: Session, object_id: str, kind: str, noun: str) -> tuple[dict[str, Any], str]:
+    object_id = (object_id or "").strip()
+    if not object_id:
+        raise InputError(f"Give the {noun} id (it starts with the Stripe prefix, e.g. ch_).")
+    row = session.execute(
+        select(StripeObject.data, StripeObject.account, StripeObject.object_type).where(
+            StripeObject.id == object_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(
+            f"{noun.capitalize()} {object_id} is not synced: check the id, or wait for the next "
+            "sync to bring it in."
+        )
+    data, account, object_type = row
+    if object_type != kind:
+        raise InputError(f"{object_id} is a {object_type}, not a {noun}.")
+    return dict(data), account or ""
+
+
+def _minor(amount: Any, what: str) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InputError(f"The {what} must be a positive amount.")
+    return amount
+
+
+def _same_currency(asked: str | None, actual: str, noun: str) -> None:
+    if asked and str(asked).strip().lower() != actual.lower():
+        raise InputError(
+            f"The {noun} is in {actual.upper()}, not {str(asked).strip().upper()}: request the "
+            f"amount in {actual.upper()}."
+        )
+
+
+def _refund_plan(
+    session: Session, charge_id: str, amount: int | None, currency: str | None
+) -> Plan:
+    charge, account = _stored(session, charge_id, "charge", "charge")
+    cur = str(charge.get("currency") or "").lower()
+    _same_currency(currency, cur, "charge")
+    remainder = int(charge.get("amount") or 0) - int(charge.get("amount_refunded") or 0)
+    if charge.get("status") != "succeeded" or not charge.get("paid", True):
+        raise InvalidTransition(
+            f"Charge {charge['id']} did not succeed: there is nothing to refund."
+        )
+    if charge.get("refunded") or remainder <= 0:
+        raise InvalidTransition(f"Charge {charge['id']} is already fully refunded.")
+    if charge.get("disputed"):
+        raise InvalidTransition(
+            f"Charge {charge['id']} is disputed: answer the dispute on the Disputes page instead "
+            "of refunding."
+        )
+    if amount is not None:
+        _minor(amount, "refund amount")
+        if amount > remainder:
+            raise InputError(
+                f"Only {format_money(remainder, cur)} of {charge['id']} is refundable; ask for "
+                "that much or less (leave the amount empty for a full refund)."
+            )
+    params: dict[str, Any] = {"charge": charge["id"], "currency": cur}
+    if amount is not None:
+        params["amount"] = amount
+    moves = remainder if amount is None else amount
+    evidence = {
+        "amount": moves,
+        "currency": cur,
+        "refundable": remainder,
+        "full_refund": amount is None or amount == remainder,
+        "customer": charge.get("customer"),
+    }
+    return Plan(T.REFUND, charge["id"], account, params, evidence, moves, cur, remainder)
+
+
+def _credit_plan(
+    session: Session,
+    customer_id: str,
+    amount: int | None,
+    currency: str | None,
+    currency_from: str | None,
+) -> Plan:
+    """A credit's currency is the customer's (or, before their first invoice, that of the object
+    the need appeared on); its amount is the operator's, and the threshold counts all of it."""
+    customer_id = (customer_id or "").strip()
+    if not customer_id:
+        raise InputError("This has no Stripe customer to credit.")
+    row = session.execute(
+        select(StripeObject.data, StripeObject.account).where(StripeObject.id == customer_id)
+    ).first()
+    customer, account = (dict(row[0]), row[1] or "") if row else ({}, "")
+    if customer.get("deleted"):
+        raise InvalidTransition(f"Customer {customer_id} was deleted in Stripe.")
+    cur = str(customer.get("currency") or "").lower()
+    if not cur and currency_from:
+        source = session.execute(
+            select(StripeObject.data, StripeObject.account).where(StripeObject.id == currency_from)
+        ).first()
+        if source is not None:
+            cur = str(source[0].get("currency") or "").lower()
+            account = account or source[1] or ""
+    if not cur:
+        raise NotFound(
+            f"Customer {customer_id} is not synced with a currency yet; wait for the next sync."
+        )
+    _same_currency(currency, cur, "customer's balance")
+    moves = _minor(amount, "credit amount") if amount is not None else None
+    params = {"customer": customer_id, "currency": cur}
+    if moves is not None:
+        params["amount"] = moves
+    evidence = {"amount": moves, "currency": cur, "customer": customer_id}
+    return Plan(T.CUSTOMER_CREDIT, customer_id, account, params, evidence, moves, cur)
+
+
+def _cancel_plan(session: Session, subscription_id: str) -> Plan:
+    sub, account = _stored(session, subscription_id, "subscription", "subscription")
+    if sub.get("status") in ENDED_SUBSCRIPTION:
+        raise InvalidTransition(f"Subscription {sub['id']} is already '{sub.get('status')}'.")
+    customer = sub.get("customer")
+    evidence = {"status": sub.get("status"), "customer": customer}
+    return Plan(T.CANCEL_SUBSCRIPTION, sub["id"], account, {"subscription": sub["id"]}, evidence)
+
+
+def _access_plan(session: Session, kind: ActionType, customer_ref: str) -> Plan:
+    """Access lives in the product, not in Stripe: the target is the customer (or, for an
+    entitlement known only by e-mail, that key); a deleted customer is refused."""
+    ref = (customer_ref or "").strip()
+    if not ref:
+        raise InputError("Name the customer whose access changes.")
+    row = session.execute(
+        select(StripeObject.data, StripeObject.account).where(StripeObject.id == ref)
+    ).first()
+    if row is not None and row[0].get("deleted"):
+        raise InvalidTransition(f"Customer {ref} was deleted in Stripe.")
+    account = (row[1] or "") if row is not None else ""
+    return Plan(kind, ref, account, {"customer": ref}, {"customer": ref})
+
+
+def _retry_plan(session: Session, invoice_id: str) -> Plan:
+    invoice, account = _stored(session, invoice_id, "invoice", "invoice")
+    if invoice.get("status") != "open":
+        raise InvalidTransition(
+            f"Invoice {invoice['id']} is '{invoice.get('status')}': only an open invoice can "
+            "be retried."
+        )
+    due = int(invoice.get("amount_remaining") or 0)
+    cur = str(invoice.get("currency") or "").lower()
+    evidence = {"amount": due, "currency": cur, "customer": invoice.get("customer")}
+    return Plan(
+        T.RETRY_INVOICE_PAYMENT, invoice["id"], account, {"invoice": invoice["id"]}, evidence,
+        due, cur,
+    )  # fmt: skip
+
+
+def plan(
+    session: Session,
+    action_type: str,
+    target_id: str,
+    *,
+    amount: int | None = None,
+    currency: str | None = None,
+    currency_from: str | None = None,
+) -> Plan:
+    """The request `action_type` on `target_id` would be, from the stored Stripe object."""
+    try:
+        kind = T(action_type)
+    except ValueError:
+        raise InputError(f"Unknown action type {action_type!r}.") from None
+    planners: dict[ActionType, Callable[[], Plan]] = {
+        T.REFUND: lambda: _refund_plan(session, target_id, amount, currency),
+        T.CUSTOMER_CREDIT: lambda: _credit_plan(
+            session, target_id, amount, currency, currency_from
+        ),
+        T.CANCEL_SUBSCRIPTION: lambda: _cancel_plan(session, target_id),
+        T.PAUSE_ACCESS: lambda: _access_plan(session, T.PAUSE_ACCESS, target_id),
+        T.RESTORE_ACCESS: lambda: _access_plan(session, T.RESTORE_ACCESS, target_id),
+        T.RETRY_INVOICE_PAYMENT: lambda: _retry_plan(session, target_id),
+    }
+    if kind not in planners:
+        raise InputError(f"{kind} is not requested from a page; use its own workflow.")
+    return planners[kind]()
+
+
+def _open_twin(session: Session, action_type: str, target_id: str) -> int | None:
+    return session.scalar(
+        select(ActionRequest.id)
+        .where(
+            ActionRequest.action_type == str(action_type),
+            ActionRequest.target_id == target_id,
+            ActionRequest.status.in_([ActionStatus.REQUESTED.value, ActionStatus.APPROVED.value]),
+        )
+        .order_by(ActionRequest.id)
+        .limit(1)
+    )
+
+
+def rule_text(pol: Policy, action_type: str, currency: str | None) -> str:
+    """The policy rule deciding how many approve, in the team's words."""
+    rules = pol.for_action(action_type)
+    if not rules.approval:
+        return f"policy {pol.version}: no approval needed"
+    limit = rules.threshold(currency)
+    if limit is None or not currency:
+        return f"policy {pol.version}: one approver, whatever the amount"
+    return f"policy {pol.version}: above {format_money(limit, currency)} needs two approvers"
+
+
+def terms_of(session: Session, p: Plan, policy: Policy | None = None) -> Terms:
+    """The approvals a plan needs under the policy, and whether it would join an open request."""
+    pol = policy or load_policy()
+    rules = pol.for_action(p.action_type)
+    return Terms(
+        action_type=str(p.action_type),
+        target_id=p.target_id,
+        amount=p.amount,
+        currency=p.currency,
+        approvals_needed=rules.required_approvals(p.amount, p.currency),
+        rule=rule_text(pol, p.action_type, p.currency),
+        limit=p.limit,
+        open_request=_open_twin(session, p.action_type, p.target_id),
+        policy_version=pol.version,
+    )
+
+
+def terms(
+    session: Session,
+    action_type: str,
+    target_id: str,
+    *,
+    amount: int | None = None,
+    currency: str | None = None,
+    currency_from: str | None = None,
+    policy: Policy | None = None,
+) -> Terms:
+    """What a request would be (amount, approvals, rule); raises what the request would refuse."""
+    p = plan(
+        session, action_type, target_id, amount=amount, currency=currency,
+        currency_from=currency_from,
+    )  # fmt: skip
+    return terms_of(session, p, policy)
+
+
+def request(
+    session: Session,
+    actor: Actor,
+    action_type: str,
+    target_id: str,
+    reason: str,
+    *,
+    amount: int | None = None,
+    currency: str | None = None,
+    currency_from: str | None = None,
+    source: str | None = None,
+    rule_id: str | None = None,
+    policy: Policy | None = None,
+) -> RequestOutcome:
+    """Ask for `action_type` on `target_id` (operator or above, with a reason), audited."""
+    require_role(actor, "operator")
+    if not reason or not reason.strip():
+        raise InputError("Say why this is needed: a reason is required.")
+    pol = policy or load_policy()
+    p = plan(
+        session, action_type, target_id, amount=amount, currency=currency,
+        currency_from=currency_from,
+    )  # fmt: skip
+    if p.action_type == T.CUSTOMER_CREDIT and p.amount is None:
+        raise InputError("Give the amount to credit.")
+    before = terms_of(session, p, pol)
+    evidence = dict(p.evidence) | ({"source": source} if source else {})
+    evidence["amount_text"] = before.amount_text
+    action = request_action(
+        session,
+        actor,
+        action_type=str(p.action_type),
+        target_id=p.target_id,
+        params=p.params,
+        reason=reason.strip(),
+        rule_id=rule_id or f"desk.{p.action_type}",
+        evidence=evidence,
+        account=p.account,
+        policy=pol,
+    )
+    joined = before.open_request is not None and action.id == before.open_request
+    shown = before
+    if joined:  # say what the open request is, not what this one asked for
+        shown = replace(
+            before,
+            amount=action.amount,
+            currency=action.currency,
+            approvals_needed=action.required_approvals,
+            rule=rule_text(pol, action.action_type, action.currency),
+        )
+    return RequestOutcome(action.id, action.status, joined, shown)
+
+
+def request_refund(
+    session: Session,
+    actor: Actor,
+    charge_id: str,
+    reason: str,
+    *,
+    amount: int | None = None,
+    currency: str | None = None,
+    source: str | None = None,
+    policy: Policy | None = None,
+) -> RequestOutcome:
+    """Refund a charge: `amount` (minor units) for part of it, None for all that is left."""
+    return request(
+        session, actor, T.REFUND, charge_id, reason, amount=amount, currency=currency,
+        source=source, policy=policy,
+    )  # fmt: skip
+
+
+def request_credit(
+    session: Session,
+    actor: Actor,
+    customer_id: str,
+    reason: str,
+    *,
+    amount: int,
+    currency: str | None = None,
+    currency_from: str | None = None,
+    source: str | None = None,
+    policy: Policy | None = None,
+) -> RequestOutcome:
+    """Credit `amount` (minor units) to a customer's balance, in the customer's currency."""
+    return request(
+        session, actor, T.CUSTOMER_CREDIT, customer_id, reason, amount=amount, currency=currency,
+        currency_from=currency_from, source=source, policy=policy,
+    )  # fmt: skip
+
+
+def request_cancel_subscription(
+    session: Session, actor: Actor, subscription_id: str, reason: str, **kw: Any
+) -> RequestOutcome:
+    """Cancel a subscription now."""
+    return request(session, actor, T.CANCEL_SUBSCRIPTION, subscription_id, reason, **kw)
+
+
+def request_pause_access(
+    session: Session, actor: Actor, customer: str, reason: str, **kw: Any
+) -> RequestOutcome:
+    """Pause a customer's access to the product."""
+    return request(session, actor, T.PAUSE_ACCESS, customer, reason, **kw)
+
+
+def request_restore_access(
+    session: Session, actor: Actor, customer: str, reason: str, **kw: Any
+) -> RequestOutcome:
+    """Restore a customer's access to the product."""
+    return request(session, actor, T.RESTORE_ACCESS, customer, reason, **kw)
+
+
+def request_invoice_retry(
+    session: Session, actor: Actor, invoice_id: str, reason: str, **kw: Any
+) -> RequestOutcome:
+    """Try to collect an open invoice now."""
+    return request(session, actor, T.RETRY_INVOICE_PAYMENT, invoice_id, reason, **kw)
