@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.adapters.stripe_links import dashboard_url
+from core.disputes import requests as dispute_requests
 from core.disputes.analytics import MONITORING_THRESHOLDS
 from core.disputes.cases import BoardRow
 from core.disputes.deadlines import URGENCY_COLOURS, Urgency, deadline_text
@@ -17,8 +18,12 @@ from core.disputes.evidence.checklist import TEXT_LIMIT
 from core.disputes.evidence.narrative import describe
 from core.disputes.evidence.packet import Packet
 from core.errors import CoreError
+from core.governance.auth import Actor
+from core.governance.policy import Policy
+from core.governance.requests import terms as request_terms
 from core.models.disputes import DisputeCase
 from core.money import format_money
+from dashboard import request_widgets as rw
 from dashboard.context import get_sessionmaker
 
 URGENCY_LABEL = {
@@ -184,3 +189,68 @@ def analytics(outcomes: pd.DataFrame, tts: pd.DataFrame, rate: pd.DataFrame | No
             fig.add_hline(y=value, line_dash="dash", annotation_text=label)
         fig.update_layout(title="Disputes as a share of charges", yaxis_tickformat=".1%")
         st.plotly_chart(fig, width="stretch")
+
+
+def credit_panel(actor: Actor, case: DisputeCase, policy: Policy) -> None:
+    """A goodwill credit to the dispute's customer, through the approval path."""
+    if not rw.may_request(actor) or not case.customer_id:
+        return
+    with st.expander("Credit the customer (goodwill)"):
+        rw.request_panel(
+            f"dispute_credit_{case.dispute_id}",
+            actor,
+            terms=lambda s, amount: dispute_requests.credit_terms(
+                s, case.dispute_id, amount, policy=policy
+            ),
+            submit=lambda s, amount, why: dispute_requests.request_credit(
+                s, actor, case.dispute_id, why, amount=amount or 0, policy=policy
+            ),
+            amount="required",
+            button="Request the credit",
+        )
+
+
+def refund_tab(actor: Actor, policy: Policy) -> None:
+    """Refund a charge before it becomes a dispute: early fraud warnings, or any charge id."""
+    st.caption(
+        "A refund before the dispute avoids the dispute fee. Early fraud warnings whose charge "
+        "can still be refunded are listed; or type any charge id."
+    )
+    with get_sessionmaker()() as session:
+        warnings = dispute_requests.refundable_warnings(session)
+    if warnings:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Warning": w.warning_id,
+                        "Charge": w.charge_id,
+                        "Fraud type": w.fraud_type,
+                        "Refundable": format_money(w.refundable, w.currency),
+                    }
+                    for w in warnings
+                ]
+            ),
+            hide_index=True,
+        )
+    if not rw.may_request(actor):
+        st.caption("Operators and above request refunds.")
+        return
+    picked = st.selectbox(
+        "Charge with an early fraud warning",
+        [""] + [w.charge_id for w in warnings],
+        key="refund_pick",
+    )
+    charge_id = (st.text_input("or a charge id", key="refund_charge") or picked or "").strip()
+    if not charge_id:
+        return
+    rw.request_panel(
+        f"refund_{charge_id}",
+        actor,
+        terms=lambda s, amount: request_terms(s, "refund", charge_id, amount=amount, policy=policy),
+        submit=lambda s, amount, why: dispute_requests.request_refund(
+            s, actor, charge_id, why, amount=amount, policy=policy
+        ),
+        amount="optional",
+        button="Request the refund",
+    )

@@ -31,7 +31,9 @@ except CoreError as exc:
 
 st.title("Disputes")
 w.flash()
-board_tab, analytics_tab = st.tabs(["Deadline board", "Analytics"])
+board_tab, refund_tab, analytics_tab = st.tabs(
+    ["Deadline board", "Refund before a dispute", "Analytics"]
+)
 
 with get_sessionmaker()() as session:
     rows = board(session, now, cfg)
@@ -53,6 +55,7 @@ with board_tab:
         w.case_summary(case, packet, tz, now)
         w.narrative_status(packet)
         w.packet_preview(packet)
+        w.credit_panel(actor, case, get_policy())
         st.download_button(
             "Download PDF",
             lambda: render_pdf(packet),  # drawn on click, not on every render (0.2 s)
@@ -129,6 +132,9 @@ def _analytics_frames() -> tuple[object, object, object | None]:
         rate = dispute_rate(session, saved[0]["months"]) if saved else None
         return outcomes(session), time_to_submission(session), rate
 
+
+with refund_tab:
+    w.refund_tab(actor, get_policy())
 
 with analytics_tab:
     w.analytics(*_analytics_frames())

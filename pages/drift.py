@@ -10,10 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from core.drift.checks import open_task, take_snapshot, trend
+from core.drift.proposals import proposal_for, proposal_terms, propose
 from core.drift.snapshots import latest, saved_items
 from core.errors import CoreError
 from dashboard import books_widgets as w
 from dashboard import format as fmt
+from dashboard import request_widgets as rw
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 
@@ -117,8 +119,19 @@ w.table(
 if items:
     keys = [i.key for i in items]
     item_key = st.selectbox("Item", keys, key="drift_item")
-    if st.button("Open an internal task", key="drift_task"):
-        item = items[keys.index(item_key)]
+    item = items[keys.index(item_key)]
+    proposal = proposal_for(item)
+    if proposal is not None:
+        if rw.may_request(actor):
+            st.markdown(f"**Proposed fix: {proposal[1].lower()} for {item.key}**")
+        rw.request_panel(
+            f"drift_{proposal[0]}_{item.key}",
+            actor,
+            terms=lambda s, _amount: proposal_terms(s, item, policy=get_policy()),
+            submit=lambda s, _amount, why: propose(s, actor, item, why, policy=get_policy()),
+            button=f"Request: {proposal[1].lower()}",
+        )
+    elif st.button("Open an internal task", key="drift_task"):
         try:
             with Session.begin() as session:
                 task = open_task(session, actor, item, policy=get_policy())

@@ -12,7 +12,9 @@ from core.recovery.context import recovery_settings
 from core.recovery.drafts import draft_for_operator, edit_draft, request_send
 from core.recovery.predunning import predunning_drafts, request_card_update
 from core.recovery.queries import case_detail, filter_options, queue
+from core.recovery.requests import case_terms, needs_of, request_for_case
 from dashboard import recovery_widgets as w
+from dashboard import request_widgets as rw
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 
@@ -82,6 +84,28 @@ with queue_tab:
             )
 
         w.drafts_view(detail, on_save, on_request, on_new, ai_available=llm is not None)
+        if rw.may_request(actor):
+            st.markdown("#### Ask for an action")
+            needs = {n.action_type: n for n in needs_of(detail.case)}
+            need = needs[
+                st.selectbox(
+                    "What is needed",
+                    list(needs),
+                    format_func=lambda t: needs[t].label,
+                    key=f"rf_need_{case_id}",
+                )
+            ]
+            rw.request_panel(
+                f"rf_{case_id}_{need.action_type}",
+                actor,
+                terms=lambda s, amount: case_terms(
+                    s, case_id, need.action_type, amount=amount, policy=get_policy()
+                ),
+                submit=lambda s, amount, why: request_for_case(
+                    s, actor, case_id, need.action_type, why, amount=amount, policy=get_policy()
+                ),
+                amount="required" if need.takes_amount else "none",
+            )
 
 with predunning_tab:
     st.caption(

@@ -71,7 +71,7 @@ def credit_terms(
         ActionType.CUSTOMER_CREDIT,
         case.customer_id or "",
         amount=amount,
-        currency_from=dispute_id,
+        currency_from=case.charge_id,
         policy=policy,
     )
 
@@ -93,7 +93,7 @@ def request_credit(
         case.customer_id or "",
         reason,
         amount=amount,
-        currency_from=dispute_id,
+        currency_from=case.charge_id,
         source=f"dispute {dispute_id}",
         policy=policy,
     )

@@ -100,7 +100,7 @@ def test_analytics_tab_renders(seeded: dict[str, Any]) -> None:
         save_read_models(session, date.today())  # what the hourly books job stores
     at = _app(seeded["actor"])
     assert not at.exception
-    assert len(at.tabs) == 2
+    assert [t.label for t in at.tabs] == ["Deadline board", "Refund before a dispute", "Analytics"]
     assert len(at.get("plotly_chart")) >= 2  # outcomes and dispute rate with threshold lines
     assert not any("dispute rate appears" in i.value for i in at.info)
 
