@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from core.config import DEFAULT_POLICY_FILE
 from core.drift.checks import DriftItem
 from core.drift.proposals import proposal_for, proposal_terms, propose
 from core.errors import InputError, InvalidTransition, NotFound, PermissionDenied
 from core.governance import audit
 from core.governance import requests as desk
+from core.governance.policy import parse_policy
 from core.models.governance import ActionRequest, AuditEntry
 from core.models.recovery import RecoveryCase
 from core.recovery.requests import case_terms, request_for_case
@@ -126,6 +128,21 @@ def test_role_and_reason_are_checked_in_core(
             )
         with pytest.raises(InputError, match="reason is required"):
             desk.request_invoice_retry(s, team["operator"], world["invoice"], "  ")
+        assert _count(s) == 0
+
+
+def test_a_policy_letting_viewers_request_still_leaves_them_reading(
+    Session: Any, team: dict[str, Any], world: dict[str, Any]
+) -> None:
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
+        'request_roles = ["operator", "approver", "admin"]',
+        'request_roles = ["viewer", "operator", "approver", "admin"]',
+    )
+    lax = parse_policy(text, "lax.toml")
+    assert "viewer" in lax.for_action("refund").request_roles
+    with Session.begin() as s:
+        with pytest.raises(PermissionDenied, match="viewer"):
+            desk.request_refund(s, team["viewer"], world["big"], "I want to", policy=lax)
         assert _count(s) == 0
 
 
