@@ -7,7 +7,8 @@ Checks (names match the sandbox's truth report where the sandbox seeds them):
   bank_unknown_deposit, bank_no_statement                        payouts vs bank deposits
   sync_dead_letters, sync_failing_accounts, sync_webhook_rejects sync health
   approvals_waiting, approvals_superseded                        approvals
-Every item can open an internal task (ActionType.create_task), once per item.
+Every item can open an internal task (ActionType.create_task), once per item; the entitlement
+items propose the action that fixes them instead (core/drift/proposals.py).
 """
 
 from __future__ import annotations

@@ -205,7 +205,7 @@ def _credit_plan(
         )
     _same_currency(currency, cur, "customer's balance")
     moves = _minor(amount, "credit amount") if amount is not None else None
-    params = {"customer": customer_id, "currency": cur}
+    params: dict[str, Any] = {"customer": customer_id, "currency": cur}
     if moves is not None:
         params["amount"] = moves
     evidence = {"amount": moves, "currency": cur, "customer": customer_id}
