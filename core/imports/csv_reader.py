@@ -8,8 +8,16 @@ file as a `CsvSchema` — fields with the header aliases of common exports and a
         ──map_headers──► {field: raw} ──Field.parse──► record ──schema.finish──► row
 
 A bad row becomes a `RowError` with its line number while the good rows carry on; a file-level
-problem (unreadable, too big, required columns missing) raises `InputError` before any row is
-handed on. Storing the rows is core/imports/csv_import.py's job.
+problem (unreadable, too big, required columns missing, a used column named twice) raises
+`InputError` before any row is handed on. Structural damage is a bad row, never silent:
+
+- an unbalanced quote makes the csv module read the following lines into one cell: the strict
+  reader's error, or a cell holding a whole swallowed row, rejects the record with the range of
+  lines it joined, so those lines are listed, never loaded as one 97-character name;
+- a cell longer than its field's `max_chars` (10,000 unless the field says otherwise) is refused;
+- a line the csv module cannot read is listed and reading goes on with the next one.
+
+Storing the rows is core/imports/csv_import.py's job.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ ENCODINGS = ("utf-8", "cp1252", "latin-1")
 DELIMITERS = ",;\t|"
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 MAX_REPORTED_ERRORS = 1_000
+MAX_FIELD_CHARS = 10_000
+MAX_MESSAGE_CHARS = 300
 _SNIFF_BYTES = 64 * 1024
 _CHUNK = 1024 * 1024
 
@@ -51,6 +61,7 @@ class Field:
     aliases: tuple[str, ...] = ()
     parse: Callable[[str], Any] = parse_text
     required: bool = False  # the column must exist and the cell must not be empty
+    max_chars: int = MAX_FIELD_CHARS  # longer cells are refused (a broken export, not data)
 
 
 @dataclass(frozen=True)
@@ -198,6 +209,7 @@ def map_headers(headers: Sequence[str], schema: CsvSchema) -> tuple[dict[str, in
     positions: dict[str, int] = {}
     for i, h in enumerate(headers):
         positions.setdefault(normalise_header(h), i)
+    _refuse_duplicates(headers, schema)
     mapping: dict[str, int] = {}
     for f in schema.fields:
         for alias in (f.name, *f.aliases):
@@ -221,6 +233,25 @@ def map_headers(headers: Sequence[str], schema: CsvSchema) -> tuple[dict[str, in
     return mapping, ignored
 
 
+def _refuse_duplicates(headers: Sequence[str], schema: CsvSchema) -> None:
+    """A column the schema uses, named twice: which one holds the value is anyone's guess."""
+    used = {normalise_header(a) for f in schema.fields for a in (f.name, *f.aliases)}
+    columns: dict[str, list[int]] = {}
+    for i, h in enumerate(headers):
+        if normalise_header(h) in used:
+            columns.setdefault(normalise_header(h), []).append(i + 1)
+    twice = [
+        f"{headers[cols[0] - 1].strip()!r} is in columns {', '.join(map(str, cols))}"
+        for cols in columns.values()
+        if len(cols) > 1
+    ]
+    if twice:
+        raise InputError(
+            f"Line 1 of the {schema.name} file names a column more than once ({'; '.join(twice)}): "
+            "rename or remove the extra column and import again."
+        )
+
+
 def _example_headers(schema: CsvSchema, missing: list[str]) -> list[str]:
     names = {n for m in missing for n in m.split(" or ")}
     return [
@@ -228,6 +259,24 @@ def _example_headers(schema: CsvSchema, missing: list[str]) -> list[str]:
         for f in schema.fields
         if f.name in names
     ]
+
+
+def _joined_lines(cells: list[str], headers: Sequence[str], delimiter: str) -> str | None:
+    """The column whose cell swallowed whole following rows (an unbalanced quote that the strict
+    reader could not see: it was closed, much later, right before a delimiter or a line end).
+
+    A cell may hold line breaks (a quoted note); a continuation line with a delimiter for every
+    column of the file is a row, not a note. Files of fewer than three columns are not guessed at.
+    """
+    width = len(headers)
+    if width < 3:
+        return None
+    for idx, cell in enumerate(cells):
+        if "\n" not in cell and "\r" not in cell:
+            continue
+        if any(ln.count(delimiter) >= width - 1 for ln in cell.splitlines()[1:]):
+            return repr(headers[idx].strip()) if idx < width else f"column {idx + 1}"
+    return None
 
 
 def _parse_row(
@@ -238,6 +287,12 @@ def _parse_row(
     for f in schema.fields:
         idx = mapping.get(f.name)
         raw = cells[idx].strip() if idx is not None and idx < len(cells) else ""
+        if len(raw) > f.max_chars:
+            problems.append(
+                f"{f.name} is {len(raw):,} characters long; the limit is {f.max_chars:,} "
+                "(check the export: a field this long is usually a broken file)"
+            )
+            continue
         if not raw:
             if f.required:
                 problems.append(f"{f.name} is empty")
@@ -282,19 +337,22 @@ def iter_records(
                 sample += text.readline()  # csv must see whole lines, never half of one
             result.delimiter = sniff_delimiter(sample)
             lines = itertools.chain(io.StringIO(sample, newline=""), text)
-            reader = csv.reader(lines, delimiter=result.delimiter)
+            # strict: a closing quote followed by text, or a quote left open at the end of the
+            # file, is an error to list rather than a cell silently holding the next rows.
+            reader = csv.reader(lines, delimiter=result.delimiter, strict=True)
             headers = next(reader, None)
             if headers is None or not any(h.strip() for h in headers):
                 raise InputError(f"The {schema.name} file is empty: export it again with headers.")
             mapping, result.ignored_headers = map_headers(headers, schema)
             result.mapping = {name: headers[i].strip() for name, i in mapping.items()}
-            last_line = reader.line_num
-            for cells in _safe_rows(reader, result):
-                line = last_line + 1
-                last_line = reader.line_num
+            for line, end, cells in _framed_rows(reader, result):
                 if not any(c.strip() for c in cells):
                     continue
                 result.rows_read += 1
+                joined = _joined_lines(cells, headers, result.delimiter)
+                if joined is not None:
+                    add_error(result, line, _quote_problem(line, end, f"{joined} holds whole rows"))
+                    continue
                 row, problem = _parse_row(cells, mapping, schema)
                 if problem is not None:
                     add_error(result, line, problem)
@@ -307,20 +365,39 @@ def iter_records(
             stream.close()
 
 
-def _safe_rows(reader: Any, result: ImportResult) -> Iterator[list[str]]:
+def _framed_rows(reader: Any, result: ImportResult) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, cells) of each record; a record the csv module cannot read is
+    listed with its lines and reading goes on with the next line (nothing after it is lost)."""
+    last = reader.line_num
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            add_error(result, reader.line_num, f"unreadable CSV: {exc}")
-            return
-        yield cells
+            line, last = last + 1, reader.line_num
+            result.rows_read += 1
+            if last > line:
+                add_error(result, line, _quote_problem(line, last, f"the csv reader says: {exc}"))
+            else:
+                add_error(result, line, f"unreadable CSV: {exc}")
+            continue
+        line, last = last + 1, reader.line_num
+        yield line, last, cells
+
+
+def _quote_problem(line: int, end: int, detail: str) -> str:
+    return (
+        f'lines {line}–{end} were read as one row ({detail}): a quote (") opened on line {line} '
+        "is not closed on its line; close or remove it and import the file again (rows already "
+        "loaded are updated, not doubled)"
+    )
 
 
 def add_error(result: ImportResult, line: int, message: str) -> None:
     """Count a rejected row; keep the first MAX_REPORTED_ERRORS for display."""
     result.error_count += 1
+    if len(message) > MAX_MESSAGE_CHARS:  # a parser quoting a huge cell back
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
     if len(result.errors) < MAX_REPORTED_ERRORS:
         result.errors.append(RowError(line, message))
