@@ -11,9 +11,8 @@ A bad row becomes a `RowError` with its line number while the good rows carry on
 problem (unreadable, too big, required columns missing, a used column named twice) raises
 `InputError` before any row is handed on. Structural damage is a bad row, never silent:
 
-- an unbalanced quote makes the csv module read the following lines into one cell: the strict
-  reader's error, or a cell holding a whole swallowed row, rejects the record with the range of
-  lines it joined, so those lines are listed, never loaded as one 97-character name;
+- an unbalanced quote rejects its own line only; the lines it swallowed are read again on
+  their own (core/imports/csv_frames.py), never loaded as one 97-character name;
 - a cell longer than its field's `max_chars` (10,000 unless the field says otherwise) is refused;
 - a line the csv module cannot read is listed and reading goes on with the next one.
 
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.errors import InputError
+from core.imports.csv_frames import Lines, framed_rows
 from core.imports.csv_values import parse_text
 
 ENCODINGS = ("utf-8", "cp1252", "latin-1")
@@ -261,24 +261,6 @@ def _example_headers(schema: CsvSchema, missing: list[str]) -> list[str]:
     ]
 
 
-def _joined_lines(cells: list[str], headers: Sequence[str], delimiter: str) -> str | None:
-    """The column whose cell swallowed whole following rows (an unbalanced quote that the strict
-    reader could not see: it was closed, much later, right before a delimiter or a line end).
-
-    A cell may hold line breaks (a quoted note); a continuation line with a delimiter for every
-    column of the file is a row, not a note. Files of fewer than three columns are not guessed at.
-    """
-    width = len(headers)
-    if width < 3:
-        return None
-    for idx, cell in enumerate(cells):
-        if "\n" not in cell and "\r" not in cell:
-            continue
-        if any(ln.count(delimiter) >= width - 1 for ln in cell.splitlines()[1:]):
-            return repr(headers[idx].strip()) if idx < width else f"column {idx + 1}"
-    return None
-
-
 def _parse_row(
     cells: list[str], mapping: Mapping[str, int], schema: CsvSchema
 ) -> tuple[dict[str, Any] | None, str | None]:
@@ -336,7 +318,7 @@ def iter_records(
             if sample and not sample.endswith("\n"):
                 sample += text.readline()  # csv must see whole lines, never half of one
             result.delimiter = sniff_delimiter(sample)
-            lines = itertools.chain(io.StringIO(sample, newline=""), text)
+            lines = Lines(itertools.chain(io.StringIO(sample, newline=""), text))
             # strict: a closing quote followed by text, or a quote left open at the end of the
             # file, is an error to list rather than a cell silently holding the next rows.
             reader = csv.reader(lines, delimiter=result.delimiter, strict=True)
@@ -345,14 +327,14 @@ def iter_records(
                 raise InputError(f"The {schema.name} file is empty: export it again with headers.")
             mapping, result.ignored_headers = map_headers(headers, schema)
             result.mapping = {name: headers[i].strip() for name, i in mapping.items()}
-            for line, end, cells in _framed_rows(reader, result):
+            for line, cells in framed_rows(reader, lines, headers, result.delimiter):
+                if isinstance(cells, str):  # a line the reader could not frame into a row
+                    result.rows_read += 1
+                    add_error(result, line, cells)
+                    continue
                 if not any(c.strip() for c in cells):
                     continue
                 result.rows_read += 1
-                joined = _joined_lines(cells, headers, result.delimiter)
-                if joined is not None:
-                    add_error(result, line, _quote_problem(line, end, f"{joined} holds whole rows"))
-                    continue
                 row, problem = _parse_row(cells, mapping, schema)
                 if problem is not None:
                     add_error(result, line, problem)
@@ -363,35 +345,6 @@ def iter_records(
     finally:
         if owned:
             stream.close()
-
-
-def _framed_rows(reader: Any, result: ImportResult) -> Iterator[tuple[int, int, list[str]]]:
-    """(first line, last line, cells) of each record; a record the csv module cannot read is
-    listed with its lines and reading goes on with the next line (nothing after it is lost)."""
-    last = reader.line_num
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line, last = last + 1, reader.line_num
-            result.rows_read += 1
-            if last > line:
-                add_error(result, line, _quote_problem(line, last, f"the csv reader says: {exc}"))
-            else:
-                add_error(result, line, f"unreadable CSV: {exc}")
-            continue
-        line, last = last + 1, reader.line_num
-        yield line, last, cells
-
-
-def _quote_problem(line: int, end: int, detail: str) -> str:
-    return (
-        f'lines {line}–{end} were read as one row ({detail}): a quote (") opened on line {line} '
-        "is not closed on its line; close or remove it and import the file again (rows already "
-        "loaded are updated, not doubled)"
-    )
 
 
 def add_error(result: ImportResult, line: int, message: str) -> None:
