@@ -58,6 +58,17 @@ def test_an_unbalanced_quote_rejects_its_line_and_the_rows_after_it_load(tmp_pat
     assert "line 2: a quote" in again.stdout
     assert "lines 2–3 read as one row ('Account Name' holds whole rows)" in again.stdout
 
+    # Closed on the next line before a cell's text: only the strict reader sees this one.
+    h = tmp_path / "crm3.csv"
+    h.write_text(
+        'Email,Account Name,Owner\nb@x.io,"Beta Inc,Bob\nf@x.io,"Phi",Fay\ng@x.io,Gee,Gus\n',
+        encoding="utf-8",
+    )
+    third = run_jobs(tmp_path, "import", "crm", str(h), "--json")
+    out = json.loads(third.stdout)
+    assert (out["inserted"], out["rejected"], out["errors"][0]["line"]) == (2, 1, 2), out
+    assert "the csv reader says" in out["errors"][0]["message"]
+
 
 def test_a_quoted_multi_line_note_is_still_one_good_row(tmp_path: Path) -> None:
     f = tmp_path / "crm.csv"
