@@ -7,6 +7,7 @@ the setting and says how to fix it. Secrets are wrapped in `Secret`, whose repr 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -93,6 +94,19 @@ class Settings:
     # test hook for the crash tests: the executor dies after Stripe answered, before the commit
     crash_after_stripe_call: bool = False
 
+    def __post_init__(self) -> None:
+        # Every numeric setting, present and future: NaN compares false with everything and
+        # infinity never runs out, so either would turn a limit or a tolerance into no limit.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(
+                    f"{f.name.upper()}={value!r} is not allowed: set it to a finite number of "
+                    "zero or more."
+                )
+
     @property
     def audit_key_path(self) -> Path:
         """AUDIT_KEY_FILE, or <data dir>/audit.key."""
@@ -172,6 +186,8 @@ def _positive(name: str, raw: str, kind: type = int) -> float | int:
         value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number: set it to a positive number.") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}={raw!r} is not a finite number: set it to a positive number.")
     if value <= 0:
         raise ConfigError(f"{name}={raw!r} must be greater than zero.")
     return value

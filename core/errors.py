@@ -8,6 +8,7 @@
     ├── PermissionDenied           the signed-in user's role does not allow the operation
     ├── InvalidTransition          a state machine was asked for an illegal move
     ├── ConflictError              someone else changed the record first (concurrent click)
+    ├── StorageError               the database failed: full, read-only, locked, corrupt, unreachable
     └── StripeError                a call to Stripe (or a Stripe-compatible server) failed
         ├── StripeUnavailable      network error, timeout or 5xx: retry later
         ├── StripeRateLimited      429: retry after backing off
@@ -59,6 +60,15 @@ class InvalidTransition(CoreError):
 
 class ConflictError(CoreError):
     """The record changed underneath the caller."""
+
+
+class StorageError(CoreError):
+    """The database itself failed; `kind` is full, read_only, locked, corrupt, cannot_open, io,
+    unreachable, auth, missing or other (core/db.py classifies driver errors)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class StripeError(CoreError):

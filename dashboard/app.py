@@ -13,7 +13,7 @@ import streamlit as st  # noqa: E402
 
 from core.errors import CoreError  # noqa: E402
 from dashboard.auth import SESSION_KEY, require_user  # noqa: E402
-from dashboard.context import get_policy, get_settings  # noqa: E402
+from dashboard.context import get_policy, get_sessionmaker, get_settings  # noqa: E402
 from dashboard.loading import first_load_status, show_loading  # noqa: E402
 from dashboard.registry import PAGES, SECTIONS  # noqa: E402
 from dashboard.shell import render_sidebar, spec_titled  # noqa: E402
@@ -31,6 +31,7 @@ def main() -> None:
     try:
         settings = get_settings()
         get_policy()  # a bad policy file stops the desk with the line to fix, on every page
+        get_sessionmaker()  # so does a database that is damaged, read-only or unreachable
     except CoreError as exc:
         st.error(f"Ledgerdesk cannot start: {exc}")
         st.stop()

@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import sqlite3
 import sys
 from types import ModuleType
 
-from core.errors import CoreError
+from sqlalchemy.exc import DBAPIError
+
+from core.config import load_settings
+from core.db import record_storage_error, storage_error
+from core.errors import CoreError, StorageError
 from jobs.commands import COMMANDS
 
 
@@ -48,13 +54,40 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("stripe").setLevel(logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        return int(_load(args.command).run(args) or 0)
+        code = int(_load(args.command).run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not as noise at interpreter exit
+        return code
+    except (DBAPIError, sqlite3.Error) as exc:
+        storage = _storage(exc)
+        if storage is None:
+            raise  # not the storage: a bug, with its traceback
+        print(f"error: {storage}", file=sys.stderr)
+        return 2
     except CoreError as exc:
+        if isinstance(exc, StorageError):
+            _storage(exc)
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`python -m jobs journal list | head -1`): stop quietly, and keep
+        # Python from complaining about the unflushed rest when it exits.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print("stopped.", file=sys.stderr)
         return 130
+
+
+def _storage(exc: BaseException) -> StorageError | None:
+    """Classify a database failure (core/db.py) and count it for `status` and the health page."""
+    try:
+        settings = load_settings()
+    except CoreError:
+        return storage_error(exc)
+    storage = storage_error(exc, settings.database_url)
+    if storage is not None:
+        record_storage_error(settings.data_dir, storage)
+    return storage
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import schedule
 from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import insert_ignore
+from core.db import insert_ignore, record_storage_error, storage_error
 from core.errors import ConflictError
 from core.governance.anchors import anchor_head
 from core.models.sync import JobLease
@@ -108,7 +108,10 @@ def run_job(runtime: Runtime, name: str, fn: Callable[[Runtime], object]) -> boo
     try:
         summary = fn(runtime)
     except Exception as exc:  # noqa: BLE001 - one failing job must not stop the scheduler
-        log.error("job=%s FAILED in %.2fs: %s", name, time.monotonic() - started, exc)
+        storage = storage_error(exc, runtime.settings.database_url)
+        if storage is not None:  # disk full, damaged, locked...: counted for status and the page
+            record_storage_error(runtime.settings.data_dir, storage)
+        log.error("job=%s FAILED in %.2fs: %s", name, time.monotonic() - started, storage or exc)
         return False
     log.info("job=%s ok in %.2fs: %s", name, time.monotonic() - started, summary or "")
     anchor_audit_head(runtime)

@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
             f"queue: pending {q['pending']} retrying {q['retrying']} dead {q['dead']} "
             f"processed {q['processed']}; webhook rejects {report['webhook_rejects'] or 'none'}"
         )
+        s = report["storage"]
+        last = f" — last at {s['last_at']}: {s['last_error']}" if s["errors"] else ""
+        print(f"storage: check {s['check']}; errors {s['errors']}{last}")
         for name in STATUS_SECTIONS:
-            if name not in ("accounts", "queue", "webhook_rejects", "dead_letters"):
+            if name not in ("accounts", "queue", "webhook_rejects", "dead_letters", "storage"):
                 print(f"{name}: {json.dumps(report[name])}")
-    return 0 if all(a.status in ("ok", "never") for a in accounts) else 1
+    healthy = all(a.status in ("ok", "never") for a in accounts)
+    return 0 if healthy and report["storage"]["check"] == "ok" else 1

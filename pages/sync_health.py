@@ -12,6 +12,7 @@ from core.sync.health import (
     dead_letters,
     first_load,
     queue_health,
+    storage_health,
     sync_history,
     webhook_rejects,
 )
@@ -33,6 +34,7 @@ with get_sessionmaker()() as session:
     rejects = webhook_rejects(session)
     dead = dead_letters(session)
     history = sync_history(session, hours=24)
+    storage = storage_health(session, settings)
 
 if not loading.complete:
     st.info(loading.sentence(), icon=":material/hourglass_top:")
@@ -93,6 +95,16 @@ if rejects:
     st.caption(
         "Webhook rejects by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(rejects.items()))
     )
+
+st.subheader("Storage")
+if not storage.ok:
+    st.error("The database failed its check; the jobs stop until it is fixed:")
+    st.text(storage.check)
+elif storage.errors:
+    st.warning(f"{storage.errors:,} storage failures recorded by the jobs; the last one:")
+    st.text(f"{storage.last_at}: {storage.last_error}")
+else:
+    st.caption("The database passes its check; no storage failure recorded.")
 
 st.subheader("Receipt rate and lag (24 h)")
 if history:

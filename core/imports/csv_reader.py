@@ -8,8 +8,15 @@ file as a `CsvSchema` — fields with the header aliases of common exports and a
         ──map_headers──► {field: raw} ──Field.parse──► record ──schema.finish──► row
 
 A bad row becomes a `RowError` with its line number while the good rows carry on; a file-level
-problem (unreadable, too big, required columns missing) raises `InputError` before any row is
-handed on. Storing the rows is core/imports/csv_import.py's job.
+problem (unreadable, too big, required columns missing, a used column named twice) raises
+`InputError` before any row is handed on. Structural damage is a bad row, never silent:
+
+- an unbalanced quote rejects its own line only; the lines it swallowed are read again on
+  their own (core/imports/csv_frames.py), never loaded as one 97-character name;
+- a cell longer than its field's `max_chars` (10,000 unless the field says otherwise) is refused;
+- a line the csv module cannot read is listed and reading goes on with the next one.
+
+Storing the rows is core/imports/csv_import.py's job.
 """
 
 from __future__ import annotations
@@ -25,12 +32,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.errors import InputError
+from core.imports.csv_frames import Lines, framed_rows
 from core.imports.csv_values import parse_text
 
 ENCODINGS = ("utf-8", "cp1252", "latin-1")
 DELIMITERS = ",;\t|"
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 MAX_REPORTED_ERRORS = 1_000
+MAX_FIELD_CHARS = 10_000
+MAX_MESSAGE_CHARS = 300
 _SNIFF_BYTES = 64 * 1024
 _CHUNK = 1024 * 1024
 
@@ -51,6 +61,7 @@ class Field:
     aliases: tuple[str, ...] = ()
     parse: Callable[[str], Any] = parse_text
     required: bool = False  # the column must exist and the cell must not be empty
+    max_chars: int = MAX_FIELD_CHARS  # longer cells are refused (a broken export, not data)
 
 
 @dataclass(frozen=True)
@@ -198,6 +209,7 @@ def map_headers(headers: Sequence[str], schema: CsvSchema) -> tuple[dict[str, in
     positions: dict[str, int] = {}
     for i, h in enumerate(headers):
         positions.setdefault(normalise_header(h), i)
+    _refuse_duplicates(headers, schema)
     mapping: dict[str, int] = {}
     for f in schema.fields:
         for alias in (f.name, *f.aliases):
@@ -221,6 +233,25 @@ def map_headers(headers: Sequence[str], schema: CsvSchema) -> tuple[dict[str, in
     return mapping, ignored
 
 
+def _refuse_duplicates(headers: Sequence[str], schema: CsvSchema) -> None:
+    """A column the schema uses, named twice: which one holds the value is anyone's guess."""
+    used = {normalise_header(a) for f in schema.fields for a in (f.name, *f.aliases)}
+    columns: dict[str, list[int]] = {}
+    for i, h in enumerate(headers):
+        if normalise_header(h) in used:
+            columns.setdefault(normalise_header(h), []).append(i + 1)
+    twice = [
+        f"{headers[cols[0] - 1].strip()!r} is in columns {', '.join(map(str, cols))}"
+        for cols in columns.values()
+        if len(cols) > 1
+    ]
+    if twice:
+        raise InputError(
+            f"Line 1 of the {schema.name} file names a column more than once ({'; '.join(twice)}): "
+            "rename or remove the extra column and import again."
+        )
+
+
 def _example_headers(schema: CsvSchema, missing: list[str]) -> list[str]:
     names = {n for m in missing for n in m.split(" or ")}
     return [
@@ -238,6 +269,12 @@ def _parse_row(
     for f in schema.fields:
         idx = mapping.get(f.name)
         raw = cells[idx].strip() if idx is not None and idx < len(cells) else ""
+        if len(raw) > f.max_chars:
+            problems.append(
+                f"{f.name} is {len(raw):,} characters long; the limit is {f.max_chars:,} "
+                "(check the export: a field this long is usually a broken file)"
+            )
+            continue
         if not raw:
             if f.required:
                 problems.append(f"{f.name} is empty")
@@ -281,17 +318,20 @@ def iter_records(
             if sample and not sample.endswith("\n"):
                 sample += text.readline()  # csv must see whole lines, never half of one
             result.delimiter = sniff_delimiter(sample)
-            lines = itertools.chain(io.StringIO(sample, newline=""), text)
-            reader = csv.reader(lines, delimiter=result.delimiter)
+            lines = Lines(itertools.chain(io.StringIO(sample, newline=""), text))
+            # strict: a closing quote followed by text, or a quote left open at the end of the
+            # file, is an error to list rather than a cell silently holding the next rows.
+            reader = csv.reader(lines, delimiter=result.delimiter, strict=True)
             headers = next(reader, None)
             if headers is None or not any(h.strip() for h in headers):
                 raise InputError(f"The {schema.name} file is empty: export it again with headers.")
             mapping, result.ignored_headers = map_headers(headers, schema)
             result.mapping = {name: headers[i].strip() for name, i in mapping.items()}
-            last_line = reader.line_num
-            for cells in _safe_rows(reader, result):
-                line = last_line + 1
-                last_line = reader.line_num
+            for line, cells in framed_rows(reader, lines, headers, result.delimiter):
+                if isinstance(cells, str):  # a line the reader could not frame into a row
+                    result.rows_read += 1
+                    add_error(result, line, cells)
+                    continue
                 if not any(c.strip() for c in cells):
                     continue
                 result.rows_read += 1
@@ -307,20 +347,10 @@ def iter_records(
             stream.close()
 
 
-def _safe_rows(reader: Any, result: ImportResult) -> Iterator[list[str]]:
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            add_error(result, reader.line_num, f"unreadable CSV: {exc}")
-            return
-        yield cells
-
-
 def add_error(result: ImportResult, line: int, message: str) -> None:
     """Count a rejected row; keep the first MAX_REPORTED_ERRORS for display."""
     result.error_count += 1
+    if len(message) > MAX_MESSAGE_CHARS:  # a parser quoting a huge cell back
+        message = message[: MAX_MESSAGE_CHARS - 1] + "…"
     if len(result.errors) < MAX_REPORTED_ERRORS:
         result.errors.append(RowError(line, message))

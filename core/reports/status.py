@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from core.config import Settings
 from core.disputes.cases import status_counts
 from core.recovery.queries import recovery_status
-from core.sync.health import account_health, dead_letters, queue_health, webhook_rejects
+from core.sync.health import (
+    account_health,
+    dead_letters,
+    queue_health,
+    storage_health,
+    webhook_rejects,
+)
 
 StatusSection = Callable[[Session, Settings], Any]
 STATUS_SECTIONS: dict[str, StatusSection] = {}
@@ -32,6 +38,7 @@ STATUS_SECTIONS["accounts"] = lambda s, settings: account_health(s, settings)
 STATUS_SECTIONS["queue"] = lambda s, settings: queue_health(s, with_processed=True)
 STATUS_SECTIONS["webhook_rejects"] = lambda s, settings: webhook_rejects(s)
 STATUS_SECTIONS["dead_letters"] = lambda s, settings: dead_letters(s, limit=20)
+STATUS_SECTIONS["storage"] = storage_health
 
 
 def _dispute_status(session: Session, settings: Settings) -> dict[str, int]:

@@ -246,6 +246,7 @@ class Backfill:
         report.shards, done_before = len(shards), len(shards) - len(pending)
         finished = [done_before]
         errors: list[StripeError] = []
+        crashed: list[Exception] = []
         self._live: dict[int, _Live] = {}
 
         def work(shard_id: int) -> None:
@@ -257,6 +258,12 @@ class Backfill:
                     self._stop.set()
                 else:
                     self._fail_shard(shard_id, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - re-raised once, below, after every worker
+                # The store failed (disk full, a damaged file...) or a bug: every worker stops,
+                # and the first error is raised once from run() instead of once per thread.
+                crashed.append(exc)
+                self._stop.set()
                 return
             finally:
                 with self._lock:
@@ -290,6 +297,8 @@ class Backfill:
             t.start()
         for t in threads:
             t.join()
+        if crashed:
+            raise crashed[0]  # what was stored stands; the shards resume on the next run
         report.seconds = time.monotonic() - t0
         report.shards_done = finished[0]
         report.objects = self._objects

@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
+from core.db import quick_check, storage_errors
+from core.errors import StorageError
 from core.models.sync import BackfillShard, Event, SyncRun, SyncState, WebhookReject
 
 FAILING_AFTER_INTERVALS = 3
@@ -147,6 +149,33 @@ def queue_health(session: Session, *, with_processed: bool = False) -> QueueHeal
         dead=int(counts.get("dead", 0)),
         processed=int(counts.get("processed", 0)),
     )
+
+
+@dataclass(frozen=True)
+class StorageHealth:
+    """The database's own health: SQLite's quick_check now, and the storage failures recorded
+    by the jobs (disk full, read-only, locked, damaged, unreachable) with the last one."""
+
+    check: str  # "ok" or the one line saying what is wrong
+    errors: int
+    last_kind: str
+    last_error: str
+    last_at: str
+
+    @property
+    def ok(self) -> bool:
+        """True when the check passes (earlier failures are history, shown but not failing)."""
+        return self.check == "ok"
+
+
+def storage_health(session: Session, settings: Settings) -> StorageHealth:
+    """Run the quick check on the session's database and read the recorded storage failures."""
+    try:
+        quick_check(session.connection())
+        check = "ok"
+    except StorageError as exc:
+        check = str(exc)
+    return StorageHealth(check=check, **storage_errors(settings.data_dir))
 
 
 def webhook_rejects(session: Session) -> dict[str, int]:
