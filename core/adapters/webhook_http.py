@@ -43,6 +43,7 @@ from core.config import WebhookLimits
 
 PATH = "/webhook"
 MAX_HEADER_BYTES = 16 * 1024
+FLUSH_SECONDS = 0.5
 log = logging.getLogger("ledgerdesk.webhook")
 
 
@@ -55,8 +56,8 @@ class DeliveryHandler(Protocol):
         """Verify and store one delivery; return (HTTP status, JSON answer)."""
         ...
 
-    def count_reject(self, reason: str, detail: str) -> None:
-        """Count one refusal by reason."""
+    def count_reject(self, reason: str, detail: str, times: int = 1) -> None:
+        """Count refusals by reason."""
         ...
 
 
@@ -123,15 +124,44 @@ def build_app(receiver: DeliveryHandler) -> Starlette:
     )
 
 
+class _Tally:
+    """Refusals seen on the event loop, written in one worker-thread call per second at most,
+    so a flood of connections costs a few counter updates, not one database write each."""
+
+    def __init__(self, receiver: DeliveryHandler) -> None:
+        self.receiver = receiver
+        self.pending: dict[str, tuple[int, str]] = {}
+        self.scheduled = False
+
+    def add(self, loop: asyncio.AbstractEventLoop, reason: str, detail: str) -> None:
+        times, _ = self.pending.get(reason, (0, ""))
+        self.pending[reason] = (times + 1, detail)
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_later(FLUSH_SECONDS, self._flush, loop)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self.pending, self.scheduled = self.pending, {}, False
+        loop.run_in_executor(None, self._write, batch)
+
+    def _write(self, batch: dict[str, tuple[int, str]]) -> None:
+        for reason, (times, detail) in batch.items():
+            try:
+                self.receiver.count_reject(reason, detail, times)
+            except Exception:  # noqa: BLE001 - a counter must never take the endpoint down
+                log.exception("could not count %d webhook refusals (%s)", times, reason)
+
+
 def _guarded_protocol(receiver: DeliveryHandler) -> type[H11Protocol]:
     """uvicorn's HTTP/1.1 protocol with a deadline for request headers and a connection cap."""
     limits = receiver.limits
+    tally = _Tally(receiver)
 
     class GuardedH11(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
 
         def _count(self, reason: str, detail: str) -> None:
-            self.loop.run_in_executor(None, receiver.count_reject, reason, detail)
+            tally.add(self.loop, reason, detail)
 
         def _refuse_raw(self, status: int, phrase: str, reason: str, message: str) -> None:
             body = _error(status, reason, message)

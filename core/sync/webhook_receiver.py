@@ -123,8 +123,8 @@ class WebhookReceiver:
             raise WebhookRejected("too_deep", f"the JSON body nests more than {limit} levels deep")
         return event
 
-    def count_reject(self, reason: str, detail: str) -> None:
-        """Add one to the reject counter of `reason`."""
+    def count_reject(self, reason: str, detail: str, times: int = 1) -> None:
+        """Add `times` to the reject counter of `reason`."""
         table = WebhookReject.__table__
         now = datetime.now(UTC)
         with self.Session.begin() as session:
@@ -137,6 +137,6 @@ class WebhookReceiver:
             session.execute(
                 table.update()  # type: ignore[attr-defined]
                 .where(table.c.reason == reason)
-                .values(count=table.c.count + 1, last_at=now, last_detail=detail[:500])
+                .values(count=table.c.count + times, last_at=now, last_detail=detail[:500])
             )
-        log.warning("webhook %s: %s", reason, detail)
+        log.warning("webhook %s (x%d): %s", reason, times, detail)
