@@ -144,6 +144,11 @@ class _Tally:
         batch, self.pending, self.scheduled = self.pending, {}, False
         loop.run_in_executor(None, self._write, batch)
 
+    def write_pending(self) -> None:
+        """Write what is still waiting (the server has stopped: no loop will flush it)."""
+        batch, self.pending = self.pending, {}
+        self._write(batch)
+
     def _write(self, batch: dict[str, tuple[int, str]]) -> None:
         for reason, (times, detail) in batch.items():
             try:
@@ -152,10 +157,9 @@ class _Tally:
                 log.exception("could not count %d webhook refusals (%s)", times, reason)
 
 
-def _guarded_protocol(receiver: DeliveryHandler) -> type[H11Protocol]:
+def _guarded_protocol(receiver: DeliveryHandler, tally: _Tally) -> type[H11Protocol]:
     """uvicorn's HTTP/1.1 protocol with a deadline for request headers and a connection cap."""
     limits = receiver.limits
-    tally = _Tally(receiver)
 
     class GuardedH11(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
@@ -224,9 +228,10 @@ class WebhookServer:
 
     def __init__(self, receiver: DeliveryHandler, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sock = socket.create_server((host, port))
+        self.tally = _Tally(receiver)
         config = uvicorn.Config(
             build_app(receiver),
-            http=_guarded_protocol(receiver),
+            http=_guarded_protocol(receiver, self.tally),
             ws="none",
             lifespan="off",
             log_level="warning",
@@ -252,7 +257,10 @@ class WebhookServer:
         return self.url
 
     def _run(self) -> None:
-        self.server.run(sockets=[self.sock])
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.tally.write_pending()
 
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted (Ctrl-C or SIGTERM)."""
