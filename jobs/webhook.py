@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 
 from core.errors import ConfigError
@@ -42,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         server = WebhookServer(receiver, args.host, args.port)
     except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
         raise ConfigError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror}): stop what uses the port "
-            "or pass --port N."
+            f"cannot listen on {args.host}:{args.port} ({why}): stop what uses the port or pass "
+            "--port N."
         ) from None
     print(f"listening on {server.url} — forward with: stripe listen --forward-to {server.url}")
     server.serve_forever()
