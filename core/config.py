@@ -62,6 +62,17 @@ class Secret:
 
 
 @dataclass(frozen=True)
+class WebhookLimits:
+    """What the webhook endpoint accepts: body size, JSON depth, signature age, read time, load."""
+
+    max_body_bytes: int = 1024 * 1024  # WEBHOOK_MAX_BODY_BYTES: larger bodies get 413
+    max_json_depth: int = 64  # WEBHOOK_MAX_JSON_DEPTH: deeper bodies get 400
+    tolerance_seconds: int = 300  # WEBHOOK_TOLERANCE_SECONDS: signature age, past or future
+    read_timeout_seconds: float = 10.0  # WEBHOOK_READ_TIMEOUT_SECONDS: headers, then body (408)
+    max_connections: int = 100  # WEBHOOK_MAX_CONNECTIONS: open connections beyond get 503
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything Ledgerdesk can be configured with; see the README's configuration table."""
 
@@ -91,6 +102,7 @@ class Settings:
     audit_key: Secret | None = None
     audit_key_file: Path | None = None
     audit_anchor_file: Path | None = None
+    webhook: WebhookLimits = field(default_factory=WebhookLimits)
     # test hook for the crash tests: the executor dies after Stripe answered, before the commit
     crash_after_stripe_call: bool = False
 
@@ -286,9 +298,24 @@ def load_settings(
         else 30,
         policy_file=Path(policy) if policy else DEFAULT_POLICY_FILE,
         crash_after_stripe_call=get(CRASH_ENV) == "1",
+        webhook=_webhook_limits(get),
         **_books_settings(get),
         **_audit_settings(get, data_dir),
     )
+
+
+def _webhook_limits(get: Callable[[str], str]) -> WebhookLimits:
+    """WEBHOOK_MAX_BODY_BYTES, _MAX_JSON_DEPTH, _TOLERANCE_SECONDS, _READ_TIMEOUT_SECONDS and
+    _MAX_CONNECTIONS; each unset one keeps its default."""
+    given: dict[str, Any] = {}
+    for f in fields(WebhookLimits):
+        name = "WEBHOOK_" + f.name.upper()
+        if get(name):
+            value = _positive(name, get(name), float if f.type == "float" else int)
+            if not math.isfinite(value):
+                raise ConfigError(f"{name}={get(name)!r} must be a finite number of seconds.")
+            given[f.name] = value
+    return WebhookLimits(**given)
 
 
 def _audit_settings(get: Callable[[str], str], data_dir: Path) -> dict[str, Any]:

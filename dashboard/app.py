@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+FAVICON = ROOT / "dashboard" / "favicon.svg"
 if str(ROOT) not in sys.path:  # Streamlit puts only this folder on sys.path
     sys.path.insert(0, str(ROOT))
 
@@ -25,9 +26,8 @@ def _signed_out() -> None:
 
 def main() -> None:
     """Configure the page, check settings, and route to the chosen page."""
-    st.set_page_config(
-        page_title="Ledgerdesk", page_icon=":material/account_balance:", layout="wide"
-    )
+    # A local file: a ":material/...:" page icon makes the browser fetch it from fonts.gstatic.com.
+    st.set_page_config(page_title="Ledgerdesk", page_icon=str(FAVICON), layout="wide")
     try:
         settings = get_settings()
         get_policy()  # a bad policy file stops the desk with the line to fix, on every page

@@ -36,15 +36,24 @@ def accounts_label(settings: Settings) -> str:
     return "platform + " + ", ".join(settings.stripe_accounts)
 
 
+def sees_infrastructure(actor: Actor) -> bool:
+    """Hosts, the database path or URL and the Stripe endpoint are shown to admins only."""
+    return actor.role == "admin"
+
+
 def render_sidebar(settings: Settings, actor: Actor) -> None:
-    """Mode, account, database, time zone and the signed-in user, at the top of the sidebar."""
+    """Mode, account, time zone and the signed-in user at the top of the sidebar; for admins,
+    also the Stripe endpoint and the database."""
     with st.sidebar:
         st.markdown(MODE_BADGE.get(settings.stripe_mode, settings.stripe_mode))
-        st.caption(
-            f"Stripe **{endpoint_label(settings)}** · {accounts_label(settings)}  \n"
-            f"Database **{settings.database_kind}**",
-            help=redact_url(settings.database_url),
-        )
+        if sees_infrastructure(actor):
+            st.caption(
+                f"Stripe **{endpoint_label(settings)}** · {accounts_label(settings)}  \n"
+                f"Database **{settings.database_kind}**",
+                help=redact_url(settings.database_url),
+            )
+        else:
+            st.caption(accounts_label(settings).capitalize())
         local = datetime.now(UTC).astimezone(settings.tz)
         st.caption(f"Team time zone **{settings.team_timezone}** · now {local:%H:%M}")
     sidebar_user(actor)
@@ -68,4 +77,4 @@ def link(spec: PageSpec | None, actor: Actor, label: str, icon: str | None = Non
         st.page_link(str(ROOT / spec.file), label=label, icon=icon or spec.icon)
     except StreamlitAPIException:
         return False  # rendered outside the app's navigation (a page run on its own)
-    return True
+    return actor.role == "admin"

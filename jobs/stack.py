@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         if not _free(args.port):
             raise ConfigError(f"port {args.port} is in use: stop what uses it or pass --port N.")
         cmd = _python(
-            "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+            "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "serve.py"),
             "--server.address", "127.0.0.1", "--server.port", str(args.port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
         )  # fmt: skip

@@ -6,7 +6,9 @@ import streamlit as st
 
 from core.config import redact_url
 from core.sync.store_summary import store_summary
+from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
+from dashboard.shell import endpoint_label, sees_infrastructure
 
 settings = get_settings()
 st.title("Ledgerdesk")
@@ -19,10 +21,9 @@ mode_label = {
 }[settings.stripe_mode]
 c1, c2, c3 = st.columns(3)
 c1.metric("Connected to", settings.stripe_mode.capitalize(), help=mode_label)
-c2.metric(
-    "Stripe endpoint", settings.stripe_api_base.replace("https://", "").replace("http://", "")
-)
-c3.metric("Database", settings.database_kind, help=redact_url(settings.database_url))
+if sees_infrastructure(require_user()):
+    c2.metric("Stripe endpoint", endpoint_label(settings))
+    c3.metric("Database", settings.database_kind, help=redact_url(settings.database_url))
 if settings.stripe_accounts:
     st.caption("Connected accounts: " + ", ".join(settings.stripe_accounts))
 

@@ -14,6 +14,7 @@ from core.sync.health import (
     queue_health,
     storage_health,
     sync_history,
+    webhook_reject_details,
     webhook_rejects,
 )
 from dashboard.auth import require_user
@@ -32,6 +33,7 @@ with get_sessionmaker()() as session:
     accounts = account_health(session, settings)
     queue = queue_health(session)
     rejects = webhook_rejects(session)
+    webhook_counts = webhook_reject_details(session)
     dead = dead_letters(session)
     history = sync_history(session, hours=24)
     storage = storage_health(session, settings)
@@ -91,10 +93,14 @@ c1.metric("Unprocessed", f"{queue.pending:,}")
 c2.metric("Retrying", f"{queue.retrying:,}")
 c3.metric("Dead letters", f"{queue.dead:,}")
 c4.metric("Webhook rejects", f"{sum(rejects.values()):,}")
-if rejects:
+if webhook_counts:
+    st.subheader("Webhook deliveries refused or not applied")
     st.caption(
-        "Webhook rejects by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(rejects.items()))
+        "Each refusal was answered with a 4xx (or 503 when too many connections were open) "
+        "naming its reason; events of a type the desk does not know were answered 200 and "
+        "stored for audit, but change no snapshot."
     )
+    st.dataframe(pd.DataFrame(webhook_counts), hide_index=True, use_container_width=True)
 
 st.subheader("Storage")
 if not storage.ok:

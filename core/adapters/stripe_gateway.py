@@ -7,6 +7,7 @@ sees only `core.errors.StripeError` subclasses — never a `stripe` exception or
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -394,11 +395,27 @@ _SIGNATURE_REASONS = (
 
 
 def verify_webhook_signature(
-    payload: bytes, header: str | None, secret: str, tolerance: int = 300
+    payload: bytes,
+    header: str | None,
+    secret: str,
+    tolerance: int = 300,
+    now: float | None = None,
 ) -> None:
-    """Check `Stripe-Signature` over the raw body; raise WebhookRejected naming the reason."""
+    """Check `Stripe-Signature` over the raw body; raise WebhookRejected naming the reason.
+
+    The stripe library refuses signatures older than `tolerance`; one stamped more than
+    `tolerance` ahead of this clock is refused too (a signature minted for a later replay).
+    """
     try:
         stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+        stamp = _signature_timestamp(header or "")
+        ahead = stamp - (time.time() if now is None else now)
+        if ahead > tolerance:
+            raise WebhookRejected(
+                "future_timestamp",
+                f"the signature timestamp is {ahead:,.0f} s in the future, beyond the "
+                f"{tolerance} s tolerance (check this server's clock)",
+            )
     except stripe.SignatureVerificationError as exc:
         text = str(exc)
         reason = next((r for prefix, r in _SIGNATURE_REASONS if prefix in text), "bad_signature")
@@ -412,6 +429,15 @@ def verify_webhook_signature(
         raise WebhookRejected(reason, messages[reason]) from None
     except UnicodeDecodeError:
         raise WebhookRejected("bad_body", "the body is not UTF-8 text") from None
+
+
+def _signature_timestamp(header: str) -> int:
+    """The `t=` of a Stripe-Signature header the stripe library has already accepted."""
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            return int(value)
+    raise WebhookRejected("malformed_signature", "the Stripe-Signature header has no t= timestamp")
 
 
 def sign_webhook_payload(payload: bytes, secret: str, timestamp: int | None = None) -> str:

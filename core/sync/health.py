@@ -178,9 +178,35 @@ def storage_health(session: Session, settings: Settings) -> StorageHealth:
     return StorageHealth(check=check, **storage_errors(settings.data_dir))
 
 
+# Counted beside the refusals but answered 200: the event is stored for audit, not applied.
+STORED_NOT_APPLIED = frozenset({"unknown_type"})
+
+
 def webhook_rejects(session: Session) -> dict[str, int]:
     """Refused webhook deliveries by reason."""
-    return {r.reason: int(r.count) for r in session.scalars(select(WebhookReject)).all()}
+    rows = session.scalars(select(WebhookReject)).all()
+    return {r.reason: int(r.count) for r in rows if r.reason not in STORED_NOT_APPLIED}
+
+
+def webhook_stored_not_applied(session: Session) -> dict[str, int]:
+    """Webhook deliveries stored for audit but not applied to snapshots, by reason."""
+    rows = session.scalars(select(WebhookReject)).all()
+    return {r.reason: int(r.count) for r in rows if r.reason in STORED_NOT_APPLIED}
+
+
+def webhook_reject_details(session: Session) -> list[dict[str, Any]]:
+    """Every webhook counter with its last occurrence and detail, for the health page."""
+    rows = session.scalars(select(WebhookReject).order_by(WebhookReject.reason)).all()
+    return [
+        {
+            "reason": r.reason,
+            "count": int(r.count),
+            "answered": "200, stored only" if r.reason in STORED_NOT_APPLIED else "refused",
+            "last": r.last_at,
+            "last detail": r.last_detail or "",
+        }
+        for r in rows
+    ]
 
 
 def dead_letters(session: Session, limit: int = 50) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from core.models.base import utcnow
+from core.sync.event_types import sets_snapshot
 
 MAX_EVENT_BYTES = 1024 * 1024
 SOURCES = ("poll", "webhook", "backfill", "sweep")
@@ -176,7 +177,9 @@ def prepare_events(
             continue
         seen.add(row["event_id"])
         rows.append(row)
-        if problem is None and row["object_id"] and isinstance(obj.get("object"), str):
+        # Every event is stored; only a known type carrying its own kind of object sets a
+        # snapshot (core/sync/event_types.py), so an unknown or mislabelled event plants nothing.
+        if problem is None and row["object_id"] and sets_snapshot(row["type"], obj.get("object")):
             _pick_snapshot(snapshots, ties, row, obj, obj_json if raw_json else obj)
     return batch
 

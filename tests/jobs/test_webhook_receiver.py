@@ -14,6 +14,7 @@ import stripe
 from sqlalchemy import func, select
 
 from core.adapters.stripe_gateway import sign_webhook_payload
+from core.config import WebhookLimits
 from core.db import make_engine, make_sessionmaker, migrate
 from core.models.sync import Event
 from core.sync.health import webhook_rejects
@@ -28,7 +29,8 @@ def receiver(db_url: str) -> Any:
     engine = make_engine(db_url)
     migrate(engine)
     Session = make_sessionmaker(engine)
-    server = WebhookServer(WebhookReceiver(Session, [SECRET], max_body=64 * 1024))
+    limits = WebhookLimits(max_body_bytes=64 * 1024)
+    server = WebhookServer(WebhookReceiver(Session, [SECRET], limits=limits))
     server.start()
     yield server, Session
     server.stop()

@@ -85,7 +85,7 @@ def running_dashboard(env: Mapping[str, str], log_dir: Path | None = None) -> It
                 "-m",
                 "streamlit",
                 "run",
-                str(ROOT / "dashboard" / "app.py"),
+                str(ROOT / "dashboard" / "serve.py"),
                 "--server.address",
                 "127.0.0.1",
                 "--server.port",
