@@ -23,6 +23,7 @@ MIN_STRENGTH = 3  # zxcvbn score 0-4; 3 = "safely unguessable" against an offlin
 # The estimator's cost grows quickly with length; the first 72 characters decide (a strong
 # start stays strong whatever follows, and a longer password only adds to it).
 _ESTIMATED_CHARACTERS = 72
+OWN_WORDS_REST = 6  # letters and digits that must remain once the user's own words are removed
 
 hasher = PasswordHasher()  # argon2id, salted, memory-hard; parameters live in each hash
 
@@ -34,6 +35,14 @@ def _user_words(user_inputs: Iterable[str | None]) -> list[str]:
             words.append(value.lower())
             words += [w for w in re.split(r"[^a-z0-9]+", value.lower()) if len(w) >= 3]
     return words
+
+
+def _mostly_own_words(password: str, words: list[str]) -> bool:
+    """True when little but the user's own words (and punctuation) is left of the password."""
+    rest = password.lower()
+    for word in sorted(words, key=len, reverse=True):
+        rest = rest.replace(word, "")
+    return len(rest) < len(password) and len(re.sub(r"[\W_]", "", rest)) < OWN_WORDS_REST
 
 
 def check_password(password: str, user_inputs: Iterable[str | None] = ()) -> None:
@@ -48,17 +57,18 @@ def check_password(password: str, user_inputs: Iterable[str | None] = ()) -> Non
             "a few unrelated words make a good one."
         )
     words = _user_words(user_inputs)
+    if _mostly_own_words(password, words):
+        raise InputError(
+            "This password is too easy to guess: it is built from your name, username or e-mail. "
+            "Use words that have nothing to do with you."
+        )
     result = zxcvbn(
         password[:_ESTIMATED_CHARACTERS], user_inputs=words, max_length=_ESTIMATED_CHARACTERS
     )
     if result["score"] >= MIN_STRENGTH:
         return
-    lowered = password.lower()
-    if any(len(w) >= 3 and w in lowered for w in words):
-        why = "it is built from your name, username or e-mail"
-    else:
-        why = (result["feedback"]["warning"] or "it follows a common pattern").rstrip(".")
-        why = why[0].lower() + why[1:]
+    why = (result["feedback"]["warning"] or "it follows a common pattern").rstrip(".")
+    why = why[0].lower() + why[1:]
     tips = " ".join(result["feedback"]["suggestions"]) or "Add another word or two."
     raise InputError(f"This password is too easy to guess: {why}. {tips}")
 

@@ -42,12 +42,13 @@ class Refusal:
 
 
 def account_limits(settings: Settings) -> lockout.Limits:
-    """Backoff from the first failure; locked at SIGN_IN_LOCK_AFTER."""
+    """A typo is free; backoff from the second failure; locked at SIGN_IN_LOCK_AFTER."""
     return lockout.Limits(
         lock_after=settings.sign_in_lock_after,
         window=timedelta(minutes=settings.sign_in_window_minutes),
         lock_for=timedelta(minutes=settings.sign_in_lock_minutes),
         backoff=timedelta(seconds=settings.sign_in_backoff_seconds),
+        free=1,
     )
 
 
@@ -212,14 +213,14 @@ def authenticate(
     """Check a username and password; record any refusal in its own transaction; the Actor."""
     name, source, now = username.strip().lower()[:80], source[:64], now or utcnow()
     with sessions.begin() as session:
-        refused = refusal(session, settings, name, source, now)
+        refused, notes = refusal(session, settings, name, source, now), []
         if refused is not None:
-            record_failure(session, settings, name, source, via, refused.reason, now)
+            notes = record_failure(session, settings, name, source, via, refused.reason, now)
         user = session.scalar(select(User).where(User.username == name))
         stored, user_id = (user.password_hash, user.id) if user else (None, None)
         active = bool(user and user.active)
     if refused is not None:
-        raise PermissionDenied(refused.message)
+        raise PermissionDenied(" ".join([refused.message, *notes]))
     ok = _verify(stored, password)
     reason = (
         "unknown_user"
