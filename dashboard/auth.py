@@ -49,9 +49,10 @@ def _sso_email() -> str | None:
 def _source() -> str:
     """The browser's address as the server sees it (loopback and unknown count as local)."""
     try:
-        return st.context.ip_address or sign_in.LOCAL_SOURCE
+        address = st.context.ip_address
     except Exception:  # noqa: BLE001 - no browser connection (e.g. a page run on its own)
-        return sign_in.LOCAL_SOURCE
+        address = None
+    return address if isinstance(address, str) and address else sign_in.LOCAL_SOURCE
 
 
 def _start_session(actor: Actor) -> None:

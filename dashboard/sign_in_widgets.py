@@ -59,5 +59,4 @@ def failed_sign_ins(sessions: sessionmaker[Session], settings: Settings) -> None
             ],
             hide_index=True,
             width="stretch",
-            key="failed_sign_ins",
         )
