@@ -1,9 +1,10 @@
-"""Users, roles and sign-in: argon2id password hashes, the `Actor` every service is called
+"""Users and roles: argon2id password hashes, the `Actor` every service is called
 with, and the role checks that every core service performs itself (never only the UI).
 
 Roles are ordered viewer < operator < approver < admin; a higher role may do whatever a lower
 one may. `SYSTEM_ACTOR` is the scheduler and the CLI jobs: it may request and execute actions,
-never approve them.
+never approve them. Signing in is core/governance/sign_in.py; the password policy is
+core/governance/passwords.py.
 """
 
 from __future__ import annotations
