@@ -153,7 +153,10 @@ def _alert(
         "If nobody on the team expects this, someone may be guessing passwords.",
         f"sign-in-lock:{key}:{now.isoformat()}",
     )
-    return f"{what[0].upper()}{what[1:]} is now locked until {_clock(settings, until)}."
+    return (
+        f"{what[0].upper()}{what[1:]} is now locked until {_clock(settings, until)} "
+        f"after {verdict.lock_failures} failed attempts."
+    )
 
 
 def record_failure(
@@ -220,7 +223,8 @@ def authenticate(
         stored, user_id = (user.password_hash, user.id) if user else (None, None)
         active = bool(user and user.active)
     if refused is not None:
-        raise PermissionDenied(" ".join([refused.message, *notes]))
+        # A refusal that completes a lock says so instead of asking to wait a few seconds.
+        raise PermissionDenied(" ".join(notes) if notes else refused.message)
     ok = _verify(stored, password)
     reason = (
         "unknown_user"
