@@ -103,6 +103,15 @@ class Settings:
     audit_key_file: Path | None = None
     audit_anchor_file: Path | None = None
     webhook: WebhookLimits = field(default_factory=WebhookLimits)
+    # sign-in: failures within the window lock an account (or a source) for a while; each
+    # failure before that doubles the wait before the next attempt; sessions end when idle or old
+    sign_in_lock_after: int = 5
+    sign_in_source_lock_after: int = 20
+    sign_in_window_minutes: float = 15.0
+    sign_in_lock_minutes: float = 15.0
+    sign_in_backoff_seconds: float = 1.0
+    session_idle_minutes: float = 30.0
+    session_max_hours: float = 12.0
     # test hook for the crash tests: the executor dies after Stripe answered, before the commit
     crash_after_stripe_call: bool = False
 
@@ -301,6 +310,7 @@ def load_settings(
         webhook=_webhook_limits(get),
         **_books_settings(get),
         **_audit_settings(get, data_dir),
+        **_sign_in_settings(get),
     )
 
 
@@ -316,6 +326,26 @@ def _webhook_limits(get: Callable[[str], str]) -> WebhookLimits:
                 raise ConfigError(f"{name}={get(name)!r} must be a finite number of seconds.")
             given[f.name] = value
     return WebhookLimits(**given)
+
+
+def _sign_in_settings(get: Callable[[str], str]) -> dict[str, Any]:
+    """SIGN_IN_* (failed-attempt limits, lock and backoff) and SESSION_* (timeouts)."""
+    out: dict[str, Any] = {}
+    for name, kind in (
+        ("SIGN_IN_LOCK_AFTER", int),
+        ("SIGN_IN_SOURCE_LOCK_AFTER", int),
+        ("SIGN_IN_WINDOW_MINUTES", float),
+        ("SIGN_IN_LOCK_MINUTES", float),
+        ("SIGN_IN_BACKOFF_SECONDS", float),
+        ("SESSION_IDLE_MINUTES", float),
+        ("SESSION_MAX_HOURS", float),
+    ):
+        if get(name):
+            value = _positive(name, get(name), kind)
+            if not math.isfinite(value):
+                raise ConfigError(f"{name}={get(name)!r} must be a finite number, e.g. 15.")
+            out[name.lower()] = kind(value)
+    return out
 
 
 def _audit_settings(get: Callable[[str], str], data_dir: Path) -> dict[str, Any]:

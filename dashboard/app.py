@@ -13,7 +13,7 @@ if str(ROOT) not in sys.path:  # Streamlit puts only this folder on sys.path
 import streamlit as st  # noqa: E402
 
 from core.errors import CoreError  # noqa: E402
-from dashboard.auth import SESSION_KEY, require_user  # noqa: E402
+from dashboard.auth import SESSION_KEY, end_expired_session, require_user  # noqa: E402
 from dashboard.context import get_policy, get_sessionmaker, get_settings  # noqa: E402
 from dashboard.loading import first_load_status, show_loading  # noqa: E402
 from dashboard.registry import PAGES, SECTIONS  # noqa: E402
@@ -35,6 +35,7 @@ def main() -> None:
     except CoreError as exc:
         st.error(f"Ledgerdesk cannot start: {exc}")
         st.stop()
+    end_expired_session()  # an idle or too old session is signed out before anything renders
     if st.session_state.get(SESSION_KEY) is None:
         # Signed out: replace whatever navigation the browser still shows with none at all.
         st.navigation([st.Page(_signed_out, title="Sign in", default=True)], position="hidden")

@@ -11,6 +11,7 @@ import streamlit as st
 from core.governance import audit
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
+from dashboard.sign_in_widgets import failed_sign_ins
 from dashboard.widgets import when
 
 require_user()
@@ -93,6 +94,7 @@ with _chain_checkpoints()[0]:
     _known = _chain_checkpoints()[1].get(_checkpoint_key())
 _catching_up = _known is None or (_known.ok and not _known.complete)
 st.fragment(run_every=2 if _catching_up else 30)(status_line)()
+failed_sign_ins(Session, settings)
 
 actors, prefixes = filter_choices(settings.database_url)
 

@@ -1,27 +1,39 @@
-"""Users, roles and sign-in: argon2id password hashes, the `Actor` every service is called
+"""Users and roles: argon2id password hashes, the `Actor` every service is called
 with, and the role checks that every core service performs itself (never only the UI).
 
 Roles are ordered viewer < operator < approver < admin; a higher role may do whatever a lower
 one may. `SYSTEM_ACTOR` is the scheduler and the CLI jobs: it may request and execute actions,
-never approve them.
+never approve them. Signing in is core/governance/sign_in.py; the password policy is
+core/governance/passwords.py.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from enum import StrEnum
 
-from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.errors import InputError, NotFound, PermissionDenied
 from core.governance import audit
-from core.models.base import utcnow
+from core.governance.passwords import (
+    MIN_PASSWORD_LENGTH,
+    check_password,
+    generate_password,
+    hash_password,
+    hasher,
+)
 from core.models.governance import User
+
+__all__ = [  # the password policy lives in core/governance/passwords.py
+    "MIN_PASSWORD_LENGTH",
+    "check_password",
+    "generate_password",
+    "hash_password",
+]
 
 
 class Role(StrEnum):
@@ -34,7 +46,6 @@ class Role(StrEnum):
 
 
 ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.APPROVER: 2, Role.ADMIN: 3}
-MIN_PASSWORD_LENGTH = 12
 DEMO_USERS = (
     ("operator", Role.OPERATOR),
     ("approver", Role.APPROVER),
@@ -43,9 +54,6 @@ DEMO_USERS = (
     ("viewer", Role.VIEWER),
 )
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,79}$")
-_hasher = PasswordHasher()  # argon2id, salted, memory-hard; parameters live in each hash
-# Verified when the username is unknown, so timing does not tell which usernames exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
 
 
 @dataclass(frozen=True)
@@ -82,18 +90,6 @@ def require_role(actor: Actor, *roles: str) -> None:
             f"Your role ({actor.role}) may not do this; it needs {' or '.join(roles)}. "
             "Ask an admin if you need access."
         )
-
-
-def hash_password(password: str) -> str:
-    """A salted argon2id hash of `password` (rejects passwords that are too short)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
-    return _hasher.hash(password)
-
-
-def generate_password() -> str:
-    """A random one-time password (16 URL-safe characters)."""
-    return secrets.token_urlsafe(12)
 
 
 def _check_role(role: str) -> Role:
@@ -147,7 +143,9 @@ def create_user(
         username=name,
         email=email.lower() if email else None,
         role=_check_role(role).value,
-        password_hash=hash_password(password if password is not None else generated or ""),
+        password_hash=hash_password(
+            password if password is not None else generated or "", (name, email)
+        ),
         active=True,
         must_change_password=must_change_password,
     )
@@ -214,58 +212,6 @@ def reset_password(session: Session, actor: Actor, username: str) -> str:
     return password
 
 
-def authenticate(session: Session, username: str, password: str, *, via: str = "password") -> Actor:
-    """Check a username and password; audit the attempt; return the Actor or PermissionDenied."""
-    name = username.strip().lower()
-    user = session.scalar(select(User).where(User.username == name))
-    ok = False
-    try:
-        ok = _hasher.verify(
-            user.password_hash if user and user.password_hash else _DUMMY_HASH, password
-        )
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user is None or not user.password_hash or not user.active:
-        audit.record(
-            session,
-            Actor(None, name[:80] or "?", "anonymous"),
-            "sign_in.failed",
-            f"user:{name[:80]}",
-            None,
-            {"via": via},
-        )
-        raise PermissionDenied("Wrong username or password, or the account is disabled.")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    return _signed_in(session, user, via)
-
-
-def _signed_in(session: Session, user: User, via: str) -> Actor:
-    user.last_sign_in_at = utcnow()
-    actor = _actor(user)
-    audit.record(session, actor, "sign_in", f"user:{user.username}", None, {"via": via})
-    return actor
-
-
-def sign_in_by_email(session: Session, email: str) -> Actor:
-    """Single sign-on: map a verified email to an active local user (unknown emails refused)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.active:
-        audit.record(
-            session,
-            Actor(None, email[:80], "anonymous"),
-            "sign_in.failed",
-            f"email:{email[:200]}",
-            None,
-            {"via": "sso"},
-        )
-        raise PermissionDenied(
-            f"{email} has no active Ledgerdesk account. Ask an admin to run "
-            f"`python -m jobs users add <name> --role viewer --email {email}`."
-        )
-    return _signed_in(session, user, "sso")
-
-
 def current_actor(session: Session, user_id: int) -> Actor | None:
     """The actor for a signed-in session, re-read so a disabled user or new role applies at once."""
     user = session.get(User, user_id)
@@ -286,12 +232,12 @@ def change_password(session: Session, actor: Actor, old: str, new: str) -> None:
     if user is None or not user.password_hash:
         raise PermissionDenied("This account has no password to change.")
     try:
-        _hasher.verify(user.password_hash, old)
+        hasher.verify(user.password_hash, old)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         raise PermissionDenied("The current password is wrong.") from None
     if new == old:
         raise InputError("Choose a new password different from the current one.")
-    user.password_hash = hash_password(new)
+    user.password_hash = hash_password(new, (user.username, user.email, user.display_name))
     user.must_change_password = False
     audit.record(session, actor, "user.password_changed", f"user:{user.username}", None, None)
 

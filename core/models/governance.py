@@ -151,3 +151,23 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
     )
+
+
+class SignInFailure(Base):
+    """One refused sign-in, committed on its own so the refusal cannot roll it back."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    username: Mapped[str] = mapped_column(String(80))  # as tried: the account may not exist
+    source: Mapped[str] = mapped_column(String(64), default="")  # the browser's address
+    via: Mapped[str] = mapped_column(String(16), default="password")
+    # wrong_password, unknown_user, disabled, no_password, too_soon, locked, unknown_email
+    reason: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_sign_in_failures_username_at", "username", "at"),
+        Index("ix_sign_in_failures_source_at", "source", "at"),
+        Index("ix_sign_in_failures_at", "at"),
+    )

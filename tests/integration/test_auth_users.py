@@ -1,4 +1,7 @@
-"""Local accounts: argon2id hashes, sign-in (audited), roles, disabling, demo users, SSO mapping."""
+"""Local accounts: argon2id hashes, sign-in (audited), roles, disabling, demo users, SSO mapping.
+
+Runs on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +10,22 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from core.db import make_engine, make_sessionmaker, migrate
+from core.config import Settings
 from core.errors import InputError, PermissionDenied
-from core.governance import audit, auth
+from core.governance import audit, auth, sign_in
 from core.governance.auth import SYSTEM_ACTOR, Actor
-from core.models.governance import AuditEntry, User
+from core.models.governance import AuditEntry, SignInFailure, User
+from tests.conftest import settings_for
 
 
 @pytest.fixture
-def Session(sqlite_url: str) -> Any:
-    engine = make_engine(sqlite_url)
-    migrate(engine)
-    return make_sessionmaker(engine)
+def settings(db_url: str) -> Settings:
+    return settings_for(db_url)
 
 
-def test_passwords_are_salted_argon2_and_sign_in_is_audited(Session: Any) -> None:
+def test_passwords_are_salted_argon2_and_sign_in_is_audited(
+    Session: Any, settings: Settings
+) -> None:
     with Session.begin() as s:
         user, password = auth.create_user(
             s, SYSTEM_ACTOR, "Pat", "approver", email="Pat@Example.com"
@@ -29,17 +33,23 @@ def test_passwords_are_salted_argon2_and_sign_in_is_audited(Session: Any) -> Non
         assert password and len(password) >= 12
         assert user.username == "pat" and user.password_hash.startswith("$argon2id$")
         assert password not in repr(user) and user.password_hash not in repr(user)
+    actor = sign_in.authenticate(Session, settings, "pat", password, source="198.51.100.7")
+    assert actor == Actor(user.id, "pat", "approver")
     with Session.begin() as s:
-        actor = auth.authenticate(s, "pat", password)
-        assert actor == Actor(user.id, "pat", "approver")
         assert auth.needs_password_change(s, actor)
         auth.change_password(s, actor, password, "a much better passphrase")
-    with (
-        Session.begin() as s,
-        pytest.raises(PermissionDenied, match="Wrong username or password"),
-    ):
-        auth.authenticate(s, "pat", password)  # the one-time password is gone
-    with Session() as s:
+    # No transaction around the call: the refusal must commit its own record before raising.
+    with pytest.raises(PermissionDenied, match="Wrong username or password"):
+        sign_in.authenticate(Session, settings, "pat", password, source="198.51.100.7")
+    with Session() as s:  # a fresh session sees the failure that survived the raised error
+        failure = s.scalars(select(SignInFailure)).one()
+        assert (failure.username, failure.source, failure.reason, failure.via) == (
+            "pat",
+            "198.51.100.7",
+            "wrong_password",
+            "password",
+        )
+        assert failure.at.tzinfo is not None
         actions = [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.id))]
         assert actions == [
             "user.created",
@@ -51,7 +61,7 @@ def test_passwords_are_salted_argon2_and_sign_in_is_audited(Session: Any) -> Non
 
 
 def test_unknown_users_disabled_users_and_short_passwords_are_refused(
-    Session: Any,
+    Session: Any, settings: Settings
 ) -> None:
     with Session.begin() as s:
         auth.create_user(
@@ -66,15 +76,17 @@ def test_unknown_users_disabled_users_and_short_passwords_are_refused(
             auth.create_user(s, SYSTEM_ACTOR, "kim", "viewer", password="short")
         with pytest.raises(InputError, match="already exists"):
             auth.create_user(s, SYSTEM_ACTOR, "sam", "viewer")
-    with Session.begin() as s, pytest.raises(PermissionDenied):
-        auth.authenticate(s, "nobody", "whatever-password")
+    with pytest.raises(PermissionDenied, match="Wrong username or password"):
+        sign_in.authenticate(Session, settings, "nobody", "whatever-password")
     with Session.begin() as s:
         auth.set_active(s, SYSTEM_ACTOR, "sam", False)
-    with Session.begin() as s, pytest.raises(PermissionDenied):
-        auth.authenticate(s, "sam", "twelve chars!")
+    with pytest.raises(PermissionDenied, match="Wrong username or password"):
+        sign_in.authenticate(Session, settings, "sam", "twelve chars!")
     with Session() as s:
         user = s.scalar(select(User).where(User.username == "sam"))
         assert auth.current_actor(s, user.id) is None  # a signed-in session ends at once
+        reasons = [(f.username, f.reason) for f in s.scalars(select(SignInFailure))]
+        assert reasons == [("nobody", "unknown_user"), ("sam", "disabled")]
 
 
 def test_only_admins_manage_users(Session: Any) -> None:
@@ -113,7 +125,9 @@ def test_demo_users_are_created_once_with_one_time_passwords(Session: Any) -> No
         assert all(u.must_change_password for u in auth.list_users(s))
 
 
-def test_single_sign_on_maps_known_emails_and_refuses_others(Session: Any) -> None:
+def test_single_sign_on_maps_known_emails_and_refuses_others(
+    Session: Any, settings: Settings
+) -> None:
     with Session.begin() as s:
         auth.create_user(
             s,
@@ -123,10 +137,14 @@ def test_single_sign_on_maps_known_emails_and_refuses_others(Session: Any) -> No
             email="lee@example.com",
             password="lee password 12",
         )
-    with Session.begin() as s:
-        assert auth.sign_in_by_email(s, "LEE@example.com").username == "lee"
-    with (
-        Session.begin() as s,
-        pytest.raises(PermissionDenied, match="no active Ledgerdesk account"),
-    ):
-        auth.sign_in_by_email(s, "stranger@example.com")
+    assert sign_in.sign_in_by_email(Session, settings, "LEE@example.com").username == "lee"
+    with pytest.raises(PermissionDenied, match="no active Ledgerdesk account"):
+        sign_in.sign_in_by_email(Session, settings, "stranger@example.com", source="192.0.2.1")
+    with Session() as s:
+        failure = s.scalars(select(SignInFailure)).one()
+        assert (failure.username, failure.via, failure.reason, failure.source) == (
+            "stranger@example.com",
+            "sso",
+            "unknown_email",
+            "192.0.2.1",
+        )

@@ -38,7 +38,7 @@ def operator(Session: Any) -> Actor:
             SYSTEM_ACTOR,
             "olga",
             "operator",
-            password="x" * 12,
+            password="correct horse battery staple",
             must_change_password=False,
         )
         return Actor(user.id, user.username, user.role)
@@ -122,7 +122,7 @@ def test_viewer_cannot_request_and_closed_cases_send_nothing(Session: Any) -> No
             SYSTEM_ACTOR,
             "vic",
             "viewer",
-            password="x" * 12,
+            password="correct horse battery staple",
             must_change_password=False,
         )
         viewer = Actor(user.id, user.username, user.role)
