@@ -17,14 +17,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import Settings
 from core.disputes.handlers import apply_dispute
 from core.disputes.settings import DisputeConfig
-from core.drift.checks import take_snapshot
+from core.drift.checks import DriftItem, open_task, take_snapshot
 from core.imports import IMPORTERS
 from core.models.sync import SyncState
 from core.sync.ingest import ingest_events
 from core.sync.processing import load_handler_modules, process_batch
 from tests.support import disputes as f
 from tests.support.books import bt, invoice_with_tax
-from tests.support.governance import make_team
+from tests.support.governance import make_refund_request, make_team
 from tests.support.recovery import event, failed_charge, invoice
 
 # What a spreadsheet would run (OWASP CSV injection), each planted somewhere an export reads.
@@ -40,6 +40,8 @@ PIXEL = "![px](https://evil.example/pixel.png)"
 PHISH = "[Click here for your refund](https://evil.example/refund)"
 BADGE = ":green-badge[Refund approved]"
 MARKDOWN = (PIXEL, PHISH, BADGE)
+# A CRM owner with an address in it becomes a dispute's owner (lower-cased).
+PHISH_OWNER = PHISH + " ops@evil.example"
 HOUR, DAY = 3600, 86_400
 
 
@@ -67,6 +69,7 @@ def seed_hostile(
                     ["Stripe Customer ID", "Account Name", "Owner", "Segment", "MRR"],
                     ["cus_pixel", PIXEL, PHISH, BADGE, "90"],
                     ["cus_formula", "Formula Co", FORMULAS[0], "SMB", "10"],
+                    ["cus_phish", "Phish Co", PHISH_OWNER, "SMB", "10"],
                     *[
                         [f"cus_noowner{i}", text, "", "SMB", "10"]
                         for i, text in enumerate(FORMULAS)
@@ -113,13 +116,16 @@ def seed_hostile(
     cfg = DisputeConfig(alert_threshold=10**12, default_owner=None)
     with Session.begin() as s:
         disputes = []
-        for name, customer_id in ((PIXEL, "cus_formula"), (PHISH, "cus_pixel")):
+        for name, customer_id, due in (
+            (BADGE, "cus_phish", now + 10 * HOUR),  # the most urgent: opened first on the page
+            (PIXEL, "cus_formula", now + 30 * HOUR),
+            (PHISH, "cus_pixel", now + 40 * HOUR),
+        ):
             cus = f.put(s, {**f.customer(s, name=name), "id": customer_id})
             ch = f.charge(s, cus, 12_345, now - 5 * DAY)
             case, _ = apply_dispute(
-                s, f.dispute(ch, due_by=now + 30 * HOUR, created=now - 2 * DAY),
-                event_created=now, cfg=cfg,
-            )  # fmt: skip
+                s, f.dispute(ch, due_by=due, created=now - 2 * DAY), event_created=now, cfg=cfg
+            )
             disputes.append(case.dispute_id)
         # Stripe customers not in the CRM, listed by e-mail: the raw text (tabs, CRs) reaches drift.
         for i, text in enumerate(FORMULAS):
@@ -142,4 +148,13 @@ def seed_hostile(
         )
     with Session.begin() as s:
         take_snapshot(s, settings, datetime.fromtimestamp(now, settings.tz).date())
+        # What an approver reads: a typed reason, evidence and parameters, a drift task.
+        make_refund_request(
+            s, team["operator"], "ch_px", 4900, reason=f"Goodwill for {PIXEL}",
+            evidence={"amount": 4900, "currency": "usd", "customer": PHISH, "segment": BADGE},
+            params={"note": BADGE},
+        )  # fmt: skip
+        open_task(
+            s, team["operator"], DriftItem("crm_no_owner", "cus_pixel", f"{PHISH} has no owner")
+        )
     return {"team": team, "disputes": disputes}
