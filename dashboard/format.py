@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 from core.adapters.stripe_links import dashboard_url
 from core.money import format_money
 
-# Every ASCII punctuation character can be backslash-escaped in (GitHub-flavoured) Markdown;
-# escaping all of them also disarms Streamlit's directives (`:green-badge[...]`, `:material/x:`),
-# emoji shortcodes, math (`$`), links, images and HTML. GFM's bare-URL links ("https://…",
+# The characters Markdown, GitHub's extensions and Streamlit give a meaning to, each escaped with
+# a backslash: links, images, emphasis, code, headings, lists, tables, HTML, math (`$`),
+# Streamlit's directives (`:green-badge[...]`, `:material/x:`, which Streamlit 1.67 still draws
+# with only its colons escaped, hence `/` too) and emoji shortcodes. GFM's bare-URL links ("https://…",
 # "www.…") are found in the text after escapes are resolved, so those two patterns get an
 # invisible word joiner (U+2060) that keeps them from matching.
-_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-./!|<>:~$])")
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _BARE_URL = re.compile(r"(?i)(:(?=//)|\bwww(?=\.))")
 WORD_JOINER = "\u2060"

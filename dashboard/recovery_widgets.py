@@ -149,10 +149,10 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
             pd.DataFrame(
                 [
                     {
-                        "Rule": md_text(h["rule_id"]),
+                        "Rule": h["rule_id"],
                         "Why": md_text(h["reason"]),
-                        "Route": md_text(h["route"]),
-                        "Policy version": md_text(h["policy_version"]),
+                        "Route": h["route"],
+                        "Policy version": h["policy_version"],
                     }
                     for h in c.rule_hits
                 ]

@@ -83,4 +83,5 @@ def test_md_text_breaks_bare_links_and_line_structure() -> None:
     assert md_text("see https://evil.example") == f"see https\\:{WORD_JOINER}\\/\\/evil\\.example"
     assert md_text("www.evil.example") == f"www{WORD_JOINER}\\.evil\\.example"
     assert md_text("a\n# b\r\n---") == "a \\# b \\-\\-\\-"
+    assert md_text(":material/check: :smile:") == "\\:material\\/check\\: \\:smile\\:"
     assert md_text(None) == ""
