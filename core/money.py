@@ -13,6 +13,11 @@ ZERO_DECIMAL = {
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$"}
 
 
+def exponent(currency: str) -> int:
+    """Digits after the decimal point of the currency's major unit (2 for usd, 0 for jpy)."""
+    return 0 if currency.lower() in ZERO_DECIMAL else 2
+
+
 def to_major(amount: int, currency: str) -> float:
     """Minor units to a decimal amount (1999 usd → 19.99)."""
     return amount if currency.lower() in ZERO_DECIMAL else amount / 100
@@ -21,8 +26,7 @@ def to_major(amount: int, currency: str) -> float:
 def to_minor(value: float | int | str, currency: str) -> int:
     """A decimal amount typed by a person to minor units (19.99 usd → 1999); too many decimals,
     a negative or a non-number is refused with what to type instead."""
-    cur = currency.lower()
-    places = 0 if cur in ZERO_DECIMAL else 2
+    places = exponent(currency)
     try:
         number = Decimal(str(value).strip().replace(",", ""))
     except InvalidOperation:
@@ -35,6 +39,17 @@ def to_minor(value: float | int | str, currency: str) -> int:
             f"{currency.upper()} amounts have {places} decimal places at most; {value} has more."
         )
     return int(minor)
+
+
+def excel_number_format(currency: str) -> str:
+    """A spreadsheet number format for major units: '"$"#,##0.00' or '#,##0" JPY"'."""
+    cur = currency.lower()
+    digits = exponent(cur)
+    number = "#,##0" + ("." + "0" * digits if digits else "")
+    symbol = SYMBOLS.get(cur)
+    if symbol:
+        return f'"{symbol}"{number};-"{symbol}"{number}'
+    return f'{number}" {cur.upper()}";-{number}" {cur.upper()}"'
 
 
 def format_money(amount: int | None, currency: str | None) -> str:

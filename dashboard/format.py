@@ -1,13 +1,35 @@
-"""One way to show numbers, money, times and Stripe ids on every page."""
+"""One way to show numbers, money, times, Stripe ids and outside text on every page."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from core.adapters.stripe_links import dashboard_url
 from core.money import format_money
+
+# The characters Markdown, GitHub's extensions and Streamlit give a meaning to, each escaped with
+# a backslash: links, images, emphasis, code, headings, lists, tables, HTML, math (`$`),
+# Streamlit's directives (`:green-badge[...]`, `:material/x:`, which Streamlit 1.67 still draws
+# with only its colons escaped, hence `/` too) and emoji shortcodes. GFM's bare-URL links ("https://…",
+# "www.…") are found in the text after escapes are resolved, so those two patterns get an
+# invisible word joiner (U+2060) that keeps them from matching.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-./!|<>:~$])")
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_BARE_URL = re.compile(r"(?i)(:(?=//)|\bwww(?=\.))")
+WORD_JOINER = "\u2060"
+
+
+def md_text(value: object) -> str:
+    """Outside text (Stripe, CRM, help desk, CSV, people's reasons) made inert for Markdown.
+
+    Use it for every value interpolated into st.markdown / caption / subheader / info / metric /
+    expander labels / st.table cells: links, images, badges and headings show as typed.
+    """
+    text = _LINE_BREAKS.sub(" ", "" if value is None else str(value))
+    return _MD_SPECIAL.sub(r"\\\1", _BARE_URL.sub(r"\1" + WORD_JOINER, text))
 
 
 def number(value: int | float | None) -> str:

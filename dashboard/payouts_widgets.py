@@ -120,7 +120,7 @@ def _bank_upload(Session: sessionmaker[Session], settings: Settings, actor: Acto
             bank_matching.clear()
             w.import_result(result)
         except CoreError as exc:
-            st.error(f"{exc} Fix the file and upload it again.")
+            st.error(f"{fmt.md_text(exc)} Fix the file and upload it again.")
 
 
 def _bank_matching_view(settings: Settings, today: date) -> None:

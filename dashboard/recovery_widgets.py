@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -14,7 +15,7 @@ from core.recovery.classification import BUCKET_LABELS, Bucket
 from core.recovery.drafting import CHANNELS
 from core.recovery.queries import STATUSES, CaseDetail, CaseFilter, QueuePage
 from dashboard.context import get_sessionmaker
-from dashboard.format import duration, money, stripe_link, when
+from dashboard.format import duration, md_text, money, stripe_link, when
 
 PAGE_SIZE = 50
 AGE_CHOICES = {
@@ -121,17 +122,19 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
     """Header, timeline, context, rule hits and the recommended next step."""
     c = d.case
     st.subheader(
-        f"{c.customer_name or c.customer_email or c.customer_id or 'Unknown customer'} · "
-        f"{money(c.amount_remaining, c.currency)} · {c.status}"
+        f"{md_text(c.customer_name or c.customer_email or c.customer_id or 'Unknown customer')} · "
+        f"{md_text(money(c.amount_remaining, c.currency))} · {c.status}"
     )
     cols = st.columns(4)
-    cols[0].metric("Bucket", label(c.bucket), help=f"raw code: {c.raw_code or 'none'}")
+    cols[0].metric("Bucket", label(c.bucket), help=f"raw code: {md_text(c.raw_code or 'none')}")
     cols[1].metric("Attempts", c.attempt_count)
     cols[2].metric(
         "Next retry",
         when(c.next_payment_attempt, tz) if c.next_payment_attempt else "none scheduled",
     )
-    cols[3].metric("Route", c.route.replace("_", " ") + (f" ({c.owner})" if c.owner else ""))
+    cols[3].metric(
+        "Route", c.route.replace("_", " ") + (f" ({md_text(c.owner)})" if c.owner else "")
+    )
     if c.status == "recovered":
         st.success(
             f"Recovered {money(c.recovered_amount, c.currency)} after {duration(c.seconds_to_recover)}."
@@ -147,7 +150,7 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
                 [
                     {
                         "Rule": h["rule_id"],
-                        "Why": h["reason"],
+                        "Why": md_text(h["reason"]),
                         "Route": h["route"],
                         "Policy version": h["policy_version"],
                     }
@@ -162,7 +165,7 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
     with left:
         st.markdown("**Timeline**")
         for t in d.timeline:
-            st.markdown(f"- {when(t.occurred_at, tz)} — {t.summary}")
+            st.markdown(f"- {when(t.occurred_at, tz)} — {md_text(t.summary)}")
     with right:
         st.markdown("**Context**")
         if d.account is None:
@@ -170,14 +173,17 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
         else:
             a = d.account
             st.markdown(
-                f"{a.name or '—'} · owner {a.owner or '—'} · segment {a.segment or '—'} · "
-                f"MRR {money(a.mrr, a.currency or c.currency)} · renewal {a.renewal_date or '—'}"
-                + (f" · flags: {', '.join(a.flags)}" if a.flags else "")
+                f"{md_text(a.name or '—')} · owner {md_text(a.owner or '—')} · "
+                f"segment {md_text(a.segment or '—')} · MRR {money(a.mrr, a.currency or c.currency)}"
+                f" · renewal {a.renewal_date or '—'}"
+                + (f" · flags: {md_text(', '.join(a.flags))}" if a.flags else "")
             )
         if not d.tickets:
             st.caption("Help-desk tickets: none found (or not imported).")
         for t in d.tickets:
-            st.markdown(f"- 🎫 {t.created_at:%Y-%m-%d} · {t.status} · {t.subject}")
+            st.markdown(
+                f"- 🎫 {t.created_at:%Y-%m-%d} · {md_text(t.status)} · {md_text(t.subject)}"
+            )
 
 
 def drafts_view(
@@ -198,7 +204,7 @@ def drafts_view(
         with st.form(f"draft_{dr.id}"):
             st.caption(
                 f"{dr.channel} · {dr.template_id} {dr.template_version} · tone {dr.tone} · "
-                f"{dr.guard}"
+                f"{md_text(dr.guard)}"
                 + (
                     f" · {dr.model}, {dr.prompt_tokens + dr.completion_tokens} tokens"
                     if dr.model
@@ -233,7 +239,7 @@ def drafts_view(
         with st.expander(f"Earlier drafts ({len(past)})"):
             for dr in past:
                 st.markdown(
-                    f"- #{dr.id} attempt {dr.attempt} · {dr.channel} · **{dr.status}** · {dr.subject}"
+                    f"- #{dr.id} attempt {dr.attempt} · {dr.channel} · **{dr.status}** · {md_text(dr.subject)}"
                 )
 
 
@@ -263,7 +269,8 @@ def analytics(summary: dict[str, Any]) -> None:
         ("by_segment", "segment"),
         ("by_template", "template"),
     ):
-        frame = summary[key]
+        # Plotly draws <a href> and other tags in axis labels: CRM segment names are shown as text.
+        frame = summary[key].assign(**{title: lambda f, t=title: f[t].astype(str).map(html.escape)})
         st.plotly_chart(
             px.bar(
                 frame,

@@ -14,6 +14,7 @@ from core.errors import CoreError
 from core.governance.states import MONEY_TYPES
 from core.models.governance import ActionRequest, Approval
 from core.money import format_money
+from dashboard.format import md_text
 
 
 def title_of(action: ActionRequest) -> str:
@@ -37,30 +38,37 @@ def when(ts: datetime | None, tz: Any = None) -> str:
 
 def render_why(action: ActionRequest, approvals: Sequence[Approval], tz: Any = None) -> None:
     """The reason, the rule and policy version behind it, and the evidence an approver needs."""
-    st.markdown(f"**Why:** {action.reason}")
+    st.markdown(f"**Why:** {md_text(action.reason)}")
     rule = action.rule_id or "requested by hand"
     st.caption(
-        f"Rule: `{rule}` · policy `{action.policy_version}` · requested by **{action.requested_by}** "
+        f"Rule: `{rule}` · policy `{action.policy_version}` · requested by **{md_text(action.requested_by)}** "
         f"on {when(action.created_at, tz)} · needs {action.required_approvals} approver(s) · "
         f"expires {when(action.expires_at, tz)}"
     )
     evidence = dict(action.evidence or {})
     if evidence:
         rows = [
-            {"evidence": k.replace("_", " "), "value": _show(k, v, action.currency)}
+            {
+                "evidence": md_text(k.replace("_", " ")),
+                "value": md_text(_show(k, v, action.currency)),
+            }
             for k, v in evidence.items()
         ]
         # A plain HTML table: always painted, printable, and easy to read at a glance.
         st.table(pd.DataFrame(rows).set_index("evidence"))
     params = {k: v for k, v in (action.params or {}).items() if k not in ("body",)}
     if params:
-        st.caption("Parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+        st.caption(
+            "Parameters: " + ", ".join(f"{md_text(k)}={md_text(v)}" for k, v in params.items())
+        )
     if action.params.get("body"):
         with st.expander("Message text"):
             st.text(str(action.params["body"]))
     for a in approvals:
         verb = "approved" if a.decision == "approve" else "rejected"
-        st.caption(f"{a.username} {verb} on {when(a.created_at, tz)}: “{a.reason}”")
+        st.caption(
+            f"{md_text(a.username)} {verb} on {when(a.created_at, tz)}: “{md_text(a.reason)}”"
+        )
 
 
 def _show(key: str, value: Any, currency: str | None) -> str:

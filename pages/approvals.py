@@ -9,6 +9,7 @@ from core.governance import queries as action_queries
 from core.governance.executor import run_now
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
+from dashboard.format import md_text
 from dashboard.widgets import (
     flash,
     is_money_move,
@@ -47,8 +48,8 @@ def _drop_confirmation() -> None:
 @st.dialog("Confirm: this moves money", on_dismiss=_drop_confirmation)
 def confirm(action_id: int, title: str, reason: str) -> None:
     """The confirmation step for refunds, credits and other money moves."""
-    st.write(f"You are approving **{title}**.")
-    st.write(f"Your reason: “{reason}”")
+    st.write(f"You are approving **{md_text(title)}**.")
+    st.write(f"Your reason: “{md_text(reason)}”")
     st.warning("Once executed this cannot be undone from Ledgerdesk.")
     yes, no = st.columns(2)
     if yes.button("Confirm approval", type="primary", key=f"confirm-{action_id}"):
@@ -97,7 +98,7 @@ with tab_mine:
         )
     for action in awaiting:
         with st.container(border=True):
-            st.subheader(title_of(action))
+            st.subheader(md_text(title_of(action)))
             render_why(action, trail[action.id], tz)
             reason = st.text_input("Reason for your decision (required)", key=f"reason-{action.id}")
             left, right, _ = st.columns([1, 1, 4])
@@ -124,10 +125,10 @@ with tab_flight:
         st.info("No action is waiting for another approver or for the executor.")
     for action in in_flight:
         with st.container(border=True):
-            st.markdown(f"**{title_of(action)}** — `{action.status}`")
+            st.markdown(f"**{md_text(title_of(action))}** — `{action.status}`")
             render_why(action, trail[action.id], tz)
             if action.last_error:
-                st.error(f"Last attempt: {action.last_error}")
+                st.error(f"Last attempt: {md_text(action.last_error)}")
             if action.status in ("approved", "executing"):
                 st.caption(
                     f"Approved; the executor runs it within a minute (attempts: {action.attempts})."
@@ -151,7 +152,8 @@ with tab_done:
         failed = [a for a in recent if a.status == "failed"]
         for action in failed[:10]:
             st.error(
-                f"{title_of(action)} failed on {when(action.finished_at, tz)}: {action.last_error}"
+                f"{md_text(title_of(action))} failed on {when(action.finished_at, tz)}: "
+                f"{md_text(action.last_error)}"
             )
     else:
         st.info("No action has finished yet.")

@@ -18,6 +18,7 @@ from core.errors import CoreError
 from dashboard import dispute_widgets as w
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
+from dashboard.format import md_text
 
 actor = require_user()
 settings = get_settings()
@@ -48,9 +49,10 @@ with board_tab:
         with get_sessionmaker()() as session:
             case = get_case(session, dispute_id)
             packet = build_packet(session, case, cfg, now)
-        st.header(f"{dispute_id} · {case.reason} · {case.status}")
+        st.header(md_text(f"{dispute_id} · {case.reason} · {case.status}"))
         st.caption(
-            f"Customer {case.customer_id or 'unknown'} · charge {case.charge_id} · owner {case.owner or 'none'}"
+            f"Customer {md_text(case.customer_id or 'unknown')} · charge {md_text(case.charge_id)} · "
+            f"owner {md_text(case.owner or 'none')}"
         )
         w.case_summary(case, packet, tz, now)
         w.narrative_status(packet)

@@ -136,6 +136,6 @@ if items:
             with Session.begin() as session:
                 task = open_task(session, actor, item, policy=get_policy())
                 task_id = task.id
-            st.success(f"Task #{task_id} is open for {item.key} (see Approvals).")
+            st.success(f"Task #{task_id} is open for {fmt.md_text(item.key)} (see Approvals).")
         except CoreError as exc:
             st.error(f"{exc} Ask an operator to open the task.")

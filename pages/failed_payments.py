@@ -17,6 +17,7 @@ from dashboard import recovery_widgets as w
 from dashboard import request_widgets as rw
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
+from dashboard.format import md_text
 
 actor = require_user()
 settings = get_settings()
@@ -119,7 +120,9 @@ with predunning_tab:
             "No card-update drafts. Run `python -m jobs predunning` (the scheduler does it daily)."
         )
     for d in drafts:
-        with st.expander(f"{d.subject} · {d.to_email or 'no e-mail'} · {d.subscription_id}"):
+        with st.expander(
+            md_text(f"{d.subject} · {d.to_email or 'no e-mail'} · {d.subscription_id}")
+        ):
             st.text(d.body)
             if st.button("Request approval to send", key=f"pd_{d.id}"):
                 w.run_service(

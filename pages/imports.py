@@ -9,6 +9,7 @@ from core.errors import CoreError
 from core.imports import IMPORTERS
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
+from dashboard.format import md_text
 from dashboard.payouts_widgets import statement_account
 
 actor = require_user()
@@ -41,13 +42,17 @@ if upload is not None and st.button("Import", type="primary", disabled=actor.rol
         with get_sessionmaker().begin() as session:
             result = importer.run_for(session, actor, upload.getvalue(), **options)
     except CoreError as exc:
-        st.error(f"Nothing was imported: {exc}")
+        st.error(f"Nothing was imported: {md_text(exc)}")
         st.stop()
     (st.warning if result.error_count else st.success)(result.summary())
     st.caption(
-        f"Read as {result.encoding}, delimiter {result.delimiter!r}. Columns used: "
-        + ", ".join(f"{h} → {f}" for f, h in result.mapping.items())
-        + (f". Ignored: {', '.join(result.ignored_headers)}" if result.ignored_headers else "")
+        f"Read as {result.encoding}, delimiter {md_text(repr(result.delimiter))}. Columns used: "
+        + ", ".join(f"{md_text(h)} → {f}" for f, h in result.mapping.items())
+        + (
+            f". Ignored: {md_text(', '.join(result.ignored_headers))}"
+            if result.ignored_headers
+            else ""
+        )
     )
     if result.errors:
         st.markdown(

@@ -7,7 +7,7 @@ import streamlit as st
 from core.adapters.outbox import STATUSES, list_messages
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
-from dashboard.format import when
+from dashboard.format import md_text, when
 
 LIMIT = 200
 BADGE = {
@@ -55,13 +55,13 @@ for m in messages:
     state = BADGE.get(m.status, m.status)
     if m.status == "held" and m.last_error:
         state = f"⏸ {m.last_error.split(':')[0]}"  # e.g. "held (demo)"
-    with st.expander(f"#{m.id} · {m.channel} · {state} · {m.recipient} · {m.subject}"):
+    with st.expander(md_text(f"#{m.id} · {m.channel} · {state} · {m.recipient} · {m.subject}")):
         st.caption(
             f"Queued {when(m.created_at, settings.tz)}"
             + (f" · sent {when(m.sent_at, settings.tz)}" if m.sent_at else "")
             + f" · attempts {m.attempts}"
-            + (f" · about {m.related}" if m.related else "")
+            + (f" · about {md_text(m.related)}" if m.related else "")
         )
         if m.last_error:
-            (st.info if m.status == "held" else st.warning)(m.last_error)
+            (st.info if m.status == "held" else st.warning)(md_text(m.last_error))
         st.text(m.body)

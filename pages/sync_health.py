@@ -19,6 +19,7 @@ from core.sync.health import (
 )
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
+from dashboard.format import md_text
 
 require_user()
 settings = get_settings()
@@ -77,10 +78,10 @@ for a in accounts:
             st.warning("First load incomplete: some lists failed after their retries.")
             st.text(a.backfill_error)
         if a.status == "stopped":
-            st.error(f"{a.last_error}")
+            st.error(md_text(a.last_error))
         elif a.last_error:
             st.warning(
-                f"Last error: {a.last_error}. The sync retries on its next run; run "
+                f"Last error: {md_text(a.last_error)}. The sync retries on its next run; run "
                 "`python -m jobs sync --once` to try now."
             )
         elif a.status == "never":

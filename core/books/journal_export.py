@@ -7,6 +7,8 @@ Description, Name, Currency Code), Xero "Manual journals" (*Narration, *Date, De
 CSV import (External ID, Date, Currency, Memo, Account, Debit, Credit, Line Memo, Name).
 Amounts are in the balance currency; where Stripe converted, the original currency and the rate
 go into the line description, since each product's own exchange rate is to its home currency.
+Text that a spreadsheet would run as a formula is neutralised (core.adapters.cells); amounts are
+plain numbers and stay as they are.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from core.adapters.cells import neutralise_text
 from core.money import ZERO_DECIMAL
 
 FORMATS = ("qbo", "xero", "netsuite")
@@ -122,6 +126,13 @@ def _netsuite(entries: Sequence[ExportEntry], w: csv.DictWriter[str]) -> None:
             )
 
 
+class _SafeWriter(csv.DictWriter):  # type: ignore[type-arg]
+    """A DictWriter whose every cell is neutralised (these files are opened in spreadsheets)."""
+
+    def writerow(self, rowdict: Any) -> Any:
+        return super().writerow({k: neutralise_text(str(v)) for k, v in rowdict.items()})
+
+
 HEADERS = {
     "qbo": ["Journal No", "Journal Date", "Currency Code", "Account Name", "Debits", "Credits",
             "Description", "Name"],
@@ -140,7 +151,7 @@ def render(entries: Sequence[ExportEntry], fmt: str, *, xero_tax_rate: str = "Ta
         if sum(ln.debit for ln in e.lines) != sum(ln.credit for ln in e.lines):
             raise ValueError(f"journal {e.number} does not balance")
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=HEADERS[fmt], lineterminator="\r\n")
+    writer = _SafeWriter(buf, fieldnames=HEADERS[fmt], lineterminator="\r\n")
     writer.writeheader()
     if fmt == "qbo":
         _qbo(entries, writer)

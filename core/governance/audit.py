@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.orm import Session
 
+from core.adapters.cells import neutralise_text
 from core.db import AUDIT_KEY_INFO
 from core.errors import ConfigError
 from core.models.base import utcnow
@@ -332,8 +333,7 @@ def _cell(value: Any) -> str:
         if value is None
         else (json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value))
     )
-    # Spreadsheet apps run cells starting with these as formulas.
-    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@") else text_value
+    return neutralise_text(text_value)  # a spreadsheet shows it, never runs it
 
 
 def iter_csv(session: Session, f: AuditFilter | None = None) -> Iterator[str]:

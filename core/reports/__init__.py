@@ -45,6 +45,8 @@ class ReportSpec:
     fn: ReportFn | str
     chart: Callable[[pd.DataFrame], ChartSpec | None] | str | None = None
     description: str = ""
+    # Columns holding money in major units (a `currency` column says which): numbers in XLSX.
+    money: tuple[str, ...] = ()
 
     def data_fn(self) -> ReportFn:
         """The data function, imported on first use when given as "module:function"."""
@@ -69,30 +71,44 @@ REPORTS: dict[str, ReportSpec] = {
         "core.reports.recovery:failed_payments_report",
         "core.reports.recovery:failed_payments_chart",
         "Failed-payment cases, recovery rate and recovered amount per failure bucket.",
+        money=("recovered_amount",),
     ),
     "disputes": ReportSpec(
         "Disputes",
         "core.reports.disputes:disputes_report",
         "core.reports.disputes:disputes_chart",
         "Every dispute with its reason, outcome, amounts, owner and fight-or-accept recommendation.",
+        money=("amount", "fee", "amount_reinstated", "expected_value"),
     ),
     "journal_entries": ReportSpec(
         "Journal entries",
         "core.reports.books:journal_entries",
         "core.reports.books:journal_chart",
         "Double-entry lines generated from Stripe balance transactions.",
+        money=("debit", "credit"),
     ),
     "payout_reconciliation": ReportSpec(
         "Payout reconciliation",
         "core.reports.books:payout_reconciliation",
         "core.reports.books:payout_chart",
         "Each payout's gross, fees, refunds, disputes and net, and whether they add up.",
+        money=(
+            "amount",
+            "gross",
+            "fees",
+            "refunds",
+            "disputes",
+            "adjustments",
+            "net",
+            "difference",
+        ),
     ),
     "bank_matching": ReportSpec(
         "Payouts vs bank deposits",
         "core.reports.books:bank_matching",
         None,
         "Deposits matched to payouts; unmatched on both sides with a likely reason.",
+        money=("amount",),
     ),
     "drift": ReportSpec(
         "Drift",
@@ -111,6 +127,7 @@ REPORTS: dict[str, ReportSpec] = {
         "core.reports.books:tax",
         "core.reports.books:tax_chart",
         "Tax collected per jurisdiction and month, from invoices, for the filer.",
+        money=("taxable_amount", "tax_amount"),
     ),
 }
 

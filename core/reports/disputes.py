@@ -10,16 +10,19 @@ from sqlalchemy.orm import Session
 
 from core.disputes.analytics import cases_frame
 from core.reports import ChartSpec
+from core.reports.writers import major_units
+
+MONEY = ("amount", "fee", "amount_reinstated", "expected_value")
 
 
 def disputes_report(
     session: Session, settings: Any, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
-    """The disputes report: one row per dispute with outcome, amounts and recommendation."""
+    """The disputes report: one row per dispute with outcome, amounts (major units) and advice."""
     df = cases_frame(session, date_from, date_to)
     if df.empty:
         return df
-    out = df.drop(columns=["stripe_created"]).copy()
+    out = major_units(df.drop(columns=["stripe_created"]), MONEY)
     out["created"] = out["created"].dt.strftime("%Y-%m-%d %H:%M")
     out["submitted_at"] = out["submitted_at"].astype("string")
     return out.sort_values("created").reset_index(drop=True)
@@ -30,6 +33,4 @@ def disputes_chart(df: pd.DataFrame) -> Any:
     if df.empty:
         return None
     frame = df.groupby("month", as_index=False)["amount"].sum()
-    return ChartSpec(
-        "bar", "month", ("amount",), "Disputed amount per month (minor units)", frame=frame
-    )
+    return ChartSpec("bar", "month", ("amount",), "Disputed amount per month", frame=frame)

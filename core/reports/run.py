@@ -78,7 +78,7 @@ def render_report(
     if fmt == "csv":
         data = to_csv(df)
     elif fmt == "xlsx":
-        data = to_xlsx(df, spec.title)
+        data = to_xlsx(df, spec.title, spec.money)
     else:
         chart_fn = spec.chart_fn()
         chart = chart_fn(df) if chart_fn else None

@@ -3,17 +3,25 @@
 The PDF is meant to be read on paper by a finance lead: landscape A4, a title and period, the
 chart drawn with fpdf2's own vector primitives (no browser or image toolchain needed), then the
 table with repeated headings. The built-in PDF fonts only cover Latin-1, so text is transliterated.
+
+Every text cell goes through `core.adapters.cells.neutralise` first: text a spreadsheet would run as
+a formula gets a leading apostrophe in every format, and XLSX cells are values, never formulas.
+Money columns (named by the report) are numbers in major units with their currency's format.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
+from openpyxl import Workbook
 
+from core.adapters.cells import neutralise
 from core.errors import InputError
+from core.money import excel_number_format, to_major
 from core.reports import ChartSpec
 
 FORMATS = {
@@ -51,33 +59,90 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def to_csv(df: pd.DataFrame) -> bytes:
-    """CSV with a header row, UTF-8 with BOM so spreadsheet programs pick the encoding."""
-    return df.to_csv(index=False).encode("utf-8-sig")
-
-
-def _excel_safe(df: pd.DataFrame) -> pd.DataFrame:
+def major_units(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Money columns in minor units converted to major units with each row's `currency`."""
     out = df.copy()
-    for col in out.columns:
-        series = out[col]
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            out[col] = series.dt.tz_localize(None)  # Excel has no time zones
-        elif series.dtype == object:
-            out[col] = series.map(lambda v: str(v) if isinstance(v, dict | list | tuple) else v)
+    for name in columns:
+        out[name] = [
+            None if v is None or pd.isna(v) else to_major(int(v), str(cur))
+            for v, cur in zip(out[name], out["currency"], strict=True)
+        ]
     return out
 
 
-def to_xlsx(df: pd.DataFrame, title: str) -> bytes:
-    """An XLSX workbook with one sheet named after the report, columns sized to fit."""
-    buf = io.BytesIO()
+def safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell (and heading) neutralised; number columns untouched."""
+    out = df.copy()
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    for i in range(out.shape[1]):
+        series = out.iloc[:, i]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        out[out.columns[i]] = series.astype(object).map(_safe_cell)
+    return out
+
+
+def _safe_cell(value: Any) -> Any:
+    if pd.api.types.is_scalar(value) and pd.isna(value):
+        return None  # an empty cell (NaN, NA, NaT)
+    return neutralise(value)
+
+
+def to_csv(df: pd.DataFrame) -> bytes:
+    """CSV with a header row, UTF-8 with BOM so spreadsheet programs pick the encoding.
+
+    Rows end in CRLF (RFC 4180), which also makes pandas quote a cell holding a bare CR: unquoted,
+    a spreadsheet would start a new row there, and the text after it would be a cell of its own.
+    """
+    return safe_frame(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def _xlsx_value(value: Any) -> Any:
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)  # Excel has no time zones
+    if hasattr(value, "item") and not isinstance(value, str):
+        return value.item()  # numpy scalar → Python number
+    return value
+
+
+def to_xlsx(df: pd.DataFrame, title: str, money: Sequence[str] = ()) -> bytes:
+    """An XLSX workbook with one sheet named after the report, columns sized to fit.
+
+    Cells are values, never formulas; `money` columns (major units, with a `currency` column
+    beside them) are numbers shown in their currency's format.
+    """
     sheet = (title[:31] or "Report").replace("/", "-")
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        _excel_safe(df).to_excel(writer, index=False, sheet_name=sheet)
-        ws = writer.sheets[sheet]
-        ws.freeze_panes = "A2"
-        for i, col in enumerate(df.columns, start=1):
-            width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)]) + 2
-            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 60)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet
+    safe = safe_frame(df)
+    ws.append(list(safe.columns))
+    for record in safe.itertuples(index=False, name=None):
+        ws.append([_xlsx_value(v) for v in record])
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":  # nothing is written as a formula, whatever its text
+                cell.data_type = "s"
+    columns = list(df.columns)
+    currencies = list(df["currency"]) if "currency" in df.columns else []
+    for name in money:
+        if name not in columns or not currencies:
+            continue
+        col = columns.index(name) + 1
+        for r, currency in enumerate(currencies, start=2):
+            cell = ws.cell(row=r, column=col)
+            if isinstance(cell.value, int | float) and isinstance(currency, str) and currency:
+                cell.number_format = excel_number_format(currency)
+    ws.freeze_panes = "A2"
+    for i, col in enumerate(df.columns, start=1):
+        width = max([len(str(col))] + [len(str(v)) for v in df[col].head(200)]) + 2
+        ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width, 60)
+    buf = io.BytesIO()
+    wb.save(buf)
     return buf.getvalue()
 
 
@@ -95,7 +160,7 @@ def _cell(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
-    return _latin1(value)[:80]
+    return _latin1(neutralise(value))[:80]
 
 
 def _draw_chart(pdf: Any, df: pd.DataFrame, chart: ChartSpec) -> None:
@@ -196,7 +261,7 @@ def to_pdf(
         text_align="LEFT",
         repeat_headings=1,
     ) as table:
-        table.row([_latin1(c) for c in cols])
+        table.row([_latin1(neutralise(str(c))) for c in cols])
         for record in shown[cols].itertuples(index=False):
             table.row([_cell(v) for v in record])
     if len(df) > PDF_MAX_ROWS:

@@ -14,6 +14,7 @@ from core.db import make_engine, make_sessionmaker, migrate
 from core.governance import actions
 from core.governance import queries as action_queries
 from dashboard.auth import SESSION_KEY
+from dashboard.format import md_text
 from tests.support.governance import PASSWORD, make_refund_request, make_team
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,8 +79,8 @@ def test_approvals_shows_the_why_and_approves_a_message(world: dict[str, Any]) -
     at = page("approvals.py", world["team"]["approver"])
     assert not at.exception
     assert [s.value for s in at.subheader][:2] == [
-        f"#{world['refund']} Refund · ch_ui_1 · $42.00",
-        f"#{world['message']} Send message · in_ui_1",
+        md_text(f"#{world['refund']} Refund · ch_ui_1 · $42.00"),  # shown as typed
+        md_text(f"#{world['message']} Send message · in_ui_1"),
     ]
     body = markdown(at)
     assert (
