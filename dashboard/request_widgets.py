@@ -14,6 +14,7 @@ from core.governance.auth import Actor, has_role
 from core.governance.requests import RequestOutcome, Terms
 from core.money import ZERO_DECIMAL, to_minor
 from dashboard.context import get_sessionmaker
+from dashboard.format import md_text
 
 TermsFn = Callable[[Session, int | None], Terms]
 SubmitFn = Callable[[Session, int | None, str], RequestOutcome]
@@ -49,8 +50,8 @@ def _amount_input(key: str, base: Terms, mode: str) -> int | None:
 def show_terms(t: Terms) -> None:
     """Amount, approvals needed and the rule; a note when the request would join an open one."""
     who = {0: "none", 1: "one"}.get(t.approvals_needed, str(t.approvals_needed))
-    amount = f"**Amount:** {t.amount_text} · " if t.amount is not None else ""
-    st.markdown(f"{amount}**Approvals needed:** {who} · **Rule:** {t.rule}")
+    amount = f"**Amount:** {md_text(t.amount_text)} · " if t.amount is not None else ""
+    st.markdown(f"{amount}**Approvals needed:** {who} · **Rule:** {md_text(t.rule)}")
     if t.open_request is not None:
         st.info(
             f"Request #{t.open_request} for this is already open: yours will join it, so the "

@@ -123,7 +123,7 @@ if items:
     proposal = proposal_for(item)
     if proposal is not None:
         if rw.may_request(actor):
-            st.markdown(f"**Proposed fix: {proposal[1].lower()} for {item.key}**")
+            st.markdown(f"**Proposed fix: {proposal[1].lower()} for {fmt.md_text(item.key)}**")
         rw.request_panel(
             f"drift_{proposal[0]}_{item.key}",
             actor,

@@ -19,6 +19,7 @@ from core.imports import IMPORTERS
 from core.models.governance import ActionRequest
 from core.sync.ingest import ingest_events
 from core.sync.processing import load_handler_modules, process_batch
+from dashboard.format import md_text
 from tests.conftest import settings_for
 from tests.support import disputes as objects
 from tests.support.governance import make_user
@@ -101,8 +102,8 @@ def test_a_case_asks_for_a_retry_and_a_credit_with_the_rule_shown(seeded: dict[s
     at.selectbox(key=f"rf_need_{case_id}").set_value("customer_credit").run()
     at.number_input(key=f"rf_{case_id}_customer_credit_amount").set_value(600.0).run()
     text = _text(at)
-    assert "**Amount:** $600.00" in text and "**Approvals needed:** 2" in text
-    assert "above $500.00 needs two approvers" in text
+    assert f"**Amount:** {md_text('$600.00')}" in text and "**Approvals needed:** 2" in text
+    assert md_text("above $500.00 needs two approvers") in text
     at.text_input(key=f"rf_{case_id}_customer_credit_reason").input("goodwill for the outage")
     at.button(key=f"rf_{case_id}_customer_credit_submit").click().run()
     assert not at.exception, at.exception
@@ -142,7 +143,7 @@ def test_refund_before_a_dispute_from_a_charge_id_and_a_second_ask_joins(
     assert not at.exception, at.exception
     at.text_input(key="refund_charge").input(charge).run()
     text = _text(at)
-    assert "**Amount:** $1,662.00" in text and "**Approvals needed:** 2" in text
+    assert f"**Amount:** {md_text('$1,662.00')}" in text and "**Approvals needed:** 2" in text
     at.number_input(key=f"refund_{charge}_amount").set_value(2000.0).run()
     assert any("Only $1,662.00" in e.value for e in at.error)
     at.number_input(key=f"refund_{charge}_amount").set_value(None).run()
@@ -169,7 +170,7 @@ def test_drift_proposes_pause_access_for_access_on_a_canceled_subscription(
     at = _app("drift.py", seeded["op"])
     assert not at.exception, at.exception
     at.selectbox(key="drift_check").set_value("entitlement_active_but_canceled").run()
-    assert "Proposed fix: pause access for cus_gone" in _text(at)
+    assert f"Proposed fix: pause access for {md_text('cus_gone')}" in _text(at)
     assert not [b for b in at.button if b.key == "drift_task"]  # not a generic task
     at.text_input(key="drift_pause_access_cus_gone_reason").input("canceled in Stripe").run()
     at.button(key="drift_pause_access_cus_gone_submit").click().run()
