@@ -106,8 +106,14 @@ class GuardResult:
 
 
 def _shown(items: Iterable[str]) -> str:
-    # What the reason quotes of the rewrite: short, plain characters only.
-    return ", ".join(sorted(re.sub(r"[^\w .:/@%$€£'-]", "?", i)[:40] for i in items)[:4])
+    # What the reason quotes of the rewrite: short, plain characters only, and links defanged
+    # ("evil[.]example", "help[at]x") so no page turns a reason into something to click.
+    def plain(item: str) -> str:
+        text = re.sub(r"[^\w .:/@%$€£'-]", "?", item)[:40]
+        text = re.sub(r"(?<=\w)\.(?=\w)", "[.]", text).replace("://", "[:]//")
+        return text.replace("@", "[at]")
+
+    return ", ".join(sorted(plain(i) for i in items)[:4])
 
 
 def _new_claims(found: Profile, allowed: Profile, kinds: Iterable[tuple[str, str]]) -> list[str]:

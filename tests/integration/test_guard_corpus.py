@@ -8,6 +8,7 @@ benign ones must be used as they are. The corpora are data (tests/fixtures/*.tom
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,6 +87,8 @@ def test_hostile_rewrite_falls_back_to_the_template_with_its_reason(
     assert outcome.verdict.startswith("template (rewrite rejected: ")
     missing = [e for e in case["expect"] if e not in outcome.verdict]
     assert missing == [], outcome.verdict
+    # the reason quotes the rewrite defanged: nothing in it a page could turn into a link
+    assert not re.search(r"://|\w\.[a-z]{2,}\b|\w@\w|\]\(", outcome.verdict), outcome.verdict
 
 
 @pytest.mark.parametrize("case", BENIGN, ids=[c["id"] for c in BENIGN])
