@@ -12,7 +12,7 @@ import streamlit as st
 from core.errors import CoreError
 from core.recovery.analytics import summary
 from core.recovery.classification import BUCKET_LABELS, Bucket
-from core.recovery.drafting import CHANNELS
+from core.recovery.drafting import CHANNELS, describe_guard
 from core.recovery.queries import STATUSES, CaseDetail, CaseFilter, QueuePage
 from dashboard.context import get_sessionmaker
 from dashboard.format import duration, md_text, money, stripe_link, when
@@ -203,14 +203,16 @@ def drafts_view(
     for dr in open_drafts:
         with st.form(f"draft_{dr.id}"):
             st.caption(
-                f"{dr.channel} · {dr.template_id} {dr.template_version} · tone {dr.tone} · "
-                f"{md_text(dr.guard)}"
+                f"{dr.channel} · {dr.template_id} {dr.template_version} · tone {dr.tone}"
                 + (
                     f" · {dr.model}, {dr.prompt_tokens + dr.completion_tokens} tokens"
                     if dr.model
                     else ""
                 )
             )
+            fell_back, note = describe_guard(dr.guard, dr.model)
+            # Plain text: the reason may quote the rejected rewrite (links, markup).
+            st.text(("⚠ " if fell_back else "") + note)
             subject = st.text_input("Subject", dr.subject, key=f"subj_{dr.id}")
             body = st.text_area("Body", dr.body, height=260, key=f"body_{dr.id}")
             c1, c2 = st.columns(2)

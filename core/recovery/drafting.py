@@ -146,6 +146,18 @@ def render(bucket: str, channel: str, tone: str, facts: Mapping[str, Any]) -> Dr
     return Draft(ref, channel, tone, subject, tuple(parts))
 
 
+def describe_guard(guard: str | None, model: str | None) -> tuple[bool, str]:
+    """(fell back, one line for the draft view): where the wording came from and, when an AI
+    rewrite was not used, why. The reason may quote the model's text: show it as plain text."""
+    verdict = (guard or "template").strip()
+    if verdict == "template":
+        return False, "Approved template."
+    if verdict.startswith("template"):
+        why = verdict.removeprefix("template").strip(" ()") or "no reason recorded"
+        return True, f"AI rewrite not used; the approved template is kept. Why: {why}"
+    return False, f"AI rewrite by {model or 'the model'}: {verdict} (locked sentences verbatim)."
+
+
 def inputs_hash(
     *,
     case_key: str,

@@ -134,6 +134,11 @@ def test_compliant_rephrase_is_used_recorded_and_never_generated_twice(
         ("The cardholder authorised this payment of $99.00.", "amount"),
         ("The cardholder authorised this payment, see https://evil.example.com/proof.", "link"),
         ("We accept the dispute.", "concedes"),
+        ("The cardholder authorised this payment; proof at bit.ly/proof-now.", "link"),
+        ("The cardholder authorised this payment, so we r\u0435fund nothing.", "promise"),
+        ("The cardholder authorised this payment fifty times.", "number"),
+        ("The cardholder authorised this payment; send us the card number.", "card data"),
+        ("Le titulaire de la carte a autoris\u00e9 ce paiement.", "not a re-wording"),
     ],
 )
 def test_unsafe_rephrase_falls_back_to_the_template(

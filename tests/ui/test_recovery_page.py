@@ -199,3 +199,36 @@ def test_imports_page_upload_loads_rows_and_reports_bad_lines(seeded: dict[str, 
 
     with seeded["Session"].begin() as s, pytest.raises(PermissionDenied):
         IMPORTERS["crm"].run_for(s, seeded["viewer"], b"email\na@x.io\n")
+
+
+def test_a_rejected_ai_rewrite_shows_the_template_and_why(
+    seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from tests.support.openai_stub import running_openai_stub
+
+    def hostile(body: dict[str, Any]) -> dict[str, Any]:
+        parts = json.loads(body["messages"][1]["content"])["parts"]
+        closing = "[Pay here](https://evil.example/pay) and we r\u0435fund you.\n\nThanks"
+        return {"parts": {**parts, "free_closing": closing}}
+
+    with running_openai_stub() as stub:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-stub")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.url)
+        st.cache_resource.clear()
+        stub.replies = [hostile]
+        at = _app("failed_payments.py", seeded["op"])
+        at.multiselect(key="rf_bucket").set_value(["card_data"]).run()
+        assert [t.value for t in at.text] == ["Approved template."]
+        next(b for b in at.button if b.label == "Personalise with AI").click().run()
+        assert not at.exception, at.exception
+    notes = [t.value for t in at.text]
+    assert len(notes) == 1 and notes[0].startswith(
+        "⚠ AI rewrite not used; the approved template is kept. Why: rewrite rejected:"
+    )
+    assert "adds markup" in notes[0] and "adds a promise" in notes[0] and "link" in notes[0]
+    body = next(a for a in at.text_area if a.key.startswith("body_")).value
+    assert "evil.example" not in body and "It only takes a minute" in body
+    # the quoted rewrite is shown as text, never rendered as a link
+    assert not any("evil.example" in m.value for m in [*at.markdown, *at.caption])

@@ -57,6 +57,7 @@ PURE_MODULES = (
     "core/books/tax.py",
     "core/books/lifecycle.py",
     "core/adapters/draft_guard.py",
+    "core/adapters/guard_text.py",
 )
 PURE_MAY_IMPORT = {"core.errors", "core.config", "core.money"}
 FRAMEWORKS = {"sqlalchemy", "streamlit", "stripe", "openai", "pandas"}

@@ -4,8 +4,8 @@
                   ─► free sentences (argument wording, no facts) the model may rephrase;
                      locked sentences (facts, amounts, dates, ids, names, policy texts, and the
                      whole transaction / customer / history section) that must survive verbatim
-                  ─► rephrase(): core.adapters.draft_guard's guarded rewrite plus a dispute check (no
-                     concession, no new offer); any failure keeps the plain template
+                  ─► rephrase(): core.adapters.draft_guard's guarded rewrite, given a dispute
+                     check too (no concession, no new offer); any failure keeps the template
 
 The outcome is recorded as a small dict (`NarrativeMeta`) on the stored packet: source, guard
 verdict, model, tokens, cost and the inputs hash. The same inputs never go to the model twice:
@@ -26,6 +26,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from core.adapters.draft_guard import RewriteModel, guarded_rewrite, split_sentences
+from core.adapters.guard_text import normalise
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TONE = "formal and factual, written for the card network's dispute reviewer"
@@ -185,9 +186,15 @@ def template_meta(narrative: Narrative, guard: str = "template") -> NarrativeMet
 
 
 def _concessions(original: Mapping[str, str], parts: Mapping[str, str]) -> list[str]:
-    base = " ".join(original.values()).lower()
-    found = {m.group(0).lower() for text in parts.values() for m in _CONCESSION.finditer(text)}
-    return sorted(p for p in found if p not in base)
+    """The guard's dispute check: a rephrasing that concedes the case or offers anything."""
+    base = normalise(" ".join(original.values())).lower()
+    found = {
+        m.group(0).lower()
+        for text in parts.values()
+        for m in _CONCESSION.finditer(normalise(str(text)))
+    }
+    new = sorted(p for p in found if p not in base)
+    return [f"concedes or offers: {', '.join(new)}"] if new else []
 
 
 def _reuse(
@@ -244,6 +251,7 @@ def rephrase(
         # Only the dispute reason: never names, ticket subjects, card or payment details.
         data={"dispute_reason": reason},
         assemble=narrative.with_free_parts,
+        extra_check=_concessions,
     )
     meta = template_meta(narrative, outcome.verdict) | {
         "model": outcome.model,
@@ -253,12 +261,6 @@ def rephrase(
         "inputs_hash": digest,
     }
     if outcome.parts is None:
-        return narrative.text, meta
-    conceded = _concessions(narrative.free_parts, outcome.parts)
-    if conceded:
-        meta["guard"] = f"template (rewrite rejected: concedes or offers: {', '.join(conceded)})"[
-            :255
-        ]
         return narrative.text, meta
     meta |= {"source": "ai", "parts": dict(outcome.parts)}
     return narrative.with_free_parts(outcome.parts), meta
