@@ -25,6 +25,7 @@ from core.models.disputes import DisputeCase
 from core.money import format_money
 from dashboard import request_widgets as rw
 from dashboard.context import get_sessionmaker
+from dashboard.format import md_text
 
 URGENCY_LABEL = {
     Urgency.past_due: "⛔ past due",
@@ -96,10 +97,13 @@ def case_summary(case: DisputeCase, packet: Packet, tz: str, now: int) -> None:
     c4.metric("Fight value", format_money(case.expected_value, case.currency))
     advice = (case.recommendation or "").upper()
     box = st.success if case.recommendation == "fight" else st.warning
-    box(f"Recommendation: **{advice}** — " + " · ".join(case.recommendation_explanation[-2:]))
+    box(
+        f"Recommendation: **{advice}** — "
+        + md_text(" · ".join(case.recommendation_explanation[-2:]))
+    )
     with st.expander(f"Priority {case.priority}/100 — why"):
         for line in case.priority_explanation + case.recommendation_explanation:
-            st.write("• " + line)
+            st.write("• " + md_text(line))
     st.subheader("Checklist")
     for item, ok in packet.checklist.items:
         mark = "✅" if ok else ("❌" if item.required else "➖")
@@ -108,7 +112,7 @@ def case_summary(case: DisputeCase, packet: Packet, tz: str, now: int) -> None:
     if packet.cuts:
         st.warning(
             "Cut to fit Stripe's limits (the PDF keeps the full text):\n\n"
-            + "\n".join(f"- {cut.describe()}" for cut in packet.cuts)
+            + "\n".join(f"- {md_text(cut.describe())}" for cut in packet.cuts)
         )
 
 
@@ -117,11 +121,11 @@ def narrative_status(packet: Packet) -> None:
     meta = packet.narrative
     line = describe(meta)
     if meta.get("source") == "ai":
-        st.info(line)
+        st.info(md_text(line))
     elif str(meta.get("guard") or "template") != "template":
-        st.warning(line)
+        st.warning(md_text(line))
     else:
-        st.caption(line)
+        st.caption(md_text(line))
 
 
 def packet_preview(packet: Packet) -> None:
@@ -147,7 +151,7 @@ def flash() -> None:
     """Show the last button's outcome once."""
     kind, text = st.session_state.pop("dispute_flash", (None, None))
     if kind == "error":
-        st.error(text + " Check the dispute's status in Stripe, then try again.")
+        st.error(md_text(text) + " Check the dispute's status in Stripe, then try again.")
     elif kind == "success":
         st.success(text)
 
