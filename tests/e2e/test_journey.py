@@ -32,7 +32,7 @@ from tests.support.stack import Stack, running_stack
 
 WAIT_MS = 60_000  # a loaded 2-core CI box renders a Streamlit rerun in seconds, not millis
 ADDED = "If you have already updated your payment details, please ignore this message."
-NEW_PASSWORDS = {"operator": "operator-journey-pass", "approver": "approver-journey-pass"}
+NEW_PASSWORDS = {"operator": "quiet-lantern-47-orbit", "approver": "amber-tidal-93-quarry"}
 DAY = 86400
 
 
@@ -147,7 +147,9 @@ class Journey:
             timeout=WAIT_MS
         )
         page.get_by_label("One-time password").fill(one_time)
-        page.get_by_label("New password (at least 12 characters)").fill(NEW_PASSWORDS[username])
+        page.get_by_role(
+            "textbox", name="New password (at least 12 characters, hard to guess)"
+        ).fill(NEW_PASSWORDS[username])
         page.get_by_label("New password again").fill(NEW_PASSWORDS[username])
         self.shot(f"{username}-new-password")
         page.get_by_role("button", name="Save password").click()

@@ -195,7 +195,13 @@ def test_predunning_drafts_card_updates_for_cards_expiring_soon(Session: Any) ->
         },
     ]
     with Session.begin() as s:
-        ingest_events(s, [event(f"{o['object']}.updated", o, T0 + i) for i, o in enumerate(objs)])
+        # Stripe's own event types: a subscription changes by customer.subscription.updated
+        kinds = {"subscription": "customer.subscription.updated"}
+        stream = [
+            event(kinds.get(o["object"], f"{o['object']}.updated"), o, T0 + i)
+            for i, o in enumerate(objs)
+        ]
+        ingest_events(s, stream)
     cfg, _ = recovery_settings()
     with Session.begin() as s:
         assert run_predunning(s, cfg, today) == 1
