@@ -379,3 +379,31 @@ def test_a_read_only_key_returns_the_action_without_spending_the_approval(
     # Once the key is fixed, "Run now" carries it out with the same approval.
     assert run_now(Session, settings, team["operator"], action_id) == "succeeded"
     assert [r["amount"] for r in refunds_of(gw, charge["id"])] == [400]
+
+
+def test_accepting_a_dispute_needs_the_approvers_for_its_amount_in_stripe(
+    Session: Any, settings: Settings, sandbox: Any, gw: StripeGateway, team: dict[str, Any]
+) -> None:
+    # The shipped policy: accepting a dispute above $1,000.00 needs two approvers. The request
+    # says $10.00; Stripe says what the dispute is worth.
+    charge = _big_charge(gw, 100_000)
+    dispute_id = simulate(sandbox, "dispute_created", charge=charge["id"])["dispute"]
+    assert gw.retrieve("disputes", dispute_id)["amount"] > 100_000
+    with Session.begin() as s:
+        action = request_action(
+            s,
+            team["operator"],
+            action_type="accept_dispute",
+            target_id=dispute_id,
+            params={"dispute": dispute_id},
+            reason="not worth fighting",
+            evidence={"amount": 1000, "currency": "usd"},
+        )
+        assert action.required_approvals == 1
+        action_id = action.id
+    with Session.begin() as s:
+        assert actions.approve(s, team["approver"], action_id, "ok").status == "approved"
+    assert execute_action(Session, settings, action_id) == "superseded"
+    with Session() as s:
+        assert "two approvers" in (action_queries.get_action(s, action_id).outcome_note or "")
+    assert gw.retrieve("disputes", dispute_id)["status"] == "needs_response"  # not accepted
