@@ -16,6 +16,7 @@ import requests
 
 from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.config import CRASH_ENV, Secret, Settings
+from core.db import make_engine, make_sessionmaker
 from core.errors import CoreError
 from core.governance import actions, audit
 from core.governance import queries as action_queries
@@ -23,6 +24,7 @@ from core.governance.actions import request_action
 from core.governance.executor import (
     METADATA_IDEMPOTENCY,
     METADATA_KEY,
+    claim,
     execute_action,
     run_now,
     run_pending,
@@ -407,3 +409,38 @@ def test_accepting_a_dispute_needs_the_approvers_for_its_amount_in_stripe(
     with Session() as s:
         assert "two approvers" in (action_queries.get_action(s, action_id).outcome_note or "")
     assert gw.retrieve("disputes", dispute_id)["status"] == "needs_response"  # not accepted
+
+
+def test_while_one_runner_holds_an_action_racing_runners_never_run_it(
+    Session: Any, settings: Settings, gw: StripeGateway, team: dict[str, Any], db_url: str
+) -> None:
+    """The lease, on SQLite as on PostgreSQL: a runner has claimed the action and is mid-call;
+    eight other processes (each its own engine and connections) try to run it at the same
+    instant. None may: the claim is the only thing standing between them and a second call."""
+    charge = fresh_charge(gw)
+    action_id = approved_refund(Session, team, charge, amount=250)
+    assert claim(Session, action_id)  # the first runner holds it now
+    barrier = threading.Barrier(8)
+    outcomes: list[str | None] = []
+    lock = threading.Lock()
+
+    def racer() -> None:
+        engine = make_engine(db_url)
+        try:
+            own = make_sessionmaker(engine, settings.audit_key)
+            barrier.wait()
+            got = execute_action(own, settings, action_id)
+        finally:
+            engine.dispose()
+        with lock:
+            outcomes.append(got)
+
+    threads = [threading.Thread(target=racer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == [None] * 8
+    assert refunds_of(gw, charge["id"]) == []  # nobody called Stripe behind the holder's back
+    with Session() as s:
+        assert action_queries.get_action(s, action_id).status == "executing"
