@@ -166,6 +166,7 @@ def request_action(
     account: str = "",
     dedupe_key: str | None = None,
     policy: Policy | None = None,
+    now: datetime | None = None,
 ) -> ActionRequest:
     """Ask for an action; with a dedupe_key a repeated request returns the first one."""
     try:
@@ -195,7 +196,7 @@ def request_action(
             return _join(session, actor, open_twin, reason, rule_id, params)
     evidence = dict(evidence or {})
     amount, currency = _amount(params, evidence)
-    now = utcnow()
+    now = now or utcnow()
     action = ActionRequest(
         action_type=kind.value,
         account=account or "",
