@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.db import insert_ignore
+from core.errors import CoreError
 from core.handlers import OUTBOX_CHECK_MODULES
 from core.models.base import utcnow
 from core.models.governance import OutboxMessage
@@ -52,8 +53,11 @@ STATUSES = ("pending", "sending", "sent", "held", "failed", "unknown", "supersed
 
 log = logging.getLogger(__name__)
 
-Check = Callable[[Session, "OutboxMessage", str], "str | None"]
-"""(session, message, object id) → None while the message is still wanted, else the reason."""
+Fetch = Callable[[str, str], dict[str, Any]]
+"""(resource, object id) → the object read fresh from Stripe (e.g. StripeGateway.retrieve)."""
+Check = Callable[[Session, "OutboxMessage", str, "Fetch | None"], "str | None"]
+"""(session, message, object id, fresh reader) → None while the message is still wanted, else
+the reason. With a reader, the check also re-reads the Stripe object: the desk's copy may lag."""
 Observer = Callable[[Session, "OutboxMessage", str, "str | None"], None]
 """(session, message, new status, reason): called in the transaction that records the outcome."""
 CHECKS: dict[str, Check] = {}
@@ -98,15 +102,18 @@ def about(msg: OutboxMessage) -> tuple[str, str] | None:
     return None
 
 
-def recheck(session: Session, msg: OutboxMessage) -> str | None:
-    """None when the message is still wanted, else why not (a message about nothing is wanted)."""
+def recheck(session: Session, msg: OutboxMessage, fetch: Fetch | None = None) -> str | None:
+    """None when the message is still wanted, else why not (a message about nothing is wanted).
+
+    With `fetch`, the Stripe object is re-read too; a failed read raises (the caller retries
+    later rather than sending on a stale copy)."""
     subject = about(msg)
     if subject is None:
         return None
     check = CHECKS.get(subject[0])
     if check is None:
         return None
-    return check(session, msg, subject[1])
+    return check(session, msg, subject[1], fetch)
 
 
 def _rowcount(result: Any) -> int:
@@ -324,11 +331,14 @@ def deliver(
     limit: int = 100,
     timeout: float = TIMEOUT_SECONDS,
     observe: Observer | None = None,
+    fetch: Fetch | None = None,
 ) -> DeliveryReport:
     """Send what is due; each message is re-checked, then claimed, so it never goes out twice.
 
     Held messages of a channel that is configured now are released (re-checked like the rest).
     `observe` is told every final outcome in the transaction that records it (for the audit).
+    `fetch` re-reads the Stripe object a message is about; when that read fails, the message
+    waits for the next run instead of going out on the desk's possibly stale copy.
     """
     now = now or utcnow()
     report = DeliveryReport()
@@ -384,7 +394,19 @@ def deliver(
                 ):
                     report.add("held")
                 continue
-            reason = recheck(session, msg)
+            try:
+                reason = recheck(session, msg, fetch)
+            except CoreError as exc:
+                if _set(
+                    session,
+                    msg.id,
+                    status,
+                    status="pending",
+                    last_error=f"not sent yet: could not re-read it in Stripe ({exc})",
+                    next_attempt_at=now + _backoff(msg.attempts + 1),
+                ):
+                    report.add("retrying")
+                continue
             if reason is not None:
                 finish(session, msg, status, "superseded", last_error=reason, next_attempt_at=None)
                 continue

@@ -92,6 +92,7 @@ def transition(
     terminal = {S.SUCCEEDED, S.FAILED, S.REJECTED, S.EXPIRED, S.SUPERSEDED}
     if new in terminal:
         values.setdefault("finished_at", now)
+        values["open_key"] = None  # the need is settled: a new request may open again
     if note is not None:
         values["outcome_note"] = note
     result = session.execute(
@@ -116,6 +117,41 @@ def transition(
     return action
 
 
+def _open_twin(session: Session, kind: ActionType, target_id: str) -> ActionRequest | None:
+    """The open request for the same need (type and target), if there is one."""
+    return session.scalar(
+        select(ActionRequest)
+        .where(
+            ActionRequest.action_type == kind.value,
+            ActionRequest.target_id == target_id,
+            ActionRequest.status.in_([S.REQUESTED.value, S.APPROVED.value, S.EXECUTING.value]),
+        )
+        .order_by(ActionRequest.id)
+        .limit(1)
+    )
+
+
+def _join(
+    session: Session,
+    actor: Actor,
+    twin: ActionRequest,
+    reason: str,
+    rule_id: str | None,
+    params: dict[str, Any],
+) -> ActionRequest:
+    """One open request per (type, target): a second ask joins the first, so the approvers
+    decide once and the executor acts once."""
+    audit.record(
+        session,
+        actor,
+        "action.joined",
+        f"action:{twin.id}",
+        None,
+        {"reason": reason.strip(), "rule_id": rule_id, "params": dict(params)},
+    )
+    return twin
+
+
 def request_action(
     session: Session,
     actor: Actor,
@@ -130,6 +166,7 @@ def request_action(
     account: str = "",
     dedupe_key: str | None = None,
     policy: Policy | None = None,
+    now: datetime | None = None,
 ) -> ActionRequest:
     """Ask for an action; with a dedupe_key a repeated request returns the first one."""
     try:
@@ -152,32 +189,14 @@ def request_action(
         )
         if existing is not None:
             return existing
-    if kind in JOINING_TYPES:
-        open_twin = session.scalar(
-            select(ActionRequest)
-            .where(
-                ActionRequest.action_type == kind.value,
-                ActionRequest.target_id == target_id,
-                ActionRequest.status.in_([S.REQUESTED.value, S.APPROVED.value]),
-            )
-            .order_by(ActionRequest.id)
-            .limit(1)
-        )
+    open_key = f"{kind.value}:{target_id}" if kind in JOINING_TYPES else None
+    if open_key is not None:
+        open_twin = _open_twin(session, kind, target_id)
         if open_twin is not None:
-            # One open request per (type, target): a second ask joins the first, so the
-            # approvers decide once and the executor acts once.
-            audit.record(
-                session,
-                actor,
-                "action.joined",
-                f"action:{open_twin.id}",
-                None,
-                {"reason": reason.strip(), "rule_id": rule_id, "params": dict(params)},
-            )
-            return open_twin
+            return _join(session, actor, open_twin, reason, rule_id, params)
     evidence = dict(evidence or {})
     amount, currency = _amount(params, evidence)
-    now = utcnow()
+    now = now or utcnow()
     action = ActionRequest(
         action_type=kind.value,
         account=account or "",
@@ -195,22 +214,28 @@ def request_action(
         status=S.REQUESTED.value,
         version=1,
         dedupe_key=dedupe_key,
+        open_key=open_key,
         attempts=0,
         created_at=now,
         updated_at=now,
         expires_at=now + timedelta(hours=rules.expires_after_hours),
     )
     try:
-        with session.begin_nested():  # a concurrent twin with the same dedupe_key loses cleanly
+        # a concurrent twin with the same dedupe_key, or for the same open need, loses cleanly
+        with session.begin_nested():
             session.add(action)
             session.flush()
     except IntegrityError:
-        existing = session.scalar(
-            select(ActionRequest).where(ActionRequest.dedupe_key == dedupe_key)
-        )
-        if existing is None:
+        if dedupe_key:
+            existing = session.scalar(
+                select(ActionRequest).where(ActionRequest.dedupe_key == dedupe_key)
+            )
+            if existing is not None:
+                return existing
+        twin = _open_twin(session, kind, target_id) if open_key is not None else None
+        if twin is None:
             raise
-        return existing
+        return _join(session, actor, twin, reason, rule_id, params)
     audit.record(
         session,
         actor,

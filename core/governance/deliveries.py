@@ -12,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.adapters import outbox
+from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.config import Settings
 from core.governance import audit
 from core.governance.auth import SYSTEM_ACTOR
@@ -73,5 +74,9 @@ def deliver(
     now: datetime | None = None,
     timeout: float = outbox.TIMEOUT_SECONDS,
 ) -> outbox.DeliveryReport:
-    """Run the outbox with every outcome recorded (the job and the page call this)."""
-    return outbox.deliver(Session, settings, now=now, timeout=timeout, observe=record_delivery)
+    """Run the outbox with every outcome recorded (the job and the page call this); with a
+    Stripe key, each customer message is held against the Stripe object as it is now."""
+    fetch = StripeGateway(make_client(settings)).retrieve if settings.stripe_api_key else None
+    return outbox.deliver(
+        Session, settings, now=now, timeout=timeout, observe=record_delivery, fetch=fetch
+    )

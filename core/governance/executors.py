@@ -58,15 +58,18 @@ def _refund_result(refund: dict[str, Any], note: str = "") -> dict[str, Any]:
     }
 
 
-def _check_approvals_against_stripe(ctx: ExecutionContext, amount: int, currency: Any) -> None:
+def _check_approvals_against_stripe(
+    ctx: ExecutionContext, amount: int, currency: Any, what: str = "charge"
+) -> None:
     """The approvals must cover what Stripe says will move, not what the request said: a
-    refund without an amount is the charge's whole refundable remainder, and the currency is
-    the charge's. Fewer approvers than the policy needs for that, or another currency: stop."""
+    refund without an amount is the charge's whole refundable remainder, a dispute accepted
+    loses its whole amount, and the currency is Stripe's. Fewer approvers than the policy needs
+    for that, or another currency: stop."""
     asked = _param(ctx, "currency")
     if asked and currency and str(asked).lower() != str(currency).lower():
         ctx.supersede(
-            f"The request says {str(asked).upper()} but the charge is in "
-            f"{str(currency).upper()}; request again in the charge's currency."
+            f"The request says {str(asked).upper()} but the {what} is in "
+            f"{str(currency).upper()}; request again in the {what}'s currency."
         )
     rules = load_policy(ctx.settings.policy_file).for_action(ctx.action.action_type)
     needed = rules.required_approvals(amount, str(currency or ""))
@@ -77,8 +80,9 @@ def _check_approvals_against_stripe(ctx: ExecutionContext, amount: int, currency
     }
     if needed > min(ctx.action.required_approvals, len(approvers)):
         limit = rules.threshold(str(currency or ""))
+        moved = "refunded" if what == "charge" else "lost by accepting the dispute"
         ctx.supersede(
-            f"{format_money(amount, currency)} would be refunded, above the "
+            f"{format_money(amount, currency)} would be {moved}, above the "
             f"{format_money(limit, currency)} that one approver may allow; request it again "
             "with the amount so that two approvers decide."
         )
@@ -205,8 +209,25 @@ def _open_dispute(ctx: ExecutionContext) -> dict[str, Any]:
 
 @executor(T.ACCEPT_DISPUTE, default=True)
 def accept_dispute(ctx: ExecutionContext) -> dict[str, Any]:
-    """Accept the dispute as lost (POST /close); cannot be undone."""
+    """Accept the dispute as lost (POST /close); cannot be undone.
+
+    The approvals needed come from the dispute's amount as Stripe reports it now. Past Stripe's
+    key window, a dispute already lost is what an earlier attempt did: done, not closed again."""
+    dispute_id = str(_param(ctx, "dispute") or ctx.action.target_id)
+    if ctx.is_retry and not ctx.key_is_fresh:
+        seen = ctx.gateway.retrieve("disputes", dispute_id)
+        if seen.get("status") == "lost":
+            return {
+                "summary": f"Dispute {dispute_id} is already lost (accepted by an earlier "
+                "attempt); nothing sent again",
+                "dispute": dispute_id,
+                "status": "lost",
+            }
     dispute = _open_dispute(ctx)
+    if not (ctx.is_retry and ctx.key_is_fresh):
+        _check_approvals_against_stripe(
+            ctx, int(dispute.get("amount") or 0), dispute.get("currency"), "dispute"
+        )
     closed = ctx.gateway.close_dispute(dispute["id"], idempotency_key=ctx.idempotency_key)
     return {
         "summary": f"Accepted dispute {closed['id']}; it is now {closed.get('status')}",
@@ -221,6 +242,14 @@ def cancel_subscription(ctx: ExecutionContext) -> dict[str, Any]:
     sub_id = str(_param(ctx, "subscription") or ctx.action.target_id)
     if not (ctx.is_retry and ctx.key_is_fresh):
         status = ctx.gateway.retrieve("subscriptions", sub_id).get("status")
+        if status == "canceled" and ctx.is_retry:
+            # Stripe forgot the key; an earlier attempt (whose answer was lost) canceled it.
+            return {
+                "summary": f"{sub_id} is already canceled (by an earlier attempt or meanwhile); "
+                "nothing sent again",
+                "subscription": sub_id,
+                "status": status,
+            }
         if status in ("canceled", "incomplete_expired"):
             ctx.supersede(f"Subscription {sub_id} is already '{status}'.")
     sub = ctx.gateway.cancel_subscription(
@@ -241,7 +270,16 @@ def retry_invoice_payment(ctx: ExecutionContext) -> dict[str, Any]:
     """Try to collect an open invoice now; a decline fails the action with Stripe's message."""
     invoice_id = str(_param(ctx, "invoice") or ctx.action.target_id)
     if not (ctx.is_retry and ctx.key_is_fresh):
-        status = ctx.gateway.retrieve("invoices", invoice_id).get("status")
+        found = ctx.gateway.retrieve("invoices", invoice_id)
+        status = found.get("status")
+        if status == "paid" and ctx.is_retry:
+            # Stripe forgot the key; the invoice is paid, by an earlier attempt or meanwhile.
+            return {
+                "summary": f"Invoice {invoice_id} is already paid; nothing collected again",
+                "invoice": invoice_id,
+                "status": status,
+                "amount_paid": found.get("amount_paid"),
+            }
         if status != "open":
             ctx.supersede(
                 f"Invoice {invoice_id} is '{status}' now, so there is nothing to collect."

@@ -65,6 +65,9 @@ class ActionRequest(Base):
     # bumped by every conditional UPDATE: the optimistic lock behind "exactly one transition"
     version: Mapped[int] = mapped_column(Integer, default=1)
     dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # "<type>:<target>" while a joining request is open (requested, approved or executing), NULL
+    # once it ends: the unique index makes "one open request per need" hold under races too
+    open_key: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     key_saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -81,6 +84,7 @@ class ActionRequest(Base):
     __table_args__ = (
         Index("ix_action_requests_status_created_at", "status", "created_at"),
         Index("ix_action_requests_target_id", "target_id"),
+        Index("uq_action_requests_open_key", "open_key", unique=True),
     )
 
 

@@ -151,3 +151,56 @@ def test_a_recipient_with_a_line_break_fails_and_the_next_message_is_delivered(
             select(AuditEntry.action).where(AuditEntry.target == f"outbox:{poisoned}")
         )
         assert list(audited) == ["outbox.failed"]
+
+
+def test_a_payment_the_desk_has_not_synced_yet_still_stops_the_email(
+    Session: Any, stripe_settings: Settings, sandbox: Any
+) -> None:
+    gw = StripeGateway(make_client(stripe_settings))
+    failed = simulate(sandbox, "payment_failed")
+    sync_events(Session, gw, failed["events"])
+    invoice_id = failed["invoice"]
+    action_id = approved_dunning_email(Session, stripe_settings, invoice_id)
+    simulate(sandbox, "invoice_paid", invoice=invoice_id)  # paid in Stripe, not synced
+    with Session() as s:
+        case = s.scalars(select(RecoveryCase).where(RecoveryCase.invoice_id == invoice_id)).one()
+        assert case.status == "open"  # the desk does not know yet
+
+    with smtp_server() as (port, received):
+        settings = settings_for(
+            stripe_settings.database_url,
+            SMTP_URL=f"smtp://127.0.0.1:{port}",
+            STRIPE_API_KEY=SANDBOX_KEY,
+            STRIPE_API_BASE=sandbox.url,
+        )
+        assert deliveries.deliver(Session, settings, timeout=5).counts == {"superseded": 1}
+        assert received == []
+    with Session() as s:
+        msg = s.scalars(select(OutboxMessage)).one()
+        assert msg.status == "superseded"
+        assert f"Invoice {invoice_id} is 'paid' in Stripe now" in (msg.last_error or "")
+        action = s.get(ActionRequest, action_id)
+        assert action is not None and (action.outcome_note or "").startswith("Email not sent:")
+
+
+def test_a_message_waits_when_stripe_cannot_be_read(
+    Session: Any, stripe_settings: Settings, sandbox: Any
+) -> None:
+    gw = StripeGateway(make_client(stripe_settings))
+    failed = simulate(sandbox, "payment_failed")
+    sync_events(Session, gw, failed["events"])
+    approved_dunning_email(Session, stripe_settings, failed["invoice"])
+    with smtp_server() as (port, received):
+        settings = settings_for(
+            stripe_settings.database_url,
+            SMTP_URL=f"smtp://127.0.0.1:{port}",
+            STRIPE_API_KEY=SANDBOX_KEY,
+            STRIPE_API_BASE="http://127.0.0.1:9",  # nothing listens: Stripe cannot be reached
+        )
+        assert deliveries.deliver(Session, settings, timeout=5).counts == {"retrying": 1}
+        assert received == []
+    with Session() as s:
+        msg = s.scalars(select(OutboxMessage)).one()
+        assert msg.status == "pending" and "could not re-read it in Stripe" in (
+            msg.last_error or ""
+        )

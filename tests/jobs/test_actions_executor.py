@@ -16,6 +16,7 @@ import requests
 
 from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.config import CRASH_ENV, Secret, Settings
+from core.db import make_engine, make_sessionmaker
 from core.errors import CoreError
 from core.governance import actions, audit
 from core.governance import queries as action_queries
@@ -23,6 +24,7 @@ from core.governance.actions import request_action
 from core.governance.executor import (
     METADATA_IDEMPOTENCY,
     METADATA_KEY,
+    claim,
     execute_action,
     run_now,
     run_pending,
@@ -379,3 +381,66 @@ def test_a_read_only_key_returns_the_action_without_spending_the_approval(
     # Once the key is fixed, "Run now" carries it out with the same approval.
     assert run_now(Session, settings, team["operator"], action_id) == "succeeded"
     assert [r["amount"] for r in refunds_of(gw, charge["id"])] == [400]
+
+
+def test_accepting_a_dispute_needs_the_approvers_for_its_amount_in_stripe(
+    Session: Any, settings: Settings, sandbox: Any, gw: StripeGateway, team: dict[str, Any]
+) -> None:
+    # The shipped policy: accepting a dispute above $1,000.00 needs two approvers. The request
+    # says $10.00; Stripe says what the dispute is worth.
+    charge = _big_charge(gw, 100_000)
+    dispute_id = simulate(sandbox, "dispute_created", charge=charge["id"])["dispute"]
+    assert gw.retrieve("disputes", dispute_id)["amount"] > 100_000
+    with Session.begin() as s:
+        action = request_action(
+            s,
+            team["operator"],
+            action_type="accept_dispute",
+            target_id=dispute_id,
+            params={"dispute": dispute_id},
+            reason="not worth fighting",
+            evidence={"amount": 1000, "currency": "usd"},
+        )
+        assert action.required_approvals == 1
+        action_id = action.id
+    with Session.begin() as s:
+        assert actions.approve(s, team["approver"], action_id, "ok").status == "approved"
+    assert execute_action(Session, settings, action_id) == "superseded"
+    with Session() as s:
+        assert "two approvers" in (action_queries.get_action(s, action_id).outcome_note or "")
+    assert gw.retrieve("disputes", dispute_id)["status"] == "needs_response"  # not accepted
+
+
+def test_while_one_runner_holds_an_action_racing_runners_never_run_it(
+    Session: Any, settings: Settings, gw: StripeGateway, team: dict[str, Any], db_url: str
+) -> None:
+    """The lease, on SQLite as on PostgreSQL: a runner has claimed the action and is mid-call;
+    eight other processes (each its own engine and connections) try to run it at the same
+    instant. None may: the claim is the only thing standing between them and a second call."""
+    charge = fresh_charge(gw)
+    action_id = approved_refund(Session, team, charge, amount=250)
+    assert claim(Session, action_id)  # the first runner holds it now
+    barrier = threading.Barrier(8)
+    outcomes: list[str | None] = []
+    lock = threading.Lock()
+
+    def racer() -> None:
+        engine = make_engine(db_url)
+        try:
+            own = make_sessionmaker(engine, settings.audit_key)
+            barrier.wait()
+            got = execute_action(own, settings, action_id)
+        finally:
+            engine.dispose()
+        with lock:
+            outcomes.append(got)
+
+    threads = [threading.Thread(target=racer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes == [None] * 8
+    assert refunds_of(gw, charge["id"]) == []  # nobody called Stripe behind the holder's back
+    with Session() as s:
+        assert action_queries.get_action(s, action_id).status == "executing"

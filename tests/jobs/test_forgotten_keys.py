@@ -18,6 +18,7 @@ from core.errors import StripeUnavailable
 from core.governance import actions
 from core.governance.actions import request_action
 from core.governance.executor import METADATA_IDEMPOTENCY, execute_action
+from core.models.governance import ActionRequest
 from tests.conftest import settings_for
 from tests.support.governance import make_team
 from tests.support.sandbox import SANDBOX_KEY, running_sandbox
@@ -43,6 +44,16 @@ class LostAnswer(StripeGateway):
     def create_customer_balance_transaction(self, customer_id: str, **kw: Any) -> dict[str, Any]:
         made = super().create_customer_balance_transaction(customer_id, **kw)
         self._lose("credit")
+        return made
+
+    def cancel_subscription(self, subscription_id: str, **kw: Any) -> dict[str, Any]:
+        made = super().cancel_subscription(subscription_id, **kw)
+        self._lose("cancel")
+        return made
+
+    def pay_invoice(self, invoice_id: str, **kw: Any) -> dict[str, Any]:
+        made = super().pay_invoice(invoice_id, **kw)
+        self._lose("retry")
         return made
 
 
@@ -125,3 +136,51 @@ def test_a_credit_is_not_made_twice_after_the_key_is_forgotten(env: Any) -> None
     )
     ours = [t for t in page["data"] if (t.get("metadata") or {}).get(METADATA_IDEMPOTENCY)]
     assert [t["amount"] for t in ours] == [-700]
+
+
+def _writes(server: Any, route: str) -> int:
+    return sum(
+        n for r, n in control(server.url, "stats")["requests_by_route"].items() if route in r
+    )
+
+
+def _approved(Session: Any, team: Any, kind: str, target: str, params: dict[str, Any]) -> int:
+    with Session.begin() as s:
+        action = request_action(
+            s, team["operator"], action_type=kind, target_id=target, params=params, reason="asked"
+        )
+        action_id = action.id
+    with Session.begin() as s:
+        actions.approve(s, team["approver"], action_id, "ok")
+    return action_id
+
+
+def test_a_cancellation_is_done_not_failed_after_the_key_is_forgotten(env: Any) -> None:
+    server, settings, Session, team, gw = env
+    sub = next(
+        s for s in gw.list_page("subscriptions", {"limit": 100})["data"] if s["status"] == "active"
+    )
+    action_id = _approved(Session, team, "cancel_subscription", sub["id"], {})
+    before = _writes(server, "DELETE /v1/subscriptions")
+    assert _run_twice_across_the_window(server, settings, Session, action_id) == "succeeded"
+    assert gw.retrieve("subscriptions", sub["id"])["status"] == "canceled"
+    assert _writes(server, "DELETE /v1/subscriptions") == before + 1  # canceled once
+    with Session() as s:
+        note = s.get(ActionRequest, action_id).outcome_note or ""
+    assert "already canceled" in note
+
+
+def test_an_invoice_retry_is_done_with_the_reason_after_the_key_is_forgotten(env: Any) -> None:
+    server, settings, Session, team, gw = env
+    invoice = control(server.url, "simulate/payment_failed", {"decline_code": "insufficient_funds"})
+    invoice_id = invoice["invoice"]
+    action_id = _approved(Session, team, "retry_invoice_payment", invoice_id, {})
+    before = _writes(server, "/pay")
+    result = _run_twice_across_the_window(server, settings, Session, action_id)
+    with Session() as s:
+        action = s.get(ActionRequest, action_id)
+        assert action is not None
+        outcome = (action.status, action.outcome_note or action.last_error or "")
+    assert gw.retrieve("invoices", invoice_id)["status"] == "paid"
+    assert result == "succeeded" and "already paid" in outcome[1], outcome
+    assert _writes(server, "/pay") == before + 1  # collected once
