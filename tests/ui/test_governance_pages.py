@@ -130,10 +130,20 @@ def test_audit_log_filters_exports_and_flags_a_broken_chain(
     assert "audit chain intact" in at.success[0].value
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 7  # 5 users + 2 requests
     at.selectbox[0].select("operator").run()
-    assert list(at.dataframe[0].value["action"]) == [
-        "action.requested",
-        "action.requested",
+    happened = list(at.dataframe[0].value["What happened"])
+    assert happened == [
+        "operator asked for an e-mail to a customer.",
+        "operator asked for a refund of $42.00.",
+    ], happened
+    assert "{" not in " ".join(happened)  # sentences, not dictionaries
+    at.selectbox[0].select("(all)").run()
+    at.text_input[0].input("refund").run()
+    assert list(at.dataframe[0].value["What happened"]) == [
+        "operator asked for a refund of $42.00."
     ]
+    at.text_input[0].input("42.00").run()
+    assert list(at.dataframe[0].value["#"]) == [6]  # the refund request
+    assert '"refund"' in at.json[1].value  # the stored record stays at hand (after)
     assert at.get("download_button")
     with world["Session"].begin() as s:
         s.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = 2"))
