@@ -96,7 +96,13 @@ with board_tab:
                     "Staged packet v{result.version} on Stripe (not submitted).",
                 )
 
-            c1.button("Stage to Stripe (submit=false)", on_click=_stage, key="stage")
+            c1.button(
+                "Save to Stripe as a draft",
+                on_click=_stage,
+                key="stage",
+                help="Uploads the packet to the dispute on Stripe without submitting it; "
+                "submitting needs an approval.",
+            )
             c2.button(
                 "Request submission",
                 key="request_submit",

@@ -110,6 +110,20 @@ def test_a_money_move_asks_for_confirmation_in_a_dialog(world: dict[str, Any]) -
         assert action_queries.get_action(s, world["refund"]).status == "approved"
 
 
+def test_first_of_two_approvals_says_how_many_are_still_needed(world: dict[str, Any]) -> None:
+    with world["Session"].begin() as s:
+        big = make_refund_request(
+            s, world["team"]["operator"], "ch_ui_big", amount=75_000, rule_id="refunds.duplicate"
+        ).id
+    at = page("approvals.py", world["team"]["approver"])
+    at.text_input(key=f"reason-{big}").input("large duplicate confirmed")
+    at.button(key=f"approve-{big}").click().run()
+    at.button(key=f"confirm-{big}").click().run()
+    assert not at.exception
+    messages = [m.value for m in at.success]
+    assert f"Action #{big}: approved by 1 of 2; waiting for 1 more approver." in messages, messages
+
+
 def test_reject_requires_a_reason_and_the_requester_sees_nothing_to_approve(
     world: dict[str, Any],
 ) -> None:
