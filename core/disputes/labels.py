@@ -26,6 +26,8 @@ STATUS_LABELS = {
     "warning_closed": "Inquiry closed",
     "needs_response": "Needs response",
     "under_review": "Under review",
+    "appeal_needs_response": "Appeal — needs response",
+    "appeal_under_review": "Appeal — under review",
     "won": "Won",
     "lost": "Lost",
     "prevented": "Prevented",

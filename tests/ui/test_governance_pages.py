@@ -171,6 +171,8 @@ def test_users_page_is_for_admins_and_adds_a_user(world: dict[str, Any]) -> None
     assert "Only admins" in denied.error[0].value
     at = page("users.py", world["team"]["admin"])
     assert not at.exception and "2026.11.1+" in markdown(at)
+    rules = {r["action"]: r["two approvers above"] for _, r in at.dataframe[-1].value.iterrows()}
+    assert rules["refund"] == "500.00 (any currency); ¥75,000; 700,000 KRW", rules
     at.text_input[0].input("newbie")
     at.button[0].click().run()
     assert not at.exception
