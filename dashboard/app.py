@@ -46,7 +46,8 @@ def main() -> None:
             str(ROOT / spec.file), title=spec.title, icon=spec.icon, default=spec.default
         )
         groups.setdefault(spec.section, []).append(page)
-    nav = st.navigation({s: groups[s] for s in SECTIONS if s in groups})
+    # expanded: every page stays listed; collapsed, the last section (Admin) hid behind "View more".
+    nav = st.navigation({s: groups[s] for s in SECTIONS if s in groups}, expanded=True)
     render_sidebar(settings, actor)  # mode, account, database, time zone, user, sign-out
     loading = first_load_status(settings.database_url, tuple(settings.stripe_accounts))
     if loading is not None:

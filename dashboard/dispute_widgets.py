@@ -17,6 +17,7 @@ from core.disputes.deadlines import URGENCY_COLOURS, Urgency, deadline_text
 from core.disputes.evidence.checklist import TEXT_LIMIT
 from core.disputes.evidence.narrative import describe
 from core.disputes.evidence.packet import Packet
+from core.disputes.labels import reason_label, status_label
 from core.errors import CoreError
 from core.governance.auth import Actor
 from core.governance.policy import Policy
@@ -41,6 +42,13 @@ URGENCY_LABEL = {
 BOARD_LIMIT = 300  # rows the board draws; the rest are older or answered
 
 
+def dispute_choice(row: BoardRow, names: dict[str, str]) -> str:
+    """How the dispute picker names a dispute: customer — amount — reason (dp_…)."""
+    who = names.get(row.customer_id or "", "Unknown customer")
+    money = format_money(row.amount, row.currency)
+    return f"{who} — {money} — {reason_label(row.reason)} ({row.dispute_id})"
+
+
 def board_table(rows: list[BoardRow], tz: str, now: int, mode: str = "sandbox") -> None:
     """The deadline board, most urgent unanswered dispute first, coloured by urgency."""
     if not rows:
@@ -57,8 +65,8 @@ def board_table(rows: list[BoardRow], tz: str, now: int, mode: str = "sandbox") 
             "Countdown": [r.countdown for r in rows],
             "Due (team time)": [deadline_text(r.due_by, now, tz) for r in rows],
             "Amount": [format_money(r.amount, r.currency) for r in rows],
-            "Reason": [r.reason for r in rows],
-            "Status": [r.status for r in rows],
+            "Reason": [reason_label(r.reason) for r in rows],
+            "Status": [status_label(r.status) for r in rows],
             "Owner": [r.owner or "— unowned" for r in rows],
             "Evidence": [r.completeness for r in rows],
             "Priority": [r.priority for r in rows],

@@ -93,3 +93,28 @@ def stripe_link(object_id: str | None, mode: str, account: str = "") -> str:
         return "—"
     url = stripe_url(object_id, mode, account)
     return f"[`{object_id}`]({url})" if url else f"`{object_id}`"
+
+
+def threshold_text(limit: int | None, by_currency: Mapping[str, int]) -> str:
+    """A two-approver threshold in major units: '500.00 (any currency); ¥75,000; 700,000 KRW'."""
+    if limit is None:
+        return "—"
+    base = f"{limit / 100:,.2f} (any currency)"
+    others = [format_money(v, c) for c, v in sorted(by_currency.items())]
+    return "; ".join([base, *others])
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 invoice', '3 invoices' (the count with thousands separators)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def approval_outcome(action_id: int, status: str, given: int, required: int) -> str:
+    """What an approver reads after approving: done, or how many approvals are still needed."""
+    if status == "requested" and required > given:
+        more = required - given
+        return (
+            f"Action #{action_id}: approved by {given} of {required}; "
+            f"waiting for {plural(more, 'more approver')}."
+        )
+    return f"Action #{action_id} is now {status}."

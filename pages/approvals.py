@@ -9,7 +9,7 @@ from core.governance import queries as action_queries
 from core.governance.executor import run_now
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
-from dashboard.format import md_text
+from dashboard.format import approval_outcome, md_text
 from dashboard.widgets import (
     flash,
     is_money_move,
@@ -35,7 +35,12 @@ def decide(action_id: int, approve: bool, reason: str) -> None:
     with shows_errors(), Session.begin() as session:
         if approve:
             done = actions.approve(session, actor, action_id, reason, policy=get_policy())
-            flash("success", f"Action #{action_id} is now {done.status}.")
+            given = sum(
+                a.decision == "approve" for a in action_queries.approvals_of(session, action_id)
+            )
+            flash(
+                "success", approval_outcome(action_id, done.status, given, done.required_approvals)
+            )
         else:
             actions.reject(session, actor, action_id, reason, policy=get_policy())
             flash("success", f"Action #{action_id} was rejected.")

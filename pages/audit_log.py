@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 import streamlit as st
 
 from core.governance import audit
+from core.governance.audit_text import customer_names, describe, ids_of
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.sign_in_widgets import failed_sign_ins
@@ -99,7 +100,7 @@ failed_sign_ins(Session, settings)
 actors, prefixes = filter_choices(settings.database_url)
 
 c1, c2, c3, c4 = st.columns(4)
-text = c1.text_input("Search", placeholder="actor, action or target")
+text = c1.text_input("Search", placeholder="refund, a customer, 175.10, a user…")
 actor = c2.selectbox("Actor", ["(all)", *actors])
 action = c3.selectbox("Action", ["(all)", *prefixes])
 target = c4.text_input("Target", placeholder="action:12, user:pat, ch_…")
@@ -133,23 +134,36 @@ st.caption(
     if entries
     else "No entry matches these filters; widen the dates or clear the search."
 )
+with Session() as session:
+    names = customer_names(session, [i for e in entries for i in ids_of(e)])
 st.dataframe(
     [
         {
+            "When": when(e.at, settings.tz),
+            "What happened": describe(e, names),
+            "Who": f"{e.actor} ({e.actor_role})",
             "#": e.id,
-            "when": when(e.at, settings.tz),
-            "actor": e.actor,
-            "role": e.actor_role,
-            "action": e.action,
-            "target": e.target,
-            "before": str(e.before or ""),
-            "after": str(e.after or ""),
         }
         for e in entries
     ],
     hide_index=True,
     width="stretch",
+    column_config={"What happened": st.column_config.TextColumn(width="large")},
 )
+if entries:
+    with st.expander("Details of one entry (the stored record)"):
+        pick = st.selectbox(
+            "Entry",
+            entries,
+            format_func=lambda e: f"#{e.id} · {describe(e, names)}",
+            key="audit_detail",
+        )
+        st.caption(f"Action code `{pick.action}` · target `{pick.target}` · hash `{pick.hash}`")
+        before, after = st.columns(2)
+        before.markdown("**Before**")
+        before.json(pick.before or {})
+        after.markdown("**After**")
+        after.json(pick.after or {})
 newer, older, export = st.columns([1, 1, 3])
 if newer.button("← Newer", disabled=not cursors):
     cursors.pop()

@@ -14,11 +14,13 @@ from core.disputes.analytics import dispute_rate, outcomes, time_to_submission
 from core.disputes.cases import board, config, get_case
 from core.disputes.evidence.packet import build_packet
 from core.disputes.evidence.pdf import render_pdf
+from core.disputes.labels import reason_label, status_label
 from core.errors import CoreError
+from core.governance.audit_text import customer_names
 from dashboard import dispute_widgets as w
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
-from dashboard.format import md_text
+from dashboard.format import md_text, stripe_link
 
 actor = require_user()
 settings = get_settings()
@@ -43,16 +45,26 @@ with board_tab:
     st.caption(f"Deadlines in {tz}. The most urgent dispute that still needs an answer is on top.")
     w.board_table(rows, tz, now, mode=settings.stripe_mode)
     if rows:
+        with get_sessionmaker()() as session:
+            names = customer_names(session, [r.customer_id for r in rows if r.customer_id])
+        by_id = {r.dispute_id: r for r in rows}
         dispute_id = st.selectbox(
-            "Open a dispute", [r.dispute_id for r in rows], key="dispute_pick"
+            "Open a dispute",
+            list(by_id),
+            key="dispute_pick",
+            format_func=lambda d: w.dispute_choice(by_id[d], names),
         )
         with get_sessionmaker()() as session:
             case = get_case(session, dispute_id)
             packet = build_packet(session, case, cfg, now)
-        st.header(md_text(f"{dispute_id} · {case.reason} · {case.status}"))
+        who = names.get(case.customer_id or "", "Unknown customer")
+        st.header(md_text(f"{who} · {reason_label(case.reason)} · {status_label(case.status)}"))
+        mode = settings.stripe_mode
         st.caption(
-            f"Customer {md_text(case.customer_id or 'unknown')} · charge {md_text(case.charge_id)} · "
-            f"owner {md_text(case.owner or 'none')}"
+            f"Dispute {stripe_link(dispute_id, mode, case.account)} · customer "
+            f"{stripe_link(case.customer_id, mode, case.account)} · charge "
+            f"{stripe_link(case.charge_id, mode, case.account)} · owner "
+            f"{md_text(case.owner or 'none')}"
         )
         w.case_summary(case, packet, tz, now)
         w.narrative_status(packet)
@@ -96,7 +108,13 @@ with board_tab:
                     "Staged packet v{result.version} on Stripe (not submitted).",
                 )
 
-            c1.button("Stage to Stripe (submit=false)", on_click=_stage, key="stage")
+            c1.button(
+                "Save to Stripe as a draft",
+                on_click=_stage,
+                key="stage",
+                help="Uploads the packet to the dispute on Stripe without submitting it; "
+                "submitting needs an approval.",
+            )
             c2.button(
                 "Request submission",
                 key="request_submit",

@@ -11,8 +11,11 @@ from dashboard.context import get_sessionmaker, get_settings
 from dashboard.shell import endpoint_label, sees_infrastructure
 
 settings = get_settings()
-st.title("Ledgerdesk")
-st.caption("Finance operations for your Stripe account: recovery, disputes, books and drift.")
+st.title("Connection")
+st.caption(
+    "What Ledgerdesk is connected to. Finance operations for your Stripe account: recovery, "
+    "disputes, books and drift."
+)
 
 mode_label = {
     "sandbox": "the built-in sandbox (demo data, no real money)",

@@ -74,7 +74,7 @@ def tiles() -> None:
         _tile(
             "Recovered this month",
             fmt.amounts(ov.recovered_amounts, empty="nothing yet"),
-            f"{fmt.number(ov.recovered_this_month)} invoices paid after a failure",
+            f"{fmt.plural(ov.recovered_this_month, 'invoice')} paid after a failure",
             "Failed payments",
             "Recovery analytics",
         )
@@ -104,7 +104,7 @@ def tiles() -> None:
             "No drift counts recorded yet: open Drift and record today's counts."
             if d.day is None
             else f"As of {d.day:%Y-%m-%d}: "
-            + (", ".join(f"{c} {n:,}" for c, n in d.worst) or "all checks agree")
+            + ("; ".join(f"{title}: {n:,}" for title, n in d.worst) or "all checks agree")
         )
         _tile("Drift alarms", fmt.number(d.alarms) if d.day else "—", detail, "pages/drift.py",
               "Open drift")  # fmt: skip

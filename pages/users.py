@@ -7,6 +7,7 @@ import streamlit as st
 from core.governance import auth
 from core.governance.auth import Role
 from core.governance.policy import load_policy
+from dashboard import format as fmt
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.widgets import flash, show_flash, shows_errors, when
@@ -94,7 +95,11 @@ with tab_policy, shows_errors():
                 "approval": "yes" if p.approval else "no (internal)",
                 "who approves": ", ".join(p.roles),
                 "who requests": ", ".join(p.request_roles),
-                "two approvers above": p.two_approvers_above if p.approval else None,
+                "two approvers above": fmt.threshold_text(
+                    p.two_approvers_above, p.two_approvers_above_by_currency
+                )
+                if p.approval
+                else "—",
                 "expires after (h)": p.expires_after_hours,
             }
             for p in policy.actions.values()
@@ -102,6 +107,9 @@ with tab_policy, shows_errors():
         hide_index=True,
         width="stretch",
     )
-    st.caption("Amounts in minor units (cents). A requester never approves their own request.")
+    st.caption(
+        "Amounts in the action's currency (e.g. 500.00 = $500.00 or €500.00). "
+        "A requester never approves their own request."
+    )
     with st.expander("Policy file"):
         st.code(settings.policy_file.read_text(encoding="utf-8"), language="toml")

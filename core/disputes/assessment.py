@@ -44,7 +44,11 @@ def assess(
     won, lost = win_history(session, case.account, case.reason)
     chance = win_chance(case.reason, packet.kinds, won=won, lost=lost)
     rec = fight_or_accept(
-        case.amount, chance, counter_fee=cfg.counter_fee, handling_cost=cfg.handling_cost
+        case.amount,
+        chance,
+        counter_fee=cfg.counter_fee,
+        handling_cost=cfg.handling_cost,
+        currency=case.currency,
     )
     customer_value = sum(
         int(c.get("amount") or 0) - int(c.get("amount_refunded") or 0)
@@ -59,6 +63,7 @@ def assess(
             customer_value=customer_value,
             win_chance=chance.value,
             answered=case.answered,
+            currency=case.currency,
         )
     )
     case.evidence_completeness = round(packet.checklist.completeness, 3)

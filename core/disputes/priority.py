@@ -13,6 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from core.disputes.labels import reason_label
+from core.money import format_money
+
 DEFAULT_COUNTER_FEE = 1500  # minor units; Stripe's dispute counter fee in USD
 DEFAULT_HANDLING_COST = 2500  # minor units; staff time to assemble and review a packet
 HISTORY_WEIGHT = 6  # pseudo-disputes the evidence estimate counts for against real history
@@ -83,17 +86,18 @@ class WinChance:
 def win_chance(reason: str, kinds: frozenset[str], *, won: int = 0, lost: int = 0) -> WinChance:
     """Estimate the chance of winning from the proof available and the account's history."""
     base = BASE_WIN_RATE.get(reason, DEFAULT_BASE_WIN_RATE)
-    lines = [f"base rate for {reason}: {base:.0%}"]
+    lines = [f"Disputes for “{reason_label(reason).lower()}” are won {base:.0%} of the time."]
     p = base
     for kind, uplift in EVIDENCE_UPLIFT.get(reason, GENERAL_UPLIFT).items():
         if kind in kinds:
             p += uplift
-            lines.append(f"+{uplift:.0%} {KIND_LABELS.get(kind, kind)}")
+            lines.append(f"{KIND_LABELS.get(kind, kind).capitalize()} adds {uplift:.0%}.")
     p = min(p, MAX_WIN_CHANCE)
     if won + lost > 0:
         blended = (p * HISTORY_WEIGHT + won) / (HISTORY_WEIGHT + won + lost)
         lines.append(
-            f"blended with this account's {reason} history ({won} won / {lost} lost): {blended:.0%}"
+            f"Blended with this account's history for this reason ({won} won, {lost} lost): "
+            f"{blended:.0%}."
         )
         p = blended
     return WinChance(round(p, 4), tuple(lines))
@@ -115,15 +119,23 @@ def fight_or_accept(
     *,
     counter_fee: int = DEFAULT_COUNTER_FEE,
     handling_cost: int = DEFAULT_HANDLING_COST,
+    currency: str = "usd",
 ) -> Recommendation:
     """Recommend accepting when fighting is worth less than nothing."""
     ev = round(chance.value * amount) - counter_fee - handling_cost
     action = "fight" if ev >= 0 else "accept"
+
+    def money(value: int) -> str:
+        return format_money(value, currency)
+
     lines = (
         *chance.explanation,
-        f"expected value = {chance.value:.0%} × {amount} − fee {counter_fee} − handling "
-        f"{handling_cost} = {ev}",
-        "fighting is worth it" if ev >= 0 else "fighting is worth less than nothing: accept",
+        f"Fighting is worth {money(ev)}: {chance.value:.0%} × {money(amount)} = "
+        f"{money(round(chance.value * amount))}, less the {money(counter_fee)} dispute fee and "
+        f"{money(handling_cost)} handling cost.",
+        "Fighting is worth it."
+        if ev >= 0
+        else "Fighting is worth less than nothing: accept the dispute.",
     )
     return Recommendation(action, ev, chance.value, lines)
 
@@ -138,6 +150,7 @@ class PriorityInputs:
     customer_value: int = 0  # minor units paid by the customer so far
     win_chance: float = 0.0
     answered: bool = False
+    currency: str = "usd"
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,11 @@ class Priority:
 def priority(inputs: PriorityInputs) -> Priority:
     """Score a dispute: amount, deadline, customer value and evidence strength."""
     if inputs.answered or inputs.hours_left is None:
-        why = "evidence submitted or case closed" if inputs.answered else "no response possible"
+        why = (
+            "Evidence is submitted or the case is closed."
+            if inputs.answered
+            else "No response is possible."
+        )
         return Priority(0, (why,))
     # Amount: logarithmic so a 10x larger dispute is not 10x more urgent; 10,000.00 → full 35.
     amount_pts = min(35.0, 35 * math.log10(max(inputs.amount, 100) / 100) / 4)
@@ -160,10 +177,19 @@ def priority(inputs: PriorityInputs) -> Priority:
     value_pts = min(15.0, 15 * math.log10(max(inputs.customer_value, 100) / 100) / 4)
     evidence_pts = 20 * inputs.win_chance
     score = round(amount_pts + deadline_pts + value_pts + evidence_pts)
+    cur = inputs.currency
     lines = (
-        f"amount: {amount_pts:.0f}/35",
-        f"deadline in {hours:.0f} h: {deadline_pts:.0f}/30",
-        f"customer value: {value_pts:.0f}/15",
-        f"evidence strength ({inputs.win_chance:.0%} win chance): {evidence_pts:.0f}/20",
+        f"Amount {format_money(inputs.amount, cur)}: {amount_pts:.0f} of 35 points.",
+        f"Deadline in {_hours_text(hours)}: {deadline_pts:.0f} of 30 points.",
+        f"Customer has paid {format_money(inputs.customer_value, cur)}: "
+        f"{value_pts:.0f} of 15 points.",
+        f"Evidence strength ({inputs.win_chance:.0%} win chance): {evidence_pts:.0f} of 20 points.",
     )
     return Priority(min(100, score), lines)
+
+
+def _hours_text(hours: float) -> str:
+    """48 → '2 days', 5 → '5 hours'."""
+    if hours >= 48:
+        return f"{hours / 24:.0f} days"
+    return "1 hour" if round(hours) == 1 else f"{hours:.0f} hours"

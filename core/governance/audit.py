@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from core.adapters.cells import neutralise_text
 from core.db import AUDIT_KEY_INFO
 from core.errors import ConfigError
+from core.governance import audit_text
 from core.models.base import utcnow
 from core.models.governance import AuditEntry
 
@@ -276,7 +277,7 @@ class AuditFilter:
     date_to: datetime | None = None
 
 
-def _query(f: AuditFilter) -> Select[AuditEntry]:
+def _query(f: AuditFilter, session: Session) -> Select[AuditEntry]:
     q = select(AuditEntry)
     if f.actor:
         q = q.where(AuditEntry.actor == f.actor)
@@ -285,14 +286,8 @@ def _query(f: AuditFilter) -> Select[AuditEntry]:
     if f.target:
         q = q.where(AuditEntry.target.like(f"%{f.target}%"))
     if f.text:
-        like = f"%{f.text}%"
-        q = q.where(
-            or_(
-                AuditEntry.actor.like(like),
-                AuditEntry.action.like(like),
-                AuditEntry.target.like(like),
-            )
-        )
+        # Codes, details, customer names and amounts: what a person would type.
+        q = q.where(audit_text.text_clause(session, f.text))
     if f.date_from:
         q = q.where(AuditEntry.at >= f.date_from)
     if f.date_to:
@@ -309,7 +304,7 @@ def search(
     """Newest entries first that match the filter; `before` = (at, id) of the last row shown."""
     # Ordered by (at, id), which the `at` indexes serve directly: the database stops after
     # `limit` rows instead of sorting every match (entries are appended in time order).
-    q = _query(f)
+    q = _query(f, session)
     if before is not None:
         at, entry_id = before
         q = q.where(
@@ -342,7 +337,7 @@ def iter_csv(session: Session, f: AuditFilter | None = None) -> Iterator[str]:
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     yield buf.getvalue()
-    q = _query(f or AuditFilter()).order_by(AuditEntry.id)
+    q = _query(f or AuditFilter(), session).order_by(AuditEntry.id)
     for row in session.execute(q.execution_options(yield_per=1000)).scalars():
         buf.seek(0)
         buf.truncate()

@@ -25,12 +25,27 @@ from core.money import format_money
 from core.recovery.classification import BUCKET_LABELS, Bucket
 from core.recovery.drafting import Draft, inputs_hash, render
 from core.recovery.rules import RecoverySettings
+from core.sync.snapshots import get_object
 
 OUTSTANDING = ("draft", "edited", "requested")
 SENDABLE_CHANNELS = {"email": "send_message", "task": "create_task"}
 
 
-def draft_facts(case: RecoveryCase, cfg: RecoverySettings, tz: Any = UTC) -> dict[str, Any]:
+def invoice_reference(number: str | None, first_failed_at: int | None, tz: Any = UTC) -> str:
+    """How a message names the invoice: Stripe's invoice number (e.g. "A9WNODH8-0042"), else its
+    date — never the `in_` id, which means nothing to a customer."""
+    if number:
+        return number
+    if first_failed_at:
+        return (
+            datetime.fromtimestamp(first_failed_at, UTC).astimezone(tz).strftime("dated %B %-d, %Y")
+        )
+    return "on your account"
+
+
+def draft_facts(
+    case: RecoveryCase, cfg: RecoverySettings, tz: Any = UTC, *, invoice_number: str | None = None
+) -> dict[str, Any]:
     """The template's facts, all from Stripe data and the case (no card data)."""
     next_retry = (
         datetime.fromtimestamp(case.next_payment_attempt, UTC).astimezone(tz).strftime("%B %-d, %Y")
@@ -40,8 +55,8 @@ def draft_facts(case: RecoveryCase, cfg: RecoverySettings, tz: Any = UTC) -> dic
     return {
         "customer_name": case.customer_name,
         "customer_id": case.customer_id,
-        "account_name": case.customer_name,
-        "invoice_number": case.invoice_id,
+        "account_name": case.customer_name or case.customer_email,
+        "invoice_number": invoice_reference(invoice_number, case.first_failed_at, tz),
         "amount": format_money(case.amount_remaining or case.amount_due, case.currency),
         "hosted_invoice_url": case.hosted_invoice_url or "your billing page",
         "next_retry": next_retry,
@@ -107,7 +122,8 @@ def create_draft(
     """The draft for this case, attempt and channel; the same inputs never generate twice."""
     if case.status != "open":
         raise InvalidTransition(f"The case is {case.status}: no new drafts after it closed.")
-    facts = draft_facts(case, cfg)
+    invoice = get_object(session, case.invoice_id) or {}
+    facts = draft_facts(case, cfg, invoice_number=invoice.get("number"))
     draft = render(case.bucket, channel, case.tone, facts)
     model = llm.model if llm is not None and draft.free_parts else None
     digest = inputs_hash(
@@ -127,7 +143,10 @@ def create_draft(
             tone=draft.tone,
             free_parts=draft.free_parts,
             locked_sentences=draft.locked_sentences,
-            allowed_facts=[str(v) for v in facts.values() if isinstance(v, str | int)],
+            # Stripe ids are no words for a customer: a rewrite may not bring one in.
+            allowed_facts=[
+                str(v) for k, v in facts.items() if isinstance(v, str | int) and k != "customer_id"
+            ],
             # Only what the wording needs: the name to greet. Never card data or ticket text.
             data={"customer_name": facts["customer_name"]},
             assemble=lambda parts: draft.with_free_parts(parts).body,

@@ -101,6 +101,21 @@ def expiring_cards(session: Session, today: date, months_ahead: int = 1) -> list
     return found
 
 
+def card_facts(
+    card: ExpiringCard, account_name: str | None, cfg: RecoverySettings
+) -> dict[str, Any]:
+    """The card-update template's facts: names, the card's last digits and expiry, no ids."""
+    return {
+        "customer_name": card.name,
+        "customer_id": card.customer_id,
+        "account_name": account_name or card.name or card.email,
+        "card_last4": card.last4,
+        "card_expiry": date(card.exp_year, card.exp_month, 1).strftime("%B %Y"),
+        "update_url": "the billing page of your account",
+        "sender_name": cfg.sender_name,
+    }
+
+
 def run_predunning(session: Session, cfg: RecoverySettings, today: date | None = None) -> int:
     """Create a card-update draft per expiring card (once per card expiry); return how many."""
     today = today or datetime.now(UTC).date()
@@ -108,15 +123,7 @@ def run_predunning(session: Session, cfg: RecoverySettings, today: date | None =
     for card in expiring_cards(session, today, cfg.predunning_months_ahead):
         acct = find_account(session, card.customer_id, card.email)
         tone = str(cfg.segment(acct.segment if acct else None).get("tone", cfg.default_tone))
-        facts = {
-            "customer_name": card.name,
-            "customer_id": card.customer_id,
-            "account_name": acct.name if acct else card.name,
-            "card_last4": card.last4,
-            "card_expiry": date(card.exp_year, card.exp_month, 1).strftime("%B %Y"),
-            "update_url": "the billing page of your account",
-            "sender_name": cfg.sender_name,
-        }
+        facts = card_facts(card, acct.name if acct else None, cfg)
         draft = render("card_update", "email", tone, facts)
         key = f"predunning:{card.subscription_id}:{card.exp_year}-{card.exp_month:02d}"
         digest = inputs_hash(case_key=key, attempt=0, draft=draft, facts=facts, model=None)

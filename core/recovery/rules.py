@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.recovery.classification import NEXT_STEPS, Bucket
+from core.money import format_money
+from core.recovery.classification import BUCKET_LABELS, NEXT_STEPS, Bucket
 
 CONDITIONS = (
     "high_value",
@@ -129,11 +130,13 @@ def _fires(rule: Mapping[str, Any], f: CaseFacts, cfg: RecoverySettings) -> str 
     when = rule["when"]
     if when == "high_value":
         limit = int(rule.get("above", 100_000))
-        return f"amount due above {limit}" if f.amount_remaining > limit else None
+        above = format_money(limit, f.currency)
+        return f"the amount due is above {above}" if f.amount_remaining > limit else None
     if when == "high_customer_value":
         limit = int(rule.get("above", 200_000))
         value = f.customer_value or 0
-        return f"customer MRR above {limit}" if value > limit else None
+        above = format_money(limit, f.currency)
+        return f"the customer's MRR is above {above}" if value > limit else None
     if when == "pending_cancellation":
         return "cancellation pending" if "pending_cancellation" in f.signals else None
     if when == "open_dispute":
@@ -152,7 +155,8 @@ def _fires(rule: Mapping[str, Any], f: CaseFacts, cfg: RecoverySettings) -> str 
     if when == "enterprise_handling":
         return "CRM flag: enterprise handling" if "enterprise_handling" in f.flags else None
     if when == "bucket":
-        return f"bucket {f.bucket}" if str(f.bucket) in rule.get("in", ()) else None
+        label = BUCKET_LABELS.get(f.bucket, str(f.bucket))
+        return f"failure type: {label}" if str(f.bucket) in rule.get("in", ()) else None
     if when == "segment":
         return f"segment {f.segment}" if f.segment and f.segment in rule.get("in", ()) else None
     return None

@@ -157,12 +157,19 @@ def drift_summary(session: Session, top: int = 3) -> DriftSummary:
     if day is None:
         return DriftSummary(None, 0, 0)
     rows = session.execute(
-        select(DriftSnapshot.check, DriftSnapshot.count)
+        select(
+            DriftSnapshot.check,
+            DriftSnapshot.count,
+            DriftSnapshot.details["title"].as_string(),  # the check's title in words
+        )
         .where(DriftSnapshot.day == day, DriftSnapshot.count > 0)
         .order_by(DriftSnapshot.count.desc())
     ).all()
     return DriftSummary(
-        day, len(rows), sum(int(n) for _, n in rows), [(c, int(n)) for c, n in rows[:top]]
+        day,
+        len(rows),
+        sum(int(n) for _, n, _t in rows),
+        [(title or c.replace("_", " "), int(n)) for c, n, title in rows[:top]],
     )
 
 

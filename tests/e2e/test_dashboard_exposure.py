@@ -82,7 +82,7 @@ def test_a_page_load_requests_nothing_beyond_127_0_0_1(
     expect(page.get_by_role("heading", name="Loading from Stripe")).to_be_visible()  # not synced
     open_page(page, "Sync health")
     page.get_by_test_id("stSidebarNav").get_by_text("Connection", exact=True).click()
-    expect(page.get_by_role("heading", name="Ledgerdesk")).to_be_visible()
+    expect(page.get_by_role("heading", name="Connection")).to_be_visible()
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(1500)  # late favicons and fonts
     assert len(seen) > 10

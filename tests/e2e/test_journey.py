@@ -254,7 +254,7 @@ def _operator_works(stack: Stack, browser: Any, p: Picked) -> tuple[int, int, in
 
     # A dispute: stage the packet on Stripe (submit=false), then ask to submit it.
     op.open("Disputes")
-    op.choose("Open a dispute", p.dispute_id, re.compile(rf"^{p.dispute_id}$"))
+    op.choose("Open a dispute", p.dispute_id, re.compile(rf"\({p.dispute_id}\)$"))
     expect(page.get_by_role("heading", name=re.compile(rf"^{p.dispute_id} · "))).to_be_visible()
     op.shot("dispute-case")
     _, before_staging = stack.sandbox_requests(10**12)  # the latest seq, nothing listed
@@ -376,7 +376,7 @@ def test_operator_and_approver_work_the_desk_in_a_browser(
         timeout=90,
     )
     ap.open("Disputes")
-    ap.choose("Open a dispute", p.dispute_id, re.compile(rf"^{p.dispute_id}$"))
+    ap.choose("Open a dispute", p.dispute_id, re.compile(rf"\({p.dispute_id}\)$"))
     expect(page.get_by_text("Evidence was submitted or the dispute is closed")).to_be_visible()
     ap.shot("dispute-answered")
 

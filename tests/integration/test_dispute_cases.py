@@ -237,7 +237,7 @@ def test_an_appeal_needs_a_response_again_with_its_own_deadline_and_reminders(
         assert appeal.is_appeal and not appeal.answered
         assert appeal.outcome is None and appeal.closed_at is None  # the decision is reopened
         assert appeal.priority > 0 and appeal.due_by == appeal_due
-        assert any("deadline in 96 h" in line for line in appeal.priority_explanation)
+        assert any("Deadline in 4 days" in line for line in appeal.priority_explanation)
         [row] = [r for r in board(session, later, CFG) if r.dispute_id == case.dispute_id]
         assert row.urgency == "soon" and row.countdown == "4 d 0 h left"
         assert status_counts(session, later)["open"] >= 1

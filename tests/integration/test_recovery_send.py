@@ -67,6 +67,9 @@ def test_edit_then_request_send_is_one_approval_action_per_attempt(
     cfg, _ = recovery_settings()
     with Session.begin() as s:
         d = email_draft(s)
+        # The customer reads Stripe's invoice number, not the invoice id.
+        assert d.subject == "Please update your card for invoice INV-0001"
+        assert "invoice INV-0001" in d.body and "invoice in_1" not in d.body
         edit_draft(s, olga, d.id, d.subject, d.body + "\n\nP.S. Thanks for being with us.")
         action = request_send(s, olga, d.id, cfg)
         assert (action.action_type, action.status, action.dedupe_key) == (

@@ -70,7 +70,12 @@ def test_board_puts_the_most_urgent_first_and_requests_submission(seeded: dict[s
     board = at.dataframe[0].value
     assert list(board["Dispute"])[:2] == [seeded["urgent"], seeded["later"]]
     assert list(board["Urgency"])[0].startswith("🔴")
-    assert at.selectbox(key="dispute_pick").value == seeded["urgent"]
+    pick = at.selectbox(key="dispute_pick")
+    assert pick.value == seeded["urgent"]
+    # People's words: the customer, the amount and the reason, the id last for reference.
+    assert pick.options[0] == f"Grace Hopper — $50.00 — Product not received ({seeded['urgent']})"
+    assert at.header[0].value == "Grace Hopper · Product not received · Needs response"
+    assert list(board["Reason"])[:2] == ["Product not received", "Fraudulent"]
     assert any("Checklist" in s.value for s in at.subheader)
     assert at.button(key="request_submit") is not None
     at.button(key="request_submit").click().run()
@@ -147,7 +152,7 @@ def test_an_appeal_is_on_the_board_and_a_cut_log_is_shown(seeded: dict[str, Any]
     assert not at.exception, at.exception
     board = at.dataframe[0].value
     assert list(board["Dispute"])[0] == appeal["id"]  # due in 6 h: the most urgent
-    assert list(board["Status"])[0] == "appeal_needs_response"
+    assert list(board["Status"])[0] == "Appeal — needs response"
     assert any("Appeal:" in w.value for w in at.warning)
     assert any("older lines" in w.value and "20,000" in w.value for w in at.warning)
     assert at.button(key="request_accept").disabled

@@ -110,6 +110,20 @@ def test_a_money_move_asks_for_confirmation_in_a_dialog(world: dict[str, Any]) -
         assert action_queries.get_action(s, world["refund"]).status == "approved"
 
 
+def test_first_of_two_approvals_says_how_many_are_still_needed(world: dict[str, Any]) -> None:
+    with world["Session"].begin() as s:
+        big = make_refund_request(
+            s, world["team"]["operator"], "ch_ui_big", amount=75_000, rule_id="refunds.duplicate"
+        ).id
+    at = page("approvals.py", world["team"]["approver"])
+    at.text_input(key=f"reason-{big}").input("large duplicate confirmed")
+    at.button(key=f"approve-{big}").click().run()
+    at.button(key=f"confirm-{big}").click().run()
+    assert not at.exception
+    messages = [m.value for m in at.success]
+    assert f"Action #{big}: approved by 1 of 2; waiting for 1 more approver." in messages, messages
+
+
 def test_reject_requires_a_reason_and_the_requester_sees_nothing_to_approve(
     world: dict[str, Any],
 ) -> None:
@@ -130,10 +144,20 @@ def test_audit_log_filters_exports_and_flags_a_broken_chain(
     assert "audit chain intact" in at.success[0].value
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 7  # 5 users + 2 requests
     at.selectbox[0].select("operator").run()
-    assert list(at.dataframe[0].value["action"]) == [
-        "action.requested",
-        "action.requested",
+    happened = list(at.dataframe[0].value["What happened"])
+    assert happened == [
+        "operator asked for an e-mail to a customer.",
+        "operator asked for a refund of $42.00.",
+    ], happened
+    assert "{" not in " ".join(happened)  # sentences, not dictionaries
+    at.selectbox[0].select("(all)").run()
+    at.text_input[0].input("refund").run()
+    assert list(at.dataframe[0].value["What happened"]) == [
+        "operator asked for a refund of $42.00."
     ]
+    at.text_input[0].input("42.00").run()
+    assert list(at.dataframe[0].value["#"]) == [6]  # the refund request
+    assert '"refund"' in at.json[1].value  # the stored record stays at hand (after)
     assert at.get("download_button")
     with world["Session"].begin() as s:
         s.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE id = 2"))
@@ -147,6 +171,8 @@ def test_users_page_is_for_admins_and_adds_a_user(world: dict[str, Any]) -> None
     assert "Only admins" in denied.error[0].value
     at = page("users.py", world["team"]["admin"])
     assert not at.exception and "2026.11.1+" in markdown(at)
+    rules = {r["action"]: r["two approvers above"] for _, r in at.dataframe[-1].value.iterrows()}
+    assert rules["refund"] == "500.00 (any currency); ¥75,000; 700,000 KRW", rules
     at.text_input[0].input("newbie")
     at.button[0].click().run()
     assert not at.exception

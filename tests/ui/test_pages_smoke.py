@@ -99,6 +99,10 @@ def test_overview_tiles_show_the_seeded_desk(desk: dict[str, Any]) -> None:
     assert metrics["Sync health"].endswith("OK")
     assert "Open the deadline board" in [link.label for link in at.get("page_link")]
     assert len(at.get("plotly_chart")) == 3
+    captions = " ".join(c.value for c in at.caption)
+    drift = captions.split("As of ")[1]
+    assert ":" in drift and "_" not in drift, drift  # labels, not codes
+    assert "invoice paid after a failure" in captions or "invoices paid after" in captions
 
 
 def test_signed_out_visitor_sees_only_the_sign_in_form(desk: dict[str, Any]) -> None:

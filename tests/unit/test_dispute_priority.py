@@ -32,6 +32,27 @@ def test_small_fraud_without_evidence_is_accepted() -> None:
     assert "accept" in rec.explanation[-1]
 
 
+def test_explanations_are_sentences_with_formatted_money() -> None:
+    chance = win_chance("fraudulent", frozenset({"usage_proof", "prior_payments"}))
+    rec = fight_or_accept(10_618, chance, counter_fee=1_500, handling_cost=2_500)
+    assert rec.explanation[0] == "Disputes for “fraudulent” are won 18% of the time."
+    assert "Usage / access log adds 20%." in rec.explanation
+    assert rec.explanation[-2] == (
+        "Fighting is worth $16.28: 53% × $106.18 = $56.28, less the $15.00 dispute fee and "
+        "$25.00 handling cost."
+    )
+    eur = fight_or_accept(10_618, chance, counter_fee=1_500, handling_cost=0, currency="eur")
+    assert "€106.18" in eur.explanation[-2] and "€15.00 dispute fee" in eur.explanation[-2]
+    yen = fight_or_accept(10_618, chance, counter_fee=1_500, handling_cost=0, currency="jpy")
+    assert "¥10,618" in yen.explanation[-2]
+    prio = priority(PriorityInputs(175_100, "general", 50, customer_value=40_000, win_chance=0.5))
+    assert prio.explanation[0].startswith("Amount $1,751.00: ")
+    assert prio.explanation[1].startswith("Deadline in 2 days: ")
+    assert prio.explanation[2].startswith("Customer has paid $400.00: ")
+    for line in (*rec.explanation, *prio.explanation):
+        assert "10618" not in line and "1500" not in line and "175100" not in line
+
+
 def test_history_pulls_the_estimate_towards_the_accounts_record() -> None:
     chance = win_chance("product_not_received", frozenset({"delivery_proof"}), won=2, lost=8)
     # evidence says 60 %; (0.6 × 6 + 2) / (6 + 10) = 35 %
@@ -70,7 +91,9 @@ def test_priority_orders_by_amount_deadline_and_evidence() -> None:
     assert big_soon.score > small_late.score
     assert len(big_soon.explanation) == 4
     assert priority(PriorityInputs(1_000, "general", 5, answered=True)).score == 0
-    assert priority(PriorityInputs(1_000, "general", None)).explanation == ("no response possible",)
+    assert priority(PriorityInputs(1_000, "general", None)).explanation == (
+        "No response is possible.",
+    )
 
 
 def test_checklists_per_reason() -> None:

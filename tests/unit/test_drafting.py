@@ -24,7 +24,7 @@ def facts(**kw: Any) -> dict[str, Any]:
         "sender_name": "The billing team",
         "bucket_label": "x",
         "recommended_action": "y",
-        "rule_reasons": ["amount due above 100000"],
+        "rule_reasons": ["the amount due is above $1,000.00"],
     }
     base.update(kw)
     return base

@@ -48,6 +48,7 @@ PURE_MODULES = (
     "core/recovery/rules.py",
     "core/recovery/drafting.py",
     "core/disputes/priority.py",
+    "core/disputes/labels.py",
     "core/disputes/deadlines.py",
     "core/disputes/evidence/checklist.py",
     "core/governance/policy.py",

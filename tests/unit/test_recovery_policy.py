@@ -93,3 +93,16 @@ def test_priority_grows_with_amount_value_and_urgency() -> None:
 def test_bad_rule_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="needs an id"):
         RecoverySettings.from_section({"escalation_rules": [{"id": "X", "when": "moon_phase"}]})
+
+
+def test_rule_reasons_are_sentences_with_formatted_amounts(
+    cfg_version: tuple[RecoverySettings, str],
+) -> None:
+    cfg, version = cfg_version
+    high = evaluate(facts(amount_remaining=250_000), cfg, version)
+    assert "the amount due is above $1,000.00" in [h.reason for h in high.hits]
+    key = evaluate(facts(customer_value=900_000, owner="ana", currency="eur"), cfg, version)
+    assert "the customer's MRR is above €5,000.00" in [h.reason for h in key.hits]
+    fraud = evaluate(facts(bucket=Bucket.fraud_related), cfg, version)
+    assert "failure type: Fraud-related" in [h.reason for h in fraud.hits]
+    assert not any("00000" in h.reason for d in (high, key, fraud) for h in d.hits)
