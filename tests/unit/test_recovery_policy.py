@@ -50,6 +50,7 @@ def test_plain_case_is_not_escalated(cfg_version: tuple[RecoverySettings, str]) 
         ({"signals": ("pending_cancellation",), "owner": "ana"}, "REC-CANCEL"),
         ({"open_dispute": True}, "REC-DISPUTE"),
         ({"signals": ("refund_or_complaint_ticket",), "owner": "ana"}, "REC-REFUND-REQ"),
+        ({"signals": ("open_complaint",), "owner": "ana"}, "REC-COMPLAINT"),
         ({"signals": ("renewal_close",), "owner": "ana"}, "REC-RENEWAL"),
         ({"flags": ("enterprise_handling",), "owner": "ana"}, "REC-ENTERPRISE"),
         ({"bucket": Bucket.fraud_related}, "REC-FRAUD"),
@@ -93,3 +94,20 @@ def test_priority_grows_with_amount_value_and_urgency() -> None:
 def test_bad_rule_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="needs an id"):
         RecoverySettings.from_section({"escalation_rules": [{"id": "X", "when": "moon_phase"}]})
+
+
+def test_value_rules_state_the_threshold_in_money(
+    cfg_version: tuple[RecoverySettings, str],
+) -> None:
+    cfg, version = cfg_version
+    d = evaluate(facts(amount_remaining=250_000, customer_value=900_000), cfg, version)
+    reasons = {h.rule_id: h.reason for h in d.hits}
+    assert reasons["REC-HIGH-VALUE"] == "amount due above $1,000.00"
+    assert reasons["REC-KEY-ACCOUNT"] == "customer MRR above $5,000.00"
+
+
+def test_renewal_rule_speaks_of_annual_plans(cfg_version: tuple[RecoverySettings, str]) -> None:
+    cfg, version = cfg_version
+    assert cfg.renewal_min_months == 12
+    d = evaluate(facts(signals=("renewal_close",), owner="ana"), cfg, version)
+    assert [h.reason for h in d.hits] == ["annual plan renewing within 30 days"]
