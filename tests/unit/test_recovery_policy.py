@@ -45,7 +45,7 @@ def test_plain_case_is_not_escalated(cfg_version: tuple[RecoverySettings, str]) 
 @pytest.mark.parametrize(
     ("kw", "rule_id"),
     [
-        ({"amount_remaining": 250_000}, "REC-HIGH-VALUE"),
+        ({"amount_remaining": 300_000}, "REC-HIGH-VALUE"),
         ({"customer_value": 900_000, "owner": "ana"}, "REC-KEY-ACCOUNT"),
         ({"signals": ("pending_cancellation",), "owner": "ana"}, "REC-CANCEL"),
         ({"open_dispute": True}, "REC-DISPUTE"),
@@ -100,9 +100,10 @@ def test_value_rules_state_the_threshold_in_money(
     cfg_version: tuple[RecoverySettings, str],
 ) -> None:
     cfg, version = cfg_version
-    d = evaluate(facts(amount_remaining=250_000, customer_value=900_000), cfg, version)
+    d = evaluate(facts(amount_remaining=300_000, customer_value=900_000), cfg, version)
     reasons = {h.rule_id: h.reason for h in d.hits}
-    assert reasons["REC-HIGH-VALUE"] == "amount due above $1,000.00"
+    assert reasons["REC-HIGH-VALUE"] == "amount due above $2,000.00"
+    assert not evaluate(facts(amount_remaining=149_800), cfg, version).escalated  # mid-market
     assert reasons["REC-KEY-ACCOUNT"] == "customer MRR above $5,000.00"
 
 
