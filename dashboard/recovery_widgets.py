@@ -13,6 +13,7 @@ from core.errors import CoreError
 from core.recovery.analytics import summary
 from core.recovery.classification import BUCKET_LABELS, Bucket
 from core.recovery.drafting import CHANNELS, describe_guard
+from core.recovery.explain import why_bucket
 from core.recovery.queries import STATUSES, CaseDetail, CaseFilter, QueuePage
 from dashboard.context import get_sessionmaker
 from dashboard.format import duration, md_text, money, stripe_link, when
@@ -126,7 +127,9 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
         f"{md_text(money(c.amount_remaining, c.currency))} · {c.status}"
     )
     cols = st.columns(4)
-    cols[0].metric("Bucket", label(c.bucket), help=f"raw code: {md_text(c.raw_code or 'none')}")
+    retry_on = when(c.next_payment_attempt, tz) if c.next_payment_attempt else None
+    why = md_text(why_bucket(c.bucket, c.raw_code, retry_on))
+    cols[0].metric("Bucket", label(c.bucket), help=why)
     cols[1].metric("Attempts", c.attempt_count)
     cols[2].metric(
         "Next retry",
@@ -139,6 +142,7 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
         st.success(
             f"Recovered {money(c.recovered_amount, c.currency)} after {duration(c.seconds_to_recover)}."
         )
+    st.markdown(f"**Why this bucket:** {why}")
     st.markdown(
         f"**Recommended next step:** {c.recommended_action.replace('_', ' ')}"
         + (" · within the grace period: let Stripe's retries run" if c.in_grace_period else "")

@@ -21,7 +21,7 @@ class SandboxConfig:
     customers: int = 300
     days: int = 730
     live: bool = False
-    live_interval: float = 4.0
+    live_interval: float = 15.0  # one renewal per tick: about four a minute
     latency_ms: int = 0
     rate_limit: float = 0.0  # requests per second; 0 = unlimited
     fault_rate: float = 0.0

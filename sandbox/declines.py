@@ -63,6 +63,9 @@ DECLINES: dict[str, tuple[int, str, str | None, str | None, str]] = {
     "fraudulent": (1, "Your card was declined.", "do_not_try_again", "59", "fraudulent"),
     "lost_card": (1, "Your card was declined.", "do_not_try_again", "41", "lost_card"),
     "stolen_card": (1, "Your card was declined.", "do_not_try_again", "43", "stolen_card"),
+    # Stripe: "A transaction with identical amount and credit card information was submitted
+    # very recently" — someone must check whether the first payment went through.
+    "duplicate_transaction": (1, "Your card was declined.", None, "94", "duplicate_transaction"),
 }
 _CODES = list(DECLINES)
 _WEIGHTS = [DECLINES[c][0] for c in _CODES]

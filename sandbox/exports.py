@@ -31,6 +31,9 @@ SUBJECTS = [
     "VAT number on invoice",
 ]
 
+# Subjects a help desk tags as a complaint (about half the time, as agents do).
+COMPLAINT_SUBJECTS = ("Refund request", "Chargeback notice from my bank", "Cancel my plan")
+
 
 def _date(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
@@ -136,18 +139,24 @@ def _tickets(
     a: Account, rng: random.Random, customers: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     rows = []
+    now = a.now_int()
     for n, c in enumerate(_pick(rng, customers, 0.3, 5)):
         created = c["created"] + rng.randint(1, 60) * 86400
+        if rng.random() < 0.15:  # some conversations are going on right now
+            created = max(c["created"], now - rng.randint(0, 20) * 86400)
+        subject = rng.choice(SUBJECTS)
+        priority = rng.choice(["low", "normal", "normal", "high"])
+        complaint = subject in COMPLAINT_SUBJECTS and rng.random() < 0.5
         rows.append(
             {
                 "ticket_id": f"T-{10000 + n}",
                 "requester_email": c["email"],
                 "stripe_customer_id": c["id"],
-                "subject": rng.choice(SUBJECTS),
+                "subject": subject,
                 "status": rng.choice(["open", "pending", "solved", "solved"]),
-                "priority": rng.choice(["low", "normal", "normal", "high"]),
-                "created_at": _date(min(created, a.now_int())),
-                "tags": "",
+                "priority": priority,
+                "created_at": _date(min(created, now)),
+                "tags": "billing, complaint" if complaint else "billing",
             }
         )
     unknown = []

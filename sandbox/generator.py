@@ -18,6 +18,23 @@ from sandbox.store import Account
 
 DAY = 86400
 PERIOD = 30 * DAY
+YEAR = 365 * DAY
+# Share of each segment on an annual contract (billed once a year at ten months' price).
+ANNUAL_SHARE = {"self_serve": 0.0, "mid_market": 0.2, "enterprise": 0.5}
+# Decline codes handed out, in this order, to the first renewals that fail in the last
+# SHOWCASE_DAYS (their retries keep failing with the same code), so that a demo account shows
+# every kind of failure a finance team handles, whatever the seed.
+SHOWCASE_CODES = (
+    "insufficient_funds",
+    "expired_card",
+    "generic_decline",
+    "authentication_required",
+    "processing_error",
+    "do_not_try_again",
+    "lost_card",
+    "duplicate_transaction",
+)
+SHOWCASE_DAYS = 13  # first failure + 3 and 5 days of retries: still open, retries left
 FIRST = [
     "Ada",
     "Ben",
@@ -103,7 +120,13 @@ class Built:
         default_factory=list
     )  # id, name, email, segment, mrr, sub, status
     charges_ok: list[str] = field(default_factory=list)
-    fail_rate: float = 0.05  # share of first payment attempts declined
+    fail_rate: float = 0.035  # share of first payment attempts declined
+    showcase: list[str] = field(default_factory=lambda: list(SHOWCASE_CODES))
+
+
+def period_of(price_obj: dict[str, Any]) -> int:
+    """Seconds in one billing period of a price (months are 30 days, years 365)."""
+    return YEAR if price_obj["recurring"]["interval"] == "year" else PERIOD
 
 
 def _catalog(a: Account, start: int) -> list[list[dict[str, Any]]]:
@@ -140,9 +163,9 @@ def _build(a: Account, *, seed: int, customers: int, days: int) -> Built:
     start = now - days * DAY
     # A few % of renewals fail on a real account; a tiny demo account fails more often so that
     # its last 30 days still hold some failed payments to work on.
-    built = Built(fail_rate=min(0.11, max(0.05, 4 / max(customers, 1))))
+    built = Built(fail_rate=min(0.11, max(0.035, 4 / max(customers, 1))))
     catalog = _catalog(a, start - 400 * DAY)
-    price_cache: dict[tuple[int, int], dict[str, Any]] = {}
+    price_cache: dict[tuple[int, int, str], dict[str, Any]] = {}
     segs = list(SEGMENTS)
     weights = [SEGMENTS[s][0] for s in segs]
     for n in range(customers):
@@ -151,7 +174,10 @@ def _build(a: Account, *, seed: int, customers: int, days: int) -> Built:
         unit = rng.randint(lo // 100, hi // 100) * 100
         if segment == "self_serve":
             unit = rng.choice([2900, 4900, 9900])
-        key = (prod_i, unit)
+        interval = "year" if rng.random() < ANNUAL_SHARE[segment] else "month"
+        if interval == "year":
+            unit *= 10  # an annual contract: two months free
+        key = (prod_i, unit, interval)
         if key not in price_cache:
             prod = catalog[prod_i][0]
             price_cache[key] = a.add(
@@ -160,7 +186,9 @@ def _build(a: Account, *, seed: int, customers: int, days: int) -> Built:
                     created=prod["created"],
                     product_id=prod["id"],
                     unit_amount=unit,
-                    nickname=f"{prod['name']} {unit // 100}",
+                    nickname=f"{prod['name']} {unit // 100}"
+                    + (" annual" if interval == "year" else ""),
+                    interval=interval,
                 )
             )
         price_obj = price_cache[key]
@@ -186,8 +214,10 @@ def _customer_timeline(
     first, last = rng.choice(FIRST), rng.choice(LAST)
     org = f"{last} {rng.choice(ORG)}" if segment != "self_serve" else f"{first} {last}"
     established = rng.random() < 0.6
+    period = period_of(price_obj)
     if established:
-        anchor = start + rng.randint(0, PERIOD - 1)
+        # billed on an anchor in the first period of the window (never in the future)
+        anchor = start + rng.randint(0, min(period, max(2, now - start - 3600)) - 1)
         created = anchor - rng.randint(1, 12) * PERIOD
     else:
         created = start + rng.randint(0, max(1, now - start - 3600))
@@ -213,7 +243,7 @@ def _customer_timeline(
             quantity=qty,
             status="trialing" if trial else "active",
             period_start=anchor,
-            period_end=first_bill if trial else anchor + PERIOD,
+            period_end=first_bill if trial else anchor + period,
             trial_start=anchor if trial else None,
             trial_end=first_bill if trial else None,
         )
@@ -226,7 +256,7 @@ def _customer_timeline(
         flows._emit(
             a, "customer.subscription.trial_will_end", sub, first_bill - 3 * DAY, flows.NO_REQ
         )
-    mrr = price_obj["unit_amount"] * qty
+    mrr = price_obj["unit_amount"] * qty // (12 if period == YEAR else 1)
     info = {
         "id": cust["id"],
         "name": org,
@@ -258,7 +288,7 @@ def _customer_timeline(
             )
             break
         _bill_period(a, rng, built, cust, sub["id"], price_obj, qty, bill_at, now, taxed)
-        bill_at += PERIOD
+        bill_at += period
     if a.objects[sub["id"]]["default_payment_method"] not in (None, current_pm(a, cust["id"])):
         a.update(sub["id"], default_payment_method=current_pm(a, cust["id"]))
     info["status"] = a.objects[sub["id"]]["status"]
@@ -288,14 +318,18 @@ def _bill_period(
             price_obj=price_obj,
             quantity=qty,
             period_start=at,
-            period_end=at + PERIOD,
+            period_end=at + period_of(price_obj),
             tax=tax,
             billing_reason=reason,
         ),
         invoice_payment=None,
         subscription=sub["id"],
     )
-    item = dict(sub["items"]["data"][0], current_period_start=at, current_period_end=at + PERIOD)
+    item = dict(
+        sub["items"]["data"][0],
+        current_period_start=at,
+        current_period_end=at + period_of(price_obj),
+    )
     changes: dict[str, Any] = {
         "latest_invoice": inv["id"],
         "items": dict(sub["items"], data=[item]),
@@ -310,6 +344,7 @@ def _bill_period(
     fail_rate = (
         built.fail_rate / 2 if cust["metadata"]["segment"] == "enterprise" else built.fail_rate
     )
+    showcase: str | None = None
     for attempt in range(4):
         if when > now:
             return
@@ -318,6 +353,14 @@ def _bill_period(
         )
         if attempt and decline is None and rng.random() < 0.3:
             decline = declines.pick(rng)
+        if (
+            attempt == 0
+            and built.showcase
+            and when >= now - SHOWCASE_DAYS * DAY
+            and (decline or rng.random() < 0.06)
+        ):
+            showcase = built.showcase.pop(0)
+        decline = showcase or decline
         if decline and decline not in declines.RECOVERABLE and attempt and rng.random() < 0.5:
             pass  # a hard decline keeps failing
         result = flows.attempt_invoice_payment(a, inv["id"], when, decline, rng)

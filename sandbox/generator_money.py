@@ -105,10 +105,17 @@ def incidents(a: Account, rng: random.Random, charges_ok: list[str], now: int) -
         pool[n_disputes + n_efw : n_disputes + n_efw + n_refunds],
     )
     codes = {r: c for r, _, c in DISPUTE_REASONS}
+    # Disputes awaiting a first response were opened in the last three weeks: one chargeback and
+    # one inquiry, so this month's dispute rate stays what a real account sees; the cycle's
+    # further open ones are already answered (under review).
+    awaiting = {False: 1, True: 1}
     for i, (ch_id, reason) in enumerate(
         zip(disputes, _pick_reasons(rng, len(disputes)), strict=True)
     ):
         fate, inquiry = FATES[i % len(FATES)]
+        if fate == "needs_response":
+            fate = "needs_response" if awaiting[inquiry] else "under_review"
+            awaiting[inquiry] = max(0, awaiting[inquiry] - 1)
         _dispute(a, rng, ch_id, reason, codes[reason], fate, inquiry, now)
     for ch_id in efws:
         ch = a.objects[ch_id]
@@ -240,9 +247,15 @@ def payouts(a: Account, rng: random.Random, start: int, now: int) -> None:
     settled = [p for p in paid if a.objects[p]["status"] == "paid"]
     for po_id in rng.sample(settled, min(2, max(0, len(settled) // 20))):
         _fail_payout(a, po_id)
+    # A manual payout or two, never more than the balance left after the automatic ones.
+    balance = sum(bt["net"] for bt in a.iter_type("balance_transaction"))
     for k in range(min(2, len(settled) // 15)):
         when = now - (k + 3) * DAY - 5 * 3600
-        flows.pay_out(a, [], when, automatic=False, amount=rng.randint(500, 5000) * 100)
+        amount = min(rng.randint(500, 5000) * 100, balance // 2)
+        if amount <= 0:
+            break
+        flows.pay_out(a, [], when, automatic=False, amount=amount)
+        balance -= amount
 
 
 def _fail_payout(a: Account, po_id: str) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox import declines, flows, objects
 from sandbox.errors import ApiError, missing
-from sandbox.generator import PERIOD
+from sandbox.generator import period_of
 from sandbox.generator_money import DISPUTE_REASONS, FRAUD_TYPES
 from sandbox.params import as_int, as_str
 from sandbox.store import Account
@@ -16,6 +16,16 @@ if TYPE_CHECKING:
     from sandbox.state import SandboxState
 
 REASON_CODES = {r: c for r, _, c in DISPUTE_REASONS}
+DAY = 86400
+# Live activity keeps a real account's proportions; only the pace is quicker than life (one
+# renewal per tick, every 15 s by default). A few % of renewals are declined on the first
+# attempt; disputes, early fraud warnings and refunds come in proportion to the charges made
+# (disputes well under 1 %); payouts follow Stripe's daily schedule: one a day per account.
+FIRST_ATTEMPT_DECLINED = 0.04  # per renewal
+DISPUTE_CHANCE = 0.004  # per renewal
+EFW_CHANCE = 0.002  # per renewal
+REFUND_CHANCE = 0.02  # per renewal
+PAYOUT_HOUR = 2  # the daily automatic payout is created at 02:00 UTC (as in the history)
 
 
 def _new_events(a: Account, before_seq: int) -> list[str]:
@@ -51,6 +61,7 @@ def new_invoice(a: Account, customer: str | None, amount: int | None, now: int) 
     price = item["price"]
     if amount is not None:
         price = dict(price, unit_amount=amount, unit_amount_decimal=str(amount))
+    period_end = now + period_of(price)
     inv = a.add(
         objects.invoice(
             a,
@@ -60,13 +71,17 @@ def new_invoice(a: Account, customer: str | None, amount: int | None, now: int) 
             price_obj=price,
             quantity=1 if amount is not None else item["quantity"],
             period_start=now,
-            period_end=now + PERIOD,
+            period_end=period_end,
             tax=0,
         ),
         invoice_payment=None,
         subscription=sub["id"],
     )
-    a.update(sub["id"], latest_invoice=inv["id"])
+    # A renewal starts the subscription's next period (Stripe sends subscription.updated).
+    renewed = dict(item, current_period_start=now, current_period_end=period_end)
+    previous = {"items": sub["items"], "latest_invoice": sub["latest_invoice"]}
+    sub = a.update(sub["id"], latest_invoice=inv["id"], items=dict(sub["items"], data=[renewed]))
+    flows._emit(a, "customer.subscription.updated", sub, now, flows.NO_REQ, previous)
     flows._emit(a, "invoice.created", inv, now, flows.NO_REQ)
     flows._emit(a, "invoice.finalized", inv, now, flows.NO_REQ)
     return inv
@@ -181,16 +196,43 @@ def simulate_on(a: Account, kind: str, params: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _paid_out_today(a: Account, now: int) -> bool:
+    """Whether today's automatic payout exists (or it is not yet the hour of the payout run)."""
+    today = now - now % DAY
+    if now < today + PAYOUT_HOUR * 3600:
+        return True
+    return any(p["automatic"] and p["created"] >= today for p in a.iter_type("payout"))
+
+
 def tick(a: Account) -> dict[str, Any]:
-    """One step of live activity: renewals (some failing), due retries, incidents, payouts."""
+    """One step of live activity: one renewal (a few % declined), due retries, incidents in
+    proportion to the charges, and the day's payout once the day has come."""
     now = a.now_int()
     rng = a.rng
     made: dict[str, Any] = {"invoices": [], "retries": []}
-    for _ in range(rng.randint(1, 3)):
-        inv = new_invoice(a, None, None, now)
-        code = declines.pick(rng) if rng.random() < 0.15 else None
-        flows.attempt_invoice_payment(a, inv["id"], now, code, rng)
-        made["invoices"].append(inv["id"])
+    inv = new_invoice(a, None, None, now)
+    code = declines.pick(rng) if rng.random() < FIRST_ATTEMPT_DECLINED else None
+    flows.attempt_invoice_payment(a, inv["id"], now, code, rng)
+    made["invoices"].append(inv["id"])
+    roll = rng.random()
+    if roll < DISPUTE_CHANCE:
+        made.update(
+            simulate_on(
+                a,
+                "dispute_created",
+                {
+                    "reason": rng.choice(list(REASON_CODES)),
+                    "due_in_hours": str(rng.randint(7 * 24, 21 * 24)),
+                },
+            )
+        )
+    elif roll < DISPUTE_CHANCE + EFW_CHANCE:
+        made.update(simulate_on(a, "early_fraud_warning", {}))
+    elif roll < DISPUTE_CHANCE + EFW_CHANCE + REFUND_CHANCE:
+        ch = _good_charge(a, None)
+        made["refund"] = flows.refund_charge(
+            a, ch["id"], ch["amount"], now, reason="requested_by_customer"
+        )["id"]
     due = [
         i
         for i in a.iter_type("invoice")
@@ -200,26 +242,7 @@ def tick(a: Account) -> dict[str, Any]:
         code = None if rng.random() < 0.5 else declines.pick(rng)
         flows.attempt_invoice_payment(a, inv["id"], now, code, rng)
         made["retries"].append(inv["id"])
-    roll = rng.random()
-    if roll < 0.15:
-        made.update(
-            simulate_on(
-                a,
-                "dispute_created",
-                {
-                    "reason": rng.choice(list(REASON_CODES)),
-                    "due_in_hours": str(rng.randint(6, 21 * 24)),
-                },
-            )
-        )
-    elif roll < 0.22:
-        made.update(simulate_on(a, "early_fraud_warning", {}))
-    elif roll < 0.32:
-        ch = _good_charge(a, None)
-        made["refund"] = flows.refund_charge(
-            a, ch["id"], ch["amount"], now, reason="requested_by_customer"
-        )["id"]
-    if rng.random() < 0.1:
+    if not _paid_out_today(a, now):
         po = _payout_now(a, now)
         made["payout"] = po["id"] if po else None
     made.pop("events", None)

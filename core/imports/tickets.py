@@ -7,7 +7,13 @@ from typing import Any
 from core.imports.crm import CUSTOMER_ID_ALIASES
 from core.imports.csv_import import Importer, stamped_upsert
 from core.imports.csv_reader import CsvSchema, Field
-from core.imports.csv_values import parse_customer_id, parse_datetime, parse_email, parse_tags
+from core.imports.csv_values import (
+    normalise_tag,
+    parse_customer_id,
+    parse_datetime,
+    parse_email,
+    parse_tags,
+)
 from core.models.context import HelpdeskTicket
 
 SCHEMA = CsvSchema(
@@ -58,9 +64,16 @@ SCHEMA = CsvSchema(
             required=True,
         ),
         Field("tags", ("Tags", "Labels", "Category", "Type"), parse_tags),
+        Field("priority", ("Priority", "Urgency", "Ticket priority")),
     ),
     require_one_of=(("stripe_customer_id", "email"),),
 )
+
+
+def _with_priority(tags: list[str], priority: str | None) -> list[str]:
+    """The ticket's priority kept as a tag ("priority_high"), so rules can read it."""
+    tag = normalise_tag(f"priority {priority}") if priority and priority.strip() else None
+    return [*tags, tag] if tag and tag not in tags else tags
 
 
 def finish(record: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +84,7 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
         "email": record["email"],
         "status": record["status"].strip().lower(),
         "subject": record["subject"][:2000],
-        "tags": record["tags"] or [],
+        "tags": _with_priority(record["tags"] or [], record.get("priority")),
         "created_at": record["created_at"],
     }
 

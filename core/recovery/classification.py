@@ -6,7 +6,9 @@ Inputs are plain facts read from the charge, the payment intent and the invoice 
   1. no payment method on file                         → missing_payment_method
   2. a fraud decline code or a Radar block              → fraud_related (never reveal why)
   3. the payment intent waits for the customer (3DS)    → authentication_required
-  4. the network's advice code (Stripe: prefer it)      → temporary / payments_stopped / card_data
+  4. the network's advice code (Stripe: prefer it)      → temporary / payments_stopped / card_data,
+     except that "try again later" on a funds decline stays insufficient_funds: the advice
+     says whether to retry, the decline code says why (Stripe's retries run in both buckets)
   5. the decline code, then the failure code, by table  → the table's bucket
   6. an issuer decline with no code at all              → issuer_refused
   7. anything else, e.g. a code we do not know          → needs_review, showing the raw code
@@ -41,7 +43,7 @@ class Bucket(StrEnum):
 
 BUCKET_LABELS: dict[Bucket, str] = {
     Bucket.temporary: "Temporary — let retries run",
-    Bucket.insufficient_funds: "Insufficient funds",
+    Bucket.insufficient_funds: "Insufficient funds — Stripe retries",
     Bucket.card_data: "Card data wrong or expired",
     Bucket.authentication_required: "Authentication required",
     Bucket.missing_payment_method: "Missing payment method",
@@ -203,7 +205,14 @@ def classify(facts: FailureFacts) -> Classification:
         # No retry can succeed until the customer authenticates, whatever the advice says.
         return result(Bucket.authentication_required, "payment needs customer authentication")
     if advice in ADVICE_TABLE:
-        return result(ADVICE_TABLE[advice], f"advice code {advice}")
+        bucket = ADVICE_TABLE[advice]
+        if bucket is Bucket.temporary:
+            for code in (decline, failure):
+                if code and CODE_TO_BUCKET.get(code) is Bucket.insufficient_funds:
+                    return result(
+                        Bucket.insufficient_funds, f"decline code {code}, advice {advice}"
+                    )
+        return result(bucket, f"advice code {advice}")
     for code in (decline, failure):
         if code in CODE_TO_BUCKET:
             return result(CODE_TO_BUCKET[code], f"decline code {code}")
@@ -265,18 +274,32 @@ COMPLAINT_WORDS = re.compile(
 )
 
 
+# Ticket states in which the help desk still owes the customer an answer.
+RESOLVED_TICKET_STATES = frozenset({"solved", "closed", "resolved", "done", "archived"})
+# Tags (as the help-desk import normalises them; a ticket's priority arrives as "priority_<p>")
+# that mark a complaint someone has to answer.
+COMPLAINT_TAGS = frozenset({"complaint", "escalation", "escalated", "priority_high",
+                            "priority_urgent", "urgent"})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ChurnContext:
     """What the context says about a customer (all optional: missing context is just missing)."""
 
     pending_cancellation: bool = False
     crm_flags: tuple[str, ...] = ()
-    renewal_date: date | None = None
+    renewal_date: date | None = None  # the next renewal (CRM, else the subscription's period end)
+    last_renewal: date | None = None  # the current period's start (the renewal just billed)
+    plan_months: int | None = None  # billing interval in months (12 = annual); None = unknown
     tickets: tuple[
         tuple[str, str, datetime, tuple[str, ...]], ...
     ] = ()  # subject, status, created, tags
     failed_invoices_90d: int = 0
     attempt_count: int = 0
+
+
+def _open_ticket(status: str) -> bool:
+    return (status or "").strip().lower() not in RESOLVED_TICKET_STATES
 
 
 def churn_signals(
@@ -286,22 +309,40 @@ def churn_signals(
     renewal_within_days: int = 30,
     ticket_lookback_days: int = 30,
     repeated_failures: int = 3,
+    renewal_min_months: int = 12,
 ) -> list[str]:
-    """The churn-risk signals present; a case is high risk when this is not empty."""
+    """The churn-risk signals present; a case is high risk when this is not empty.
+
+    Tickets count only while the help desk has not resolved them. A renewal counts only for
+    plans billed every `renewal_min_months` months or more (annual contracts): a monthly plan
+    renews every month, which says nothing about this customer.
+    """
     signals: list[str] = []
     if ctx.pending_cancellation or "pending_cancellation" in ctx.crm_flags:
         signals.append("pending_cancellation")
     since = today - timedelta(days=ticket_lookback_days)
-    for subject, _status, created, tags in ctx.tickets:
-        text = " ".join((subject, *tags))
-        if created.date() >= since and COMPLAINT_WORDS.search(text):
-            signals.append("refund_or_complaint_ticket")
-            break
+    recent_open = [
+        (subject, tags)
+        for subject, status, created, tags in ctx.tickets
+        if created.date() >= since and _open_ticket(status)
+    ]
+    if any(COMPLAINT_WORDS.search(" ".join((s, *t))) for s, t in recent_open):
+        signals.append("refund_or_complaint_ticket")
+    if any(COMPLAINT_TAGS & {t.strip().lower() for t in tags} for _, tags in recent_open):
+        signals.append("open_complaint")
     if ctx.attempt_count >= repeated_failures or ctx.failed_invoices_90d >= 2:
         signals.append("repeated_failures")
-    if ctx.renewal_date is not None and 0 <= (ctx.renewal_date - today).days <= renewal_within_days:
+    if _long_plan_renewal_close(ctx, today, renewal_within_days, renewal_min_months):
         signals.append("renewal_close")
     return signals
+
+
+def _long_plan_renewal_close(ctx: ChurnContext, today: date, days: int, min_months: int) -> bool:
+    if ctx.plan_months is None or ctx.plan_months < min_months:
+        return False
+    ahead = ctx.renewal_date is not None and 0 <= (ctx.renewal_date - today).days <= days
+    just_billed = ctx.last_renewal is not None and 0 <= (today - ctx.last_renewal).days <= days
+    return ahead or just_billed
 
 
 def all_codes() -> Iterable[str]:

@@ -109,13 +109,42 @@ def gather_context(session: Session, case: RecoveryCase, cfg: RecoverySettings) 
     return ctx
 
 
+MONTHS_PER_INTERVAL = {"year": 12, "month": 1}
+
+
+def plan_months(sub: dict[str, Any] | None) -> int | None:
+    """The subscription's billing interval in months (12 = annual), None when unknown."""
+    items = ((sub or {}).get("items") or {}).get("data") or []
+    if not items or not isinstance(items[0], dict):
+        return None
+    item = items[0]
+    price = item.get("price") or item.get("plan") or {}
+    recurring = price.get("recurring") or price
+    months = MONTHS_PER_INTERVAL.get(str(recurring.get("interval")))
+    if months is None:
+        return 0  # daily / weekly plans: shorter than any month
+    return months * int(recurring.get("interval_count") or 1)
+
+
+def _period(sub: dict[str, Any] | None, edge: str) -> date | None:
+    """The subscription's current period start / end (item level since 2025, else top level)."""
+    sub = sub or {}
+    items = (sub.get("items") or {}).get("data") or []
+    raw = (items[0].get(f"current_period_{edge}") if items else None) or sub.get(
+        f"current_period_{edge}"
+    )
+    return datetime.fromtimestamp(int(raw), UTC).date() if raw else None
+
+
 def _churn_context(case: RecoveryCase, ctx: CaseContext) -> ChurnContext:
     sub = ctx.subscription or {}
     acct = ctx.account
     return ChurnContext(
         pending_cancellation=bool(sub.get("cancel_at_period_end") or sub.get("cancel_at")),
         crm_flags=tuple(acct.flags or []) if acct else (),
-        renewal_date=acct.renewal_date if acct else None,
+        renewal_date=(acct.renewal_date if acct else None) or _period(sub, "end"),
+        last_renewal=_period(sub, "start"),
+        plan_months=plan_months(sub),
         tickets=tuple(
             (t.subject, t.status, t.created_at, tuple(t.tags or [])) for t in ctx.tickets
         ),
@@ -149,6 +178,7 @@ def apply_policy(
         renewal_within_days=cfg.renewal_within_days,
         ticket_lookback_days=cfg.ticket_lookback_days,
         repeated_failures=cfg.repeated_failures,
+        renewal_min_months=cfg.renewal_min_months,
     )
     acct = ctx.account
     case.segment = acct.segment if acct else None

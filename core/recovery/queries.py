@@ -203,15 +203,27 @@ def case_detail(session: Session, case_id: int) -> CaseDetail:
 
 
 def recovery_status(session: Session) -> dict[str, Any]:
-    """The "recovery" section of `python -m jobs status --json`."""
+    """The "recovery" section of `python -m jobs status --json`.
+
+    `escalated_share_pct` is the share of open cases a person has to look at (a rule fired or
+    the segment always escalates); `escalated_by_rule` says which rules put them there.
+    """
     by_bucket = open_by_bucket(session)
-    escalated = session.scalar(
-        select(func.count())
-        .select_from(RecoveryCase)
-        .where(RecoveryCase.status == "open", RecoveryCase.escalated.is_(True))
-    )
+    open_cases = sum(by_bucket.values())
+    hits = session.scalars(
+        select(RecoveryCase.rule_hits).where(
+            RecoveryCase.status == "open", RecoveryCase.escalated.is_(True)
+        )
+    ).all()
+    by_rule: dict[str, int] = {}
+    for case_hits in hits:
+        for rule_id in {str(h.get("rule_id")) for h in case_hits or [] if isinstance(h, dict)}:
+            by_rule[rule_id] = by_rule.get(rule_id, 0) + 1
+    escalated = len(hits)
     return {
-        "open_cases": sum(by_bucket.values()),
+        "open_cases": open_cases,
         "open_by_bucket": by_bucket,
-        "escalated": int(escalated or 0),
+        "escalated": escalated,
+        "escalated_share_pct": round(100 * escalated / open_cases, 1) if open_cases else 0.0,
+        "escalated_by_rule": dict(sorted(by_rule.items())),
     }

@@ -21,6 +21,7 @@ CONDITIONS = (
     "pending_cancellation",
     "open_dispute",
     "refund_or_access_request",
+    "open_complaint",
     "renewal_within_days",
     "repeated_failures",
     "enterprise_handling",
@@ -49,6 +50,7 @@ class RecoverySettings:
     grace_period_hours: float = 24.0
     quiet_period_hours: float = 72.0
     renewal_within_days: int = 30
+    renewal_min_months: int = 12  # only plans billed this rarely make a renewal worth a person
     ticket_lookback_days: int = 30
     repeated_failures: int = 3
     predunning_months_ahead: int = 1
@@ -143,10 +145,13 @@ def _fires(rule: Mapping[str, Any], f: CaseFacts, cfg: RecoverySettings) -> str 
         return "the customer has an open dispute" if f.open_dispute else None
     if when == "refund_or_access_request":
         hit = "refund_or_complaint_ticket" in f.signals
-        return "recent refund, complaint or access-exception ticket" if hit else None
+        return "open refund, complaint or access-exception ticket" if hit else None
+    if when == "open_complaint":
+        hit = "open_complaint" in f.signals
+        return "open help-desk ticket tagged complaint or high priority" if hit else None
     if when == "renewal_within_days":
         return (
-            f"renewal within {cfg.renewal_within_days} days"
+            f"annual plan renewing within {cfg.renewal_within_days} days"
             if "renewal_close" in f.signals
             else None
         )

@@ -62,6 +62,10 @@ def test_status_json_has_open_cases_by_bucket(tmp_path: Path) -> None:
     recovery = json.loads(result.stdout)["recovery"]
     assert recovery["open_by_bucket"] == {"card_data": 1, "fraud_related": 1}
     assert recovery["open_cases"] == 2
+    # the stolen card escalates (REC-FRAUD), the expired card does not: half of the open cases
+    assert recovery["escalated"] == 1
+    assert recovery["escalated_share_pct"] == 50.0
+    assert recovery["escalated_by_rule"] == {"REC-FRAUD": 1}
     pre = run_jobs(tmp_path, "predunning", "--json")
     assert pre.returncode == 0, pre.stderr
     assert json.loads(pre.stdout) == {"new_drafts": 0}

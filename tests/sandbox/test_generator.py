@@ -106,8 +106,9 @@ def test_exports_match_truth(tmp_path: Path) -> None:
     for cid, row in crm.items():
         sub = subs[cid]
         item = sub["items"]["data"][0]
+        per_month = 12 if item["price"]["recurring"]["interval"] == "year" else 1
         true_mrr = (
-            item["price"]["unit_amount"] * item["quantity"]
+            item["price"]["unit_amount"] * item["quantity"] // per_month
             if sub["status"] in ("active", "trialing", "past_due")
             else 0
         )

@@ -60,7 +60,8 @@ def test_limit_bounds(client: stripe.StripeClient, limit: int, message: str) -> 
 
 
 def test_limit_100_and_has_more(client: stripe.StripeClient) -> None:
-    page = client.v1.charges.list({"limit": 100})
+    # balance transactions: several per payment, so well over 100 on the 40-customer account
+    page = client.v1.balance_transactions.list({"limit": 100})
     assert len(page.data) == 100 and page.has_more is True
     assert client.v1.customers.list({"limit": 100}).has_more is False  # 40 customers
 

@@ -21,12 +21,12 @@ def _fresh_charge(client: stripe.StripeClient) -> stripe.Charge:
     )
 
 
-def _open_dispute(client: stripe.StripeClient) -> stripe.Dispute:
-    return next(
-        d
-        for d in client.v1.disputes.list({"limit": 100}).auto_paging_iter()
-        if d.status == "needs_response"
-    )
+def _open_dispute(client: stripe.StripeClient, url: str) -> stripe.Dispute:
+    """A new dispute awaiting a response (the demo history keeps only one or two open)."""
+    made = control(url, "/_sandbox/simulate/dispute_created", {"reason": "fraudulent"})
+    dispute = client.v1.disputes.retrieve(made["dispute"])
+    assert dispute.status == "needs_response"
+    return dispute
 
 
 def test_refund_idempotent_replay_and_conflict(
@@ -81,7 +81,7 @@ def test_refund_over_amount_and_missing_target(client: stripe.StripeClient) -> N
 def test_dispute_evidence_stage_then_submit(
     sbx: SandboxServer, client: stripe.StripeClient
 ) -> None:
-    dispute = _open_dispute(client)
+    dispute = _open_dispute(client, sbx.url)
     blob = io.BytesIO(b"%PDF-1.4 receipt")
     blob.name = "receipt.pdf"
     upload = client.v1.files.create({"purpose": "dispute_evidence", "file": blob})
@@ -110,12 +110,14 @@ def test_dispute_evidence_stage_then_submit(
     updated = client.v1.events.list({"type": "charge.dispute.updated", "limit": 1}).data[0]
     assert updated.data.previous_attributes.status == "needs_response"
     with pytest.raises(stripe.InvalidRequestError) as exc:
-        client.v1.disputes.update(_open_dispute(client).id, {"evidence": {"receipt": "file_nope"}})
+        client.v1.disputes.update(
+            _open_dispute(client, sbx.url).id, {"evidence": {"receipt": "file_nope"}}
+        )
     assert exc.value.param == "evidence[receipt]"
 
 
-def test_close_dispute_accepts_loss(client: stripe.StripeClient) -> None:
-    dispute = _open_dispute(client)
+def test_close_dispute_accepts_loss(sbx: SandboxServer, client: stripe.StripeClient) -> None:
+    dispute = _open_dispute(client, sbx.url)
     closed = client.v1.disputes.close(dispute.id)
     assert closed.status == "lost"
     with pytest.raises(stripe.InvalidRequestError):

@@ -86,8 +86,9 @@ def test_unknown_code_needs_review_and_keeps_the_raw_code() -> None:
 @pytest.mark.parametrize(
     ("advice", "decline", "bucket"),
     [
-        ("try_again_later", "insufficient_funds", Bucket.temporary),
+        ("try_again_later", "do_not_honor", Bucket.temporary),
         ("do_not_try_again", "generic_decline", Bucket.payments_stopped),
+        ("do_not_try_again", "insufficient_funds", Bucket.payments_stopped),
         ("confirm_card_data", "do_not_honor", Bucket.card_data),
         (
             "do_not_try_again",
@@ -98,6 +99,40 @@ def test_unknown_code_needs_review_and_keeps_the_raw_code() -> None:
 )
 def test_advice_codes_take_precedence(advice: str, decline: str, bucket: Bucket) -> None:
     assert classify(FailureFacts(advice_code=advice, decline_code=decline)).bucket is bucket
+
+
+@pytest.mark.parametrize(
+    "code", ["insufficient_funds", "withdrawal_count_limit_exceeded", "card_velocity_exceeded"]
+)
+def test_funds_declines_keep_their_own_bucket_under_try_again_later(code: str) -> None:
+    # Stripe sends insufficient_funds with advice_code try_again_later: the advice says "retry",
+    # the decline code says why; the case belongs with the funds declines, not "Temporary".
+    result = classify(FailureFacts(advice_code="try_again_later", decline_code=code))
+    assert result.bucket is Bucket.insufficient_funds
+    assert result.next_step.retry is True
+    assert result.raw_code == code
+
+
+def test_stripe_shaped_insufficient_funds_charge_is_insufficient_funds() -> None:
+    charge = {
+        "failure_code": "card_declined",
+        "outcome": {
+            "type": "issuer_declined",
+            "reason": "insufficient_funds",
+            "advice_code": "try_again_later",
+            "network_status": "declined_by_network",
+        },
+    }
+    pi = {
+        "status": "requires_payment_method",
+        "last_payment_error": {
+            "code": "card_declined",
+            "decline_code": "insufficient_funds",
+            "advice_code": "try_again_later",
+        },
+    }
+    assert classify(facts_from_stripe(charge, pi)).bucket is Bucket.insufficient_funds
+    assert classify(facts_from_stripe(charge, None)).bucket is Bucket.insufficient_funds
 
 
 def test_other_signals() -> None:
@@ -197,6 +232,7 @@ def test_churn_signals() -> None:
     ctx = ChurnContext(
         crm_flags=("pending_cancellation",),
         renewal_date=date(2026, 12, 1),
+        plan_months=12,
         tickets=(
             (
                 "Please refund last month",
@@ -225,3 +261,43 @@ def test_churn_signals() -> None:
         renewal_date=date(2027, 6, 1),
     )
     assert churn_signals(quiet, today=today) == []
+
+
+def test_renewal_counts_only_for_annual_or_longer_plans() -> None:
+    today = date(2026, 11, 20)
+    soon, just_billed = date(2026, 12, 1), date(2026, 11, 10)
+    monthly = ChurnContext(renewal_date=soon, last_renewal=just_billed, plan_months=1)
+    unknown = ChurnContext(renewal_date=soon, plan_months=None)
+    annual_ahead = ChurnContext(renewal_date=soon, plan_months=12)
+    annual_billed = ChurnContext(
+        renewal_date=date(2027, 11, 10), last_renewal=just_billed, plan_months=12
+    )
+    annual_far = ChurnContext(
+        renewal_date=date(2027, 6, 1), last_renewal=date(2026, 6, 1), plan_months=12
+    )
+    two_year = ChurnContext(renewal_date=soon, plan_months=24)
+    assert churn_signals(monthly, today=today) == []
+    assert churn_signals(unknown, today=today) == []
+    assert churn_signals(annual_ahead, today=today) == ["renewal_close"]
+    assert churn_signals(annual_billed, today=today) == ["renewal_close"]
+    assert churn_signals(annual_far, today=today) == []
+    assert churn_signals(two_year, today=today) == ["renewal_close"]
+
+
+def test_only_open_tickets_count_and_complaint_tags_or_high_priority_flag_a_complaint() -> None:
+    today = date(2026, 11, 20)
+    recent = datetime(2026, 11, 15, tzinfo=UTC)
+
+    def signals(*tickets: tuple[str, str, datetime, tuple[str, ...]]) -> list[str]:
+        return churn_signals(ChurnContext(tickets=tickets), today=today)
+
+    assert signals(("Refund request", "solved", recent, ())) == []
+    assert signals(("Refund request", "pending", recent, ())) == ["refund_or_complaint_ticket"]
+    assert signals(("Login help", "open", recent, ("priority_high",))) == ["open_complaint"]
+    assert signals(("Login help", "open", recent, ("complaint",))) == [
+        "refund_or_complaint_ticket",  # the word "complaint" in a tag
+        "open_complaint",
+    ]
+    assert signals(("Login help", "closed", recent, ("priority_high",))) == []
+    old = datetime(2026, 9, 1, tzinfo=UTC)
+    assert signals(("Login help", "open", old, ("priority_high",))) == []

@@ -173,3 +173,15 @@ def test_tickets_from_a_zendesk_style_export() -> None:
     rows, result = records(data, TICKETS)
     assert rows[0][1]["ticket_id"] == "101" and rows[0][1]["status"] == "open"
     assert result.errors[0].line == 3
+
+
+def test_ticket_priority_is_kept_as_a_tag_the_rules_can_read() -> None:
+    data = (
+        b"Id,Requester email,Subject,Status,Priority,Created at,Tags\n"
+        b"201,ana@acme.io,Login help,Open,High,2026-11-01 10:00:00,complaint\n"
+        b"202,bo@acme.io,Question,Pending,,2026-11-01 10:00:00,\n"
+    )
+    rows, result = records(data, TICKETS)
+    assert not result.errors
+    assert rows[0][1]["tags"] == ["complaint", "priority_high"]
+    assert rows[1][1]["tags"] == []

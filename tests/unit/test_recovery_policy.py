@@ -45,11 +45,12 @@ def test_plain_case_is_not_escalated(cfg_version: tuple[RecoverySettings, str]) 
 @pytest.mark.parametrize(
     ("kw", "rule_id"),
     [
-        ({"amount_remaining": 250_000}, "REC-HIGH-VALUE"),
+        ({"amount_remaining": 300_000}, "REC-HIGH-VALUE"),
         ({"customer_value": 900_000, "owner": "ana"}, "REC-KEY-ACCOUNT"),
         ({"signals": ("pending_cancellation",), "owner": "ana"}, "REC-CANCEL"),
         ({"open_dispute": True}, "REC-DISPUTE"),
         ({"signals": ("refund_or_complaint_ticket",), "owner": "ana"}, "REC-REFUND-REQ"),
+        ({"signals": ("open_complaint",), "owner": "ana"}, "REC-COMPLAINT"),
         ({"signals": ("renewal_close",), "owner": "ana"}, "REC-RENEWAL"),
         ({"flags": ("enterprise_handling",), "owner": "ana"}, "REC-ENTERPRISE"),
         ({"bucket": Bucket.fraud_related}, "REC-FRAUD"),
@@ -100,9 +101,27 @@ def test_rule_reasons_are_sentences_with_formatted_amounts(
 ) -> None:
     cfg, version = cfg_version
     high = evaluate(facts(amount_remaining=250_000), cfg, version)
-    assert "the amount due is above $1,000.00" in [h.reason for h in high.hits]
+    assert "the amount due is above $2,000.00" in [h.reason for h in high.hits]
     key = evaluate(facts(customer_value=900_000, owner="ana", currency="eur"), cfg, version)
     assert "the customer's MRR is above €5,000.00" in [h.reason for h in key.hits]
     fraud = evaluate(facts(bucket=Bucket.fraud_related), cfg, version)
     assert "failure type: Fraud-related" in [h.reason for h in fraud.hits]
     assert not any("00000" in h.reason for d in (high, key, fraud) for h in d.hits)
+
+
+def test_value_rules_state_the_threshold_in_money(
+    cfg_version: tuple[RecoverySettings, str],
+) -> None:
+    cfg, version = cfg_version
+    d = evaluate(facts(amount_remaining=300_000, customer_value=900_000), cfg, version)
+    reasons = {h.rule_id: h.reason for h in d.hits}
+    assert reasons["REC-HIGH-VALUE"] == "the amount due is above $2,000.00"
+    assert not evaluate(facts(amount_remaining=149_800), cfg, version).escalated  # mid-market
+    assert reasons["REC-KEY-ACCOUNT"] == "the customer's MRR is above $5,000.00"
+
+
+def test_renewal_rule_speaks_of_annual_plans(cfg_version: tuple[RecoverySettings, str]) -> None:
+    cfg, version = cfg_version
+    assert cfg.renewal_min_months == 12
+    d = evaluate(facts(signals=("renewal_close",), owner="ana"), cfg, version)
+    assert [h.reason for h in d.hits] == ["annual plan renewing within 30 days"]
