@@ -47,9 +47,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     with running_sandbox(exports_dir=str(exports), customers=60, days=60) as server:
         rt = sandbox_runtime(url, server.url, folder)
         run_backfill(rt, "", since_days=3650, progress=False)
+        # Half the failed invoices bill the plan, half an amount of their own (usage, a
+        # proration): MRR at risk is the subscriptions' monthly amount, not the invoices'.
         failed = [
-            control(server.url, "simulate/payment_failed", {"decline_code": code})["invoice"]
-            for code in DECLINES * 2
+            control(server.url, "simulate/payment_failed", {"decline_code": code, **extra})[
+                "invoice"
+            ]
+            for code in DECLINES
+            for extra in ({}, {"amount": "4275"})
         ]
         for invoice in failed[:3]:
             control(server.url, "simulate/invoice_paid", {"invoice": invoice})
