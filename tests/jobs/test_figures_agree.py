@@ -2,15 +2,13 @@
 same on every surface — the pages (AppTest), the reports (through the registry), the daily
 digest and `python -m jobs status` — on a store synced from the sandbox.
 
-The store: a backfilled sandbox account with failed payments (some paid again), its CRM,
-entitlements and bank statement imported, plus a second statement with deposits no payout
-explains — two in the bank window, one older, and a withdrawal.
+The store (tests/support/figures.py): a backfilled sandbox account with failed payments, some
+paid again, its CRM, entitlements and bank statement imported, plus a second statement with
+deposits no payout explains — two in the bank window, one older, and a withdrawal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,71 +17,22 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.books import figures
-from core.imports import IMPORTERS
 from core.reports.digest import write_digest
 from core.reports.figures import HeadlineFigures, headline_figures
 from core.reports.run import report_frame
 from core.reports.status import status_report
-from core.sync.processing import load_handler_modules
 from dashboard import format as fmt
-from jobs.backfill import run_backfill
-from jobs.books import refresh
-from jobs.sync import sync_all
-from tests.support.governance import make_user
-from tests.support.sandbox import running_sandbox
-from tests.support.sync import control, sandbox_runtime, settle
+from tests.support.figures import DECLINES
 
 ROOT = Path(__file__).resolve().parents[2]
-DECLINES = ("insufficient_funds", "expired_card", "do_not_honor", "generic_decline")
-
-load_handler_modules()
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    folder = tmp_path_factory.mktemp("figures")
-    exports = folder / "exports"
-    url = f"sqlite:///{folder / 'ledgerdesk.db'}"
-    with running_sandbox(exports_dir=str(exports), customers=60, days=60) as server:
-        rt = sandbox_runtime(url, server.url, folder)
-        run_backfill(rt, "", since_days=3650, progress=False)
-        # Half the failed invoices bill the plan, half an amount of their own (usage, a
-        # proration): MRR at risk is the subscriptions' monthly amount, not the invoices'.
-        failed = [
-            control(server.url, "simulate/payment_failed", {"decline_code": code, **extra})[
-                "invoice"
-            ]
-            for code in DECLINES
-            for extra in ({}, {"amount": "4275"})
-        ]
-        for invoice in failed[:3]:
-            control(server.url, "simulate/invoice_paid", {"invoice": invoice})
-        sync_all(rt)
-        settle(rt)
-        today = figures.team_today(rt.settings)
-        day = lambda n: (today - timedelta(days=n)).isoformat()  # noqa: E731
-        extra = (
-            "date,amount,description,reference\n"
-            f"{day(3)},1234.56,Customer wire,WIRE-7781\n"
-            f"{day(40)},88.10,Interest,INT-2026\n"
-            f"{day(200)},500.00,Old transfer,OLD-1\n"  # outside the bank window
-            f"{day(5)},-75.00,Bank fee,FEE-1\n"  # a withdrawal, not a deposit
-        )
-        with rt.Session.begin() as session:
-            for name, data in (
-                ("crm", exports / "crm_accounts.csv"),
-                ("entitlements", exports / "entitlements.csv"),
-                ("bank", exports / "bank_statement.csv"),
-                ("bank", extra.encode()),
-            ):
-                result = IMPORTERS[name].run(session, data)
-                assert result.error_count == 0, result.errors[:3]
-            viewer = make_user(session, "figures_admin", "admin")
-        refresh(rt)  # the books job: read models and today's drift counts
+def store(figures_store: dict[str, Any]) -> dict[str, Any]:
+    rt = figures_store["rt"]
     with rt.Session() as session:
-        expected = headline_figures(session, rt.settings, today)
-    yield {"rt": rt, "url": url, "folder": folder, "today": today, "expected": expected,
-           "actor": viewer}  # fmt: skip
+        expected = headline_figures(session, rt.settings, figures_store["today"])
+    return {**figures_store, "expected": expected}
 
 
 def test_the_dataset_has_every_figure(store: dict[str, Any]) -> None:
