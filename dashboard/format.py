@@ -39,6 +39,11 @@ def number(value: int | float | None) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
+def percent(share: float | None) -> str:
+    """A share (0.25) as a whole percentage ("25%"); "—" when there is nothing to divide."""
+    return "—" if share is None else f"{share:.0%}"
+
+
 def money(amount: int | None, currency: str | None) -> str:
     """Minor units with their currency (core.money's format)."""
     return format_money(amount, currency)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.books import figures
 from core.books.bank_matching import BankMatching
-from core.books.bank_reconciliation import match_bank, payout_accounts
+from core.books.bank_reconciliation import payout_accounts
 from core.books.views import payout_state_counts, recent_payouts
 from core.config import Settings
 from core.errors import CoreError
@@ -19,17 +20,15 @@ from dashboard import format as fmt
 from dashboard.context import get_sessionmaker
 
 PAGE_SIZE = 50
-BANK_WINDOW_DAYS = 90
 CACHE_S = 300
 MONEY_COLUMNS = ("amount", "gross", "fees", "refunds", "disputes", "net", "difference")
 
 
 @st.cache_data(ttl=CACHE_S, show_spinner="Matching bank deposits…")
-def bank_matching(db_url: str, since: date) -> BankMatching:
-    """Payouts since a day matched to each account's deposits, kept a few minutes (keyed by
-    database)."""
+def bank_matching(db_url: str, today: date) -> BankMatching:
+    """The bank figures' window matched, per account, kept a few minutes (keyed by database)."""
     with get_sessionmaker()() as session:
-        return match_bank(session, date_from=since)
+        return figures.bank_matching(session, today=today)
 
 
 def payouts_tab(Session: sessionmaker[Session], settings: Settings) -> None:
@@ -124,11 +123,11 @@ def _bank_upload(Session: sessionmaker[Session], settings: Settings, actor: Acto
 
 
 def _bank_matching_view(settings: Settings, today: date) -> None:
-    since = today - timedelta(days=BANK_WINDOW_DAYS)
-    matching = bank_matching(settings.database_url, since)
+    since, until = figures.bank_window(today)
+    matching = bank_matching(settings.database_url, today)
     st.caption(
-        f"Payouts arriving since {since.isoformat()} and the deposits around them, each account "
-        "against its own statement."
+        f"Payouts arriving and deposits posted from {since.isoformat()} to {until.isoformat()}, "
+        "each account against its own statement."
     )
     a, b, c, d = st.columns(4)
     a.metric("Matched payouts", fmt.number(len(matching.matches)))
@@ -162,12 +161,16 @@ def _bank_matching_view(settings: Settings, today: date) -> None:
         {
             "account": u.account or "platform",
             "side": u.side,
-            "id": u.id if u.side == "payout" else f"deposit {u.id}",
+            "id": u.id if u.side == "payout" else u.label,
             "date": u.on.isoformat(),
             "amount": fmt.money(u.amount, u.currency),
             "likely reason": u.reason,
         }
-        for u in (matching.unmatched_payouts + matching.unmatched_deposits)[:500]
+        for u in (
+            matching.unmatched_payouts
+            + matching.unmatched_deposits
+            + matching.unmatched_withdrawals
+        )[:500]
     ]
     w.table(
         unmatched,
@@ -187,7 +190,9 @@ def _bank_matching_view(settings: Settings, today: date) -> None:
                 {
                     "account": m.account or "platform",
                     "payout": m.payout_id,
-                    "deposits": ", ".join(m.deposit_ids),
+                    "date": m.on.isoformat() if m.on else "",
+                    "amount": fmt.money(m.amount, m.currency),
+                    "deposits": "; ".join(m.deposit_labels),
                     "how": m.method,
                     "days late": m.days_late,
                 }
@@ -197,7 +202,9 @@ def _bank_matching_view(settings: Settings, today: date) -> None:
             column_config={
                 "account": "Stripe account",
                 "payout": "Payout",
-                "deposits": "Deposit ids",
+                "date": "Arrival date",
+                "amount": "Amount",
+                "deposits": "Deposits",
                 "how": "Matched by",
                 "days late": "Days late",
             },  # fmt: skip

@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from core.books import figures
 from core.errors import CoreError
 from core.recovery.analytics import summary
 from core.recovery.classification import BUCKET_LABELS, Bucket
@@ -16,7 +17,7 @@ from core.recovery.drafting import CHANNELS, describe_guard
 from core.recovery.explain import why_bucket
 from core.recovery.queries import STATUSES, CaseDetail, CaseFilter, QueuePage
 from dashboard.context import get_sessionmaker
-from dashboard.format import duration, md_text, money, stripe_link, when
+from dashboard.format import amounts, duration, md_text, money, percent, stripe_link, when
 
 PAGE_SIZE = 50
 AGE_CHOICES = {
@@ -251,9 +252,14 @@ def drafts_view(
 
 @st.cache_data(ttl=60, show_spinner=False)
 def cached_summary(database_url: str) -> dict[str, Any]:
-    """Analytics for the whole store, recomputed at most once a minute (it scans every case)."""
+    """Analytics for the whole store, recomputed at most once a minute (it scans every case),
+    with the headline recovery rate and MRR at risk (core/books/figures.py)."""
     with get_sessionmaker()() as session:
-        return summary(session)
+        return {
+            **summary(session),
+            "recovery_rate": figures.recovery_rate(session),
+            "mrr_at_risk": figures.mrr_at_risk(session),
+        }
 
 
 def analytics(summary: dict[str, Any]) -> None:
@@ -263,12 +269,12 @@ def analytics(summary: dict[str, Any]) -> None:
         st.info("No cases yet: analytics appear once failed payments have been processed.")
         return
     c1, c2, c3 = st.columns(3)
-    c1.metric("Recovery rate", f"{df['recovered'].mean():.0%}")
+    c1.metric("Recovery rate", percent(summary["recovery_rate"].rate))
     hours = summary["median_hours_to_recover"]
     c2.metric("Median time to recover", f"{hours} h" if hours is not None else "—")
     c3.metric(
         "MRR at risk",
-        ", ".join(money(v, k) for k, v in summary["mrr_at_risk"].items()) or "—",
+        amounts(summary["mrr_at_risk"]),
     )
     for key, title in (
         ("by_bucket", "bucket"),

@@ -34,6 +34,11 @@ class Deposit:
     reference: str = ""
     account: str = ""  # the Stripe account whose statement this is ("" = platform)
 
+    @property
+    def label(self) -> str:
+        """How the bank names the line: its reference, else its description, else the row."""
+        return self.reference or self.description or f"statement line {self.id}"
+
 
 @dataclass(frozen=True)
 class PayoutInfo:
@@ -59,6 +64,11 @@ class Match:
     method: str  # "trace id" | "amount and date" | "split deposit"
     days_late: int
     account: str = ""
+    on: date | None = None  # the payout's arrival date: the day the pair belongs to
+    amount: int = 0
+    currency: str = ""
+    deposit_labels: tuple[str, ...] = ()  # the deposits as the bank names them
+    deposit_dates: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,15 +82,33 @@ class Unmatched:
     currency: str
     reason: str
     account: str = ""
+    label: str = ""  # a deposit as the bank names it (its reference or description)
+
+
+def _in(day: date | None, date_from: date | None, date_to: date | None) -> bool:
+    return (
+        day is not None and (not date_from or day >= date_from) and (not date_to or day <= date_to)
+    )
 
 
 @dataclass
 class MatchResult:
-    """Matches and the unmatched on both sides."""
+    """Matches and the unmatched on both sides (withdrawals apart: they are not deposits)."""
 
     matches: list[Match] = field(default_factory=list)
     unmatched_payouts: list[Unmatched] = field(default_factory=list)
     unmatched_deposits: list[Unmatched] = field(default_factory=list)
+    unmatched_withdrawals: list[Unmatched] = field(default_factory=list)
+
+    def within(self, date_from: date | None, date_to: date | None) -> MatchResult:
+        """What belongs to the period: pairs and payouts by the payout's arrival date,
+        deposits and withdrawals by the day they were posted."""
+        return MatchResult(
+            [m for m in self.matches if _in(m.on, date_from, date_to)],
+            [u for u in self.unmatched_payouts if _in(u.on, date_from, date_to)],
+            [u for u in self.unmatched_deposits if _in(u.on, date_from, date_to)],
+            [u for u in self.unmatched_withdrawals if _in(u.on, date_from, date_to)],
+        )
 
 
 FAILED = ("failed", "canceled")
@@ -110,7 +138,20 @@ def match_deposits(
         used_p.add(p.id)
         used_d.update(d.id for d in ds)
         late = max((d.posted_on - p.arrival_on).days for d in ds)
-        result.matches.append(Match(p.id, tuple(d.id for d in ds), method, late, account))
+        result.matches.append(
+            Match(
+                p.id,
+                tuple(d.id for d in ds),
+                method,
+                late,
+                account,
+                p.arrival_on,
+                p.amount,
+                p.currency,
+                tuple(d.label for d in ds),
+                tuple(d.posted_on for d in ds),
+            )
+        )
 
     for p in sorted(live, key=lambda p: (p.arrival_on, p.id)):
         for d in credits:
@@ -168,17 +209,21 @@ def match_deposits(
     open_payouts = [p for p in payouts if p.id not in used_p]
     for d in deposits:
         if d.id not in used_d:
-            result.unmatched_deposits.append(
-                Unmatched(
-                    "deposit",
-                    d.id,
-                    d.posted_on,
-                    d.amount,
-                    d.currency,
-                    _deposit_reason(d, open_payouts, payouts),
-                    account,
-                )
+            side = "deposit" if d.amount > 0 else "withdrawal"
+            unmatched = Unmatched(
+                side,
+                d.id,
+                d.posted_on,
+                d.amount,
+                d.currency,
+                _deposit_reason(d, open_payouts, payouts),
+                account,
+                d.label,
             )
+            if side == "deposit":
+                result.unmatched_deposits.append(unmatched)
+            else:
+                result.unmatched_withdrawals.append(unmatched)
     return result
 
 
@@ -215,8 +260,13 @@ class BankMatching:
 
     @property
     def unmatched_deposits(self) -> list[Unmatched]:
-        """Statement lines that match none of their account's payouts."""
+        """Statement credits that match none of their account's payouts."""
         return [u for a in self.accounts for u in a.result.unmatched_deposits]
+
+    @property
+    def unmatched_withdrawals(self) -> list[Unmatched]:
+        """Statement debits (withdrawals, returned payouts): listed, never counted as deposits."""
+        return [u for a in self.accounts for u in a.result.unmatched_withdrawals]
 
     @property
     def without_statement(self) -> list[AccountMatch]:
@@ -243,6 +293,28 @@ def match_accounts(
         has = account in statements or bool(ds)
         result = match_deposits(ds, ps, today, account) if has else MatchResult()
         out.accounts.append(AccountMatch(account, has, len(ps), result))
+    return out
+
+
+def limit_to_period(
+    matching: BankMatching,
+    payouts: list[PayoutInfo],
+    date_from: date | None,
+    date_to: date | None,
+) -> BankMatching:
+    """The part of a matching of every payout and deposit that belongs to the period: the
+    matching itself must see everything, or a deposit carrying a payout from just before the
+    period would look unmatched."""
+    in_period: dict[str, int] = {}
+    for p in payouts:
+        if _in(p.arrival_on, date_from, date_to):
+            in_period[p.account] = in_period.get(p.account, 0) + 1
+    out = BankMatching()
+    for a in matching.accounts:
+        result = a.result.within(date_from, date_to)
+        n = in_period.get(a.account, 0)
+        if n or result.unmatched_deposits or result.unmatched_withdrawals or a.has_statement:
+            out.accounts.append(AccountMatch(a.account, a.has_statement, n, result))
     return out
 
 

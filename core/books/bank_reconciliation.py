@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.books.bank_matching import BankMatching, Deposit, PayoutInfo, match_accounts
+from core.books.bank_matching import (
+    BankMatching,
+    Deposit,
+    PayoutInfo,
+    limit_to_period,
+    match_accounts,
+)
 from core.books.data import objects_of_type
 from core.models.books import BankDeposit, PayoutReconciliation
 from core.models.sync import Event, StripeObject
@@ -80,17 +86,13 @@ def match_bank(
     date_to: date | None = None,
     today: date | None = None,
 ) -> BankMatching:
-    """Match each account's payouts arriving in the period to its own statement's deposits."""
+    """Match each account's payouts to its own statement's deposits, then keep what belongs to
+    the period: pairs and unmatched payouts by arrival date, deposits by the day posted.
+
+    Every payout and deposit takes part in the matching (a few hundred a year per account), so
+    a deposit at the edge of the period finds its payout on the other side of the edge.
+    """
     today = today or datetime.now(UTC).date()
     payouts = payout_infos(session)
-    if date_from:
-        payouts = [p for p in payouts if p.arrival_on >= date_from]
-    if date_to:
-        payouts = [p for p in payouts if p.arrival_on <= date_to]
-    widen = timedelta(days=4)  # deposits may post a few days after the period's last payout
-    deposits = bank_deposits(
-        session,
-        date_from - widen if date_from else None,
-        date_to + widen if date_to else None,
-    )
-    return match_accounts(deposits, payouts, today, statement_accounts(session))
+    matching = match_accounts(bank_deposits(session), payouts, today, statement_accounts(session))
+    return limit_to_period(matching, payouts, date_from, date_to)

@@ -1,7 +1,9 @@
-"""Subscription lifecycle: trial → active → past due → canceled / unpaid, churn and MRR at risk.
+"""Subscription lifecycle: trial → active → past due → canceled / unpaid, and churn.
 
 The pure functions take subscription snapshots and `customer.subscription.*` events as dicts;
-`lifecycle_view(session, ...)` loads them from the store.
+`lifecycle_view(session, ...)` loads them from the store. MRR and MRR at risk are headline
+figures with one definition each in core/books/figures.py; `subscription_mrr` here is the rule
+for one subscription that its SQL twin (core/books/queries.py) follows.
 """
 
 from __future__ import annotations
@@ -79,13 +81,10 @@ class Lifecycle:
     funnel: dict[str, int] = field(default_factory=dict)
     monthly: list[dict[str, Any]] = field(default_factory=list)
     churn: dict[str, int] = field(default_factory=dict)
-    mrr: int = 0
-    mrr_at_risk: int = 0
-    at_risk: list[dict[str, Any]] = field(default_factory=list)
 
 
 def analyse(subs: list[dict[str, Any]], events: list[dict[str, Any]]) -> Lifecycle:
-    """Funnel by current status, transitions per month, churn split and MRR at risk (pure)."""
+    """Funnel by current status, transitions per month and churn split (pure)."""
     result = Lifecycle()
     counts = Counter(s.get("status") for s in subs)
     result.funnel = {stage: counts.get(stage, 0) for stage in STAGES}
@@ -107,23 +106,4 @@ def analyse(subs: list[dict[str, Any]], events: list[dict[str, Any]]) -> Lifecyc
         {"month": m, **{stage: c.get(stage, 0) for stage in STAGES}}
         for m, c in sorted(months.items())
     ]
-    for s in subs:
-        mrr = subscription_mrr(s)
-        result.mrr += mrr
-        why = None
-        if s.get("status") == "past_due":
-            why = "past due"
-        elif s.get("cancel_at_period_end"):
-            why = "cancels at period end"
-        if why and mrr:
-            result.mrr_at_risk += mrr
-            result.at_risk.append(
-                {
-                    "subscription": s.get("id"),
-                    "customer": s.get("customer"),
-                    "mrr": mrr,
-                    "currency": s.get("currency"),
-                    "why": why,
-                }
-            )
     return result

@@ -12,9 +12,10 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
 from typing import Any
 
-from sqlalchemy import case, func, inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session
 
+from core.books import figures
 from core.books import queries as q
 from core.books.data import get_object, objects_of_type
 from core.books.lifecycle import STAGES, Lifecycle, analyse, churn_kind
@@ -51,7 +52,10 @@ def batch_count(session: Session) -> int:
 
 @dataclass
 class LifecycleSummary:
-    """The subscription picture for the page: funnel, churn split, MRR and MRR at risk."""
+    """The subscription picture for the page: funnel, churn split, MRR and MRR at risk.
+
+    MRR, MRR at risk and MRR set to cancel are the headline figures of core/books/figures.py.
+    """
 
     funnel: dict[str, int] = field(default_factory=dict)
     churn: dict[str, int] = field(default_factory=dict)
@@ -59,53 +63,32 @@ class LifecycleSummary:
     mrr_at_risk: dict[str, int] = field(default_factory=dict)
     at_risk: list[dict[str, Any]] = field(default_factory=list)
     at_risk_count: int = 0
+    mrr_set_to_cancel: dict[str, int] = field(default_factory=dict)
+    set_to_cancel_count: int = 0
 
 
 def lifecycle_summary(session: Session, at_risk_limit: int = 100) -> LifecycleSummary:
-    """Funnel by status, churn split, MRR and the subscriptions putting MRR at risk (SQL)."""
-    out = LifecycleSummary()
-    currency = func.lower(func.coalesce(q.D["currency"].as_string(), "usd"))
-    subs = select(
-        StripeObject.id.label("id"),
-        q.customer_ref().label("customer"),
-        q.D["status"].as_string().label("status"),
-        currency.label("currency"),
-        q.D["cancel_at_period_end"].as_boolean().label("cap"),
-        q.subscription_mrr_sql().label("mrr"),
-    ).where(StripeObject.object_type == "subscription")
-    base = subs.subquery("base")
-    risky = (base.c.mrr > 0) & ((base.c.status == "past_due") | base.c.cap.is_(True))
-    # The flag is a column of its own so GROUP BY names a column on both dialects.
-    sub = select(base, case((risky, 1), else_=0).label("risky")).subquery("sub")
-    # One pass over the subscriptions for the funnel, MRR and MRR at risk.
-    grouped = select(
-        sub.c.status,
-        sub.c.currency,
-        sub.c.risky,
-        func.count(),
-        func.coalesce(func.sum(sub.c.mrr), 0),
-    ).group_by(sub.c.status, sub.c.currency, sub.c.risky)
-    funnel: dict[str, int] = {}
-    for status, cur, at_risk, n, mrr in session.execute(grouped):
-        funnel[status] = funnel.get(status, 0) + int(n)
-        out.mrr[cur] = out.mrr.get(cur, 0) + int(mrr)
-        if at_risk:
-            out.mrr_at_risk[cur] = out.mrr_at_risk.get(cur, 0) + int(mrr)
-            out.at_risk_count += int(n)
-    out.funnel = {stage: funnel.get(stage, 0) for stage in STAGES}
-    top = (
-        select(sub.c.id, sub.c.customer, sub.c.status, sub.c.currency, sub.c.mrr)
-        .where(sub.c.risky == 1)
-        .order_by(sub.c.mrr.desc(), sub.c.id)
-        .limit(at_risk_limit)
+    """Funnel by status, churn split, the MRR figures and the largest subscriptions behind MRR
+    at risk and MRR set to cancel (SQL)."""
+    status = q.D["status"].as_string()
+    funnel = dict(
+        session.execute(
+            select(status, func.count())
+            .where(StripeObject.object_type == "subscription")
+            .group_by(status)
+        ).all()
     )
-    for sid, cust, status, cur, mrr in session.execute(top):
-        why = "past due" if status == "past_due" else "cancels at period end"
-        out.at_risk.append(
-            {"subscription": sid, "customer": cust, "mrr": int(mrr), "currency": cur, "why": why}
-        )
-    out.churn = _churn(session)
-    return out
+    money = figures.mrr_figures(session)
+    return LifecycleSummary(
+        funnel={stage: int(funnel.get(stage, 0)) for stage in STAGES},
+        churn=_churn(session),
+        mrr=money.mrr,
+        mrr_at_risk=money.at_risk,
+        at_risk=figures.at_risk_subscriptions(session, at_risk_limit),
+        at_risk_count=money.at_risk_count + money.set_to_cancel_count,
+        mrr_set_to_cancel=money.set_to_cancel,
+        set_to_cancel_count=money.set_to_cancel_count,
+    )
 
 
 def _churn(session: Session) -> dict[str, int]:

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.books import figures
 from core.books import queries as q
-from core.books.bank_reconciliation import match_bank
 from core.books.data import objects_by_id
 from core.config import Settings
 from core.db import upsert
@@ -147,10 +147,13 @@ def entitlement_checks(session: Session, settings: Settings) -> list[DriftCheck]
     return [_sql_check(session, settings, n) for n in names]
 
 
-def bank_checks(session: Session, today: date | None = None) -> list[DriftCheck]:
+def bank_checks(session: Session, today: date) -> list[DriftCheck]:
     """Paid payouts with no deposit, late deposits, split deposits, deposits nobody explains,
-    each on the account's own statement; accounts with payouts but no statement imported."""
-    result = match_bank(session, today=today)
+    each on the account's own statement; accounts with payouts but no statement imported.
+
+    Over the bank figures' window (core/books/figures.py), so "deposits matching no payout"
+    is the same count as the Bank tab's and `status`'s unmatched deposits."""
+    result = figures.bank_matching(session, today=today)
     missing = DriftCheck("bank_payout_missing", "Paid payouts with no bank deposit", "Bank")
     late = DriftCheck("bank_deposit_late", "Deposits later than the payout's arrival date", "Bank")
     split = DriftCheck("bank_split_deposit", "Payouts that arrived in several deposits", "Bank")
@@ -199,18 +202,17 @@ def bank_checks(session: Session, today: date | None = None) -> list[DriftCheck]
                     f"{m.payout_id} arrived {m.days_late} day(s) late",
                 )
             )
-    for u in result.unmatched_deposits:
-        if u.amount > 0:
-            unknown.items.append(
-                DriftItem(
-                    unknown.name,
-                    f"deposit:{u.id}",
-                    f"{u.on} {format_money(u.amount, u.currency)}{_on_account(u.account)}: "
-                    f"{u.reason}",
-                    u.amount,
-                    u.currency,
-                )
+    for u in result.unmatched_deposits:  # credits only: withdrawals are not deposits
+        unknown.items.append(
+            DriftItem(
+                unknown.name,
+                f"deposit:{u.id}",
+                f"{u.on} {format_money(u.amount, u.currency)} {u.label}"
+                f"{_on_account(u.account)}: {u.reason}",
+                u.amount,
+                u.currency,
             )
+        )
     return [missing, late, split, unknown, no_statement]
 
 
@@ -301,7 +303,7 @@ def approval_checks(session: Session, now: datetime | None = None) -> list[Drift
 CHECK_GROUPS: list[Callable[[Session, Settings], list[DriftCheck]]] = [
     crm_checks,
     entitlement_checks,
-    lambda s, _settings: bank_checks(s),
+    lambda s, settings: bank_checks(s, figures.team_today(settings)),
     lambda s, _settings: sync_checks(s),
     lambda s, _settings: approval_checks(s),
 ]

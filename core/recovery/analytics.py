@@ -1,5 +1,7 @@
-"""Recovery analytics: rates and amounts by bucket, template, segment and week; time to recover;
-MRR at risk. Frames come from one query each; grouping happens in pandas.
+"""Recovery analytics: rates and amounts by bucket, template, segment and week; time to recover.
+Frames come from one query each; grouping happens in pandas. The headline recovery rate and MRR
+at risk are defined once, in core/books/figures.py; a group's rate here is the same ratio
+(recovered ÷ cases) over that group's cases.
 """
 
 from __future__ import annotations
@@ -97,24 +99,6 @@ def median_hours_to_recover(df: pd.DataFrame) -> float | None:
     return round(float(s.median()) / 3600, 1) if len(s) else None
 
 
-def mrr_at_risk(session: Session) -> dict[str, int]:
-    """Monthly value of customers with an open case, per currency (CRM MRR, else the invoice)."""
-    c = RecoveryCase
-    rows = session.execute(
-        select(c.customer_id, c.currency, c.customer_value, c.amount_due).where(c.status == "open")
-    ).all()
-    per_customer: dict[tuple[Any, str], int] = {}
-    for customer, currency, value, amount in rows:
-        key = (customer, currency)
-        per_customer[key] = max(
-            per_customer.get(key, 0), int(value if value is not None else amount or 0)
-        )
-    totals: dict[str, int] = {}
-    for (_cust, currency), value in per_customer.items():
-        totals[currency] = totals.get(currency, 0) + value
-    return totals
-
-
 def summary(
     session: Session, date_from: date | None = None, date_to: date | None = None
 ) -> dict[str, Any]:
@@ -127,5 +111,4 @@ def summary(
         "by_segment": rates_by(df, "segment"),
         "by_week": rates_by(df, "week"),
         "median_hours_to_recover": median_hours_to_recover(df),
-        "mrr_at_risk": mrr_at_risk(session),
     }

@@ -107,7 +107,8 @@ REPORTS: dict[str, ReportSpec] = {
         "Payouts vs bank deposits",
         "core.reports.books:bank_matching",
         None,
-        "Deposits matched to payouts; unmatched on both sides with a likely reason.",
+        "Deposits matched to payouts, each with its date, amount, currency and payout; "
+        "unmatched on both sides with a likely reason.",
         money=("amount",),
     ),
     "drift": ReportSpec(
@@ -120,7 +121,8 @@ REPORTS: dict[str, ReportSpec] = {
         "Subscription lifecycle",
         "core.reports.books:lifecycle",
         "core.reports.books:lifecycle_chart",
-        "Trial → active → past due → canceled / unpaid, churn and MRR at risk.",
+        "Trial → active → past due → canceled / unpaid, churn, MRR and MRR at risk.",
+        money=("mrr", "mrr_at_risk", "mrr_set_to_cancel"),
     ),
     "tax": ReportSpec(
         "Tax collected",

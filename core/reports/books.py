@@ -9,6 +9,8 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.adapters.stripe_links import dashboard_url
+from core.books import figures
 from core.books.bank_reconciliation import match_bank
 from core.books.data import epoch_range, local_day
 from core.books.journal_build import draft_entries
@@ -82,6 +84,7 @@ def journal_chart(df: pd.DataFrame) -> ChartSpec | None:
 
 PAYOUT_COLUMNS = [
     "payout",
+    "payout_link",
     "arrival_date",
     "status",
     "state",
@@ -106,6 +109,7 @@ def payout_reconciliation(
     rows = [
         {
             "payout": r.payout_id,
+            "payout_link": _link(r.payout_id, settings, r.account or ""),
             "arrival_date": r.arrival_date,
             "status": r.status,
             "state": r.state,
@@ -138,35 +142,78 @@ def payout_chart(df: pd.DataFrame) -> ChartSpec | None:
     return ChartSpec("bar", "arrival_date", ("amount",), "Payout amounts by arrival date")
 
 
+def _link(object_id: str, settings: Settings, account: str = "") -> str:
+    """The object's page in the Stripe dashboard ("" in sandbox mode)."""
+    return dashboard_url(object_id, mode=settings.stripe_mode, account=account) or ""
+
+
+BANK_COLUMNS = [
+    "account",
+    "kind",
+    "date",
+    "amount",
+    "currency",
+    "payout",
+    "payout_link",
+    "deposits",
+    "deposit_dates",
+    "detail",
+]
+
+
 def bank_matching(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
     """Per account: matched pairs, the unmatched on both sides with a likely reason, and the
-    accounts whose bank statement was never imported."""
+    accounts whose bank statement was never imported.
+
+    Every row carries its date, amount, currency and Stripe payout (with its dashboard link);
+    deposits are named as the bank statement names them. Only the period's rows are listed:
+    pairs and payouts by the payout's arrival date, deposits by the day they were posted.
+    """
     result = match_bank(session, date_from, date_to)
     rows: list[dict[str, Any]] = [
         {
             "account": m.account or "platform",
             "kind": "matched",
+            "date": m.on,
+            "amount": to_major(m.amount, m.currency),
+            "currency": m.currency,
             "payout": m.payout_id,
-            "deposits": ", ".join(m.deposit_ids),
-            "date": None,
-            "amount": None,
-            "currency": None,
+            "payout_link": _link(m.payout_id, settings, m.account),
+            "deposits": "; ".join(m.deposit_labels),
+            "deposit_dates": ", ".join(d.isoformat() for d in m.deposit_dates),
             "detail": f"{m.method}, {m.days_late:+d} day(s)",
         }
         for m in result.matches
     ]
-    for u in result.unmatched_payouts + result.unmatched_deposits:
+    for u in result.unmatched_payouts:
+        rows.append(
+            {
+                "account": u.account or "platform",
+                "kind": "unmatched payout",
+                "date": u.on,
+                "amount": to_major(u.amount, u.currency),
+                "currency": u.currency,
+                "payout": u.id,
+                "payout_link": _link(u.id, settings, u.account),
+                "deposits": "",
+                "deposit_dates": "",
+                "detail": u.reason,
+            }
+        )
+    for u in result.unmatched_deposits + result.unmatched_withdrawals:
         rows.append(
             {
                 "account": u.account or "platform",
                 "kind": f"unmatched {u.side}",
-                "payout": u.id if u.side == "payout" else "",
-                "deposits": u.id if u.side == "deposit" else "",
                 "date": u.on,
                 "amount": to_major(u.amount, u.currency),
                 "currency": u.currency,
+                "payout": "",
+                "payout_link": "",
+                "deposits": u.label,
+                "deposit_dates": u.on.isoformat(),
                 "detail": u.reason,
             }
         )
@@ -175,18 +222,17 @@ def bank_matching(
             {
                 "account": a.label,
                 "kind": "no statement",
-                "payout": "",
-                "deposits": "",
                 "date": None,
                 "amount": None,
                 "currency": None,
+                "payout": "",
+                "payout_link": "",
+                "deposits": "",
+                "deposit_dates": "",
                 "detail": f"{a.payouts} payout(s); no bank statement imported for this account",
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=["account", "kind", "payout", "deposits", "date", "amount", "currency", "detail"],
-    )
+    return pd.DataFrame(rows, columns=BANK_COLUMNS)
 
 
 def drift(
@@ -220,7 +266,9 @@ def drift_chart(df: pd.DataFrame) -> ChartSpec | None:
 def lifecycle(
     session: Session, settings: Settings, date_from: date | None, date_to: date | None
 ) -> pd.DataFrame:
-    """Transitions into each status per month, plus churn and MRR at risk as a summary row."""
+    """Transitions into each status per month; then, per currency, a summary row of the
+    subscriptions now (funnel and churn on the first) with MRR, MRR at risk and MRR set to
+    cancel in major units (the headline figures of core/books/figures.py)."""
     view = lifecycle_view(session)
     months = [
         m
@@ -228,16 +276,35 @@ def lifecycle(
         if (not date_from or m["month"] >= date_from.strftime("%Y-%m"))
         and (not date_to or m["month"] <= date_to.strftime("%Y-%m"))
     ]
-    df = pd.DataFrame(months, columns=["month", *STAGES])
-    summary = {
-        "month": "now (subscriptions)",
-        **{s: view.funnel.get(s, 0) for s in STAGES},
-    }
-    df = pd.concat([df, pd.DataFrame([summary])], ignore_index=True)
-    df["voluntary_churn"] = [None] * (len(df) - 1) + [view.churn.get("voluntary", 0)]
-    df["involuntary_churn"] = [None] * (len(df) - 1) + [view.churn.get("involuntary", 0)]
-    df["mrr_at_risk"] = [None] * (len(df) - 1) + [view.mrr_at_risk / 100]
-    return df
+    money = figures.mrr_figures(session)
+    currencies = sorted(money.mrr) or [None]
+    summary = []
+    for i, cur in enumerate(currencies):
+        row: dict[str, Any] = {"month": "now (subscriptions)"}
+        if i == 0:
+            row |= {s: view.funnel.get(s, 0) for s in STAGES}
+            row["voluntary_churn"] = view.churn.get("voluntary", 0)
+            row["involuntary_churn"] = view.churn.get("involuntary", 0)
+        if cur is not None:
+            row["currency"] = cur
+            for col, amounts in (
+                ("mrr", money.mrr),
+                ("mrr_at_risk", money.at_risk),
+                ("mrr_set_to_cancel", money.set_to_cancel),
+            ):
+                row[col] = to_major(amounts.get(cur, 0), cur)
+        summary.append(row)
+    return pd.DataFrame([*months, *summary], columns=["month", *STAGES, *LIFECYCLE_SUMMARY_COLUMNS])
+
+
+LIFECYCLE_SUMMARY_COLUMNS = (
+    "voluntary_churn",
+    "involuntary_churn",
+    "currency",
+    "mrr",
+    "mrr_at_risk",
+    "mrr_set_to_cancel",
+)
 
 
 def lifecycle_chart(df: pd.DataFrame) -> ChartSpec | None:
@@ -250,6 +317,7 @@ def lifecycle_chart(df: pd.DataFrame) -> ChartSpec | None:
         "month",
         ("trialing", "active", "past_due", "canceled"),
         "Subscriptions entering each status per month",
+        monthly,
     )
 
 

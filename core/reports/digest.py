@@ -20,6 +20,7 @@ from core.config import Settings
 from core.errors import CoreError
 from core.governance.anchors import Anchor, anchor_head, write_head_file
 from core.reports import REPORTS
+from core.reports.figures import HeadlineFigures, headline_figures
 from core.reports.run import render_report
 
 DIGEST_FORMATS = ("pdf", "csv")
@@ -37,6 +38,7 @@ class DigestResult:
     mailed: list[str] = field(default_factory=list)
     audit_head: Anchor | None = None
     audit_problem: str | None = None  # why the head was not anchored (a broken chain)
+    figures: HeadlineFigures | None = None  # the headline figures, as the pages show them
 
     def summary(self) -> str:
         """One line for the CLI and the scheduler log."""
@@ -78,6 +80,7 @@ def write_digest(
             path.write_bytes(rendered.data)
             result.files.append(path)
             result.rows[name] = rendered.rows
+    result.figures = headline_figures(session, settings, today)
     _anchor_audit(session, settings, result)
     if settings.smtp_url and settings.digest_recipients:
         _mail(session, settings, result)
@@ -95,6 +98,8 @@ def _anchor_audit(session: Session, settings: Settings, result: DigestResult) ->
 
 def _mail(session: Session, settings: Settings, result: DigestResult) -> None:
     lines = [f"Ledgerdesk daily digest for {result.day}.", ""]
+    if result.figures is not None:
+        lines += [*result.figures.lines(), ""]
     for name, rows in sorted(result.rows.items()):
         lines.append(f"- {REPORTS[name].title}: {rows} rows")
     for name, why in sorted(result.failed.items()):

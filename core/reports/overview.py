@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from core.books import figures
 from core.config import Settings
 from core.governance.auth import Actor
 from core.governance.policy import Policy, load_policy
@@ -259,13 +260,14 @@ def recovery_trend(
         c = counts.get(i, {})
         opened = sum(c.values())
         recovered = c.get("recovered", 0)
+        rate = figures.ratio(recovered, opened)  # the headline recovery rate, week by week
         out.append(
             {
                 "week": start,
                 "opened": opened,
                 "recovered": recovered,
                 "lost": c.get("lost", 0),
-                "recovery_rate": round(100 * recovered / opened, 1) if opened else None,
+                "recovery_rate": None if rate is None else round(100 * rate, 1),
             }
         )
     return out

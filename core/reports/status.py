@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.config import Settings
 from core.disputes.cases import status_counts
 from core.recovery.queries import recovery_status
+from core.reports.figures import headline_figures
 from core.sync.health import (
     account_health,
     dead_letters,
@@ -55,6 +56,8 @@ def _recovery_status(session: Session, settings: Settings) -> dict[str, Any]:
 
 
 STATUS_SECTIONS["recovery"] = _recovery_status
+# MRR, MRR at risk, unmatched deposits, recovery rate: the same numbers the pages show.
+STATUS_SECTIONS["figures"] = lambda s, settings: headline_figures(s, settings)
 
 
 def _plain(value: Any) -> Any:
@@ -64,7 +67,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, datetime):
+    if isinstance(value, date | datetime):
         return value.isoformat()
     return value
 

@@ -228,6 +228,23 @@ def _draw_chart(pdf: Any, df: pd.DataFrame, chart: ChartSpec) -> None:
     pdf.set_y(legend_y + 9)
 
 
+def _fit(natural: list[float], room: float) -> tuple[float, ...]:
+    """Column widths that fill the page: when the natural widths do not fit, only the widest
+    columns give way (down to one common cap), so dates and codes never wrap."""
+    if sum(natural) <= room:
+        return tuple(natural)
+    lo, hi = 0.0, max(natural)
+    for _ in range(40):  # the cap c with sum(min(w, c)) == room
+        cap = (lo + hi) / 2
+        lo, hi = (cap, hi) if sum(min(w, cap) for w in natural) < room else (lo, cap)
+    return tuple(min(w, lo) for w in natural)
+
+
+WHITE = (255, 255, 255)
+GRID = (190, 190, 190)
+HEADING_FILL = (225, 230, 240)
+
+
 def to_pdf(
     df: pd.DataFrame, title: str, subtitle: str = "", chart: ChartSpec | None = None
 ) -> bytes:
@@ -255,15 +272,33 @@ def to_pdf(
     shown = df.head(PDF_MAX_ROWS)
     cols = list(shown.columns)[:14]  # wider tables stay readable in the CSV / XLSX
     pdf.set_font("Helvetica", "", 7 if len(cols) > 8 else 8)
+    # fpdf2 keeps one fill and draw colour for the whole document: the chart's last bar colour
+    # would otherwise paint every table cell. The table sets its own, on white.
+    pdf.set_fill_color(*WHITE)
+    pdf.set_draw_color(*GRID)
+    pdf.set_text_color(0, 0, 0)
+    pdf.ln(3)
+    cells = [[_cell(v) for v in record] for record in shown[cols].itertuples(index=False)]
+    # Columns as wide as their longest value (within bounds), so short codes do not take the
+    # room a link or a reason needs.
+    natural = [
+        max(pdf.get_string_width(t) for t in [str(c), *(r[i] for r in cells[:200])]) + 4
+        for i, c in enumerate(cols)
+    ]
+    widths = _fit(natural, pdf.epw)
     with pdf.table(
-        headings_style=FontFace(emphasis="BOLD", fill_color=(225, 230, 240)),
+        col_widths=widths,
+        headings_style=FontFace(emphasis="BOLD", fill_color=HEADING_FILL),
+        cell_fill_color=WHITE,
+        cell_fill_mode="ALL",
+        borders_layout="HORIZONTAL_LINES",
         line_height=4.5,
         text_align="LEFT",
         repeat_headings=1,
     ) as table:
         table.row([_latin1(neutralise(str(c))) for c in cols])
-        for record in shown[cols].itertuples(index=False):
-            table.row([_cell(v) for v in record])
+        for row in cells:
+            table.row(row)
     if len(df) > PDF_MAX_ROWS:
         pdf.set_font("Helvetica", "I", 8)
         pdf.cell(

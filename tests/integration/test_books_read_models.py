@@ -55,11 +55,11 @@ def _seed(Session: Any) -> None:
     customers.append({"id": "cus_gone", "object": "customer", "deleted": True})
     subs = [
         _sub("sub_1", "cus_1", "active", 2500),  # 2*2500 + 12000/12 = 6000
-        _sub("sub_2", "cus_2", "past_due", 1000),  # 3000, at risk
+        _sub("sub_2", "cus_2", "past_due", 1000),  # 3000, MRR at risk
         _sub(
             "sub_3", "cus_3", "canceled", 1000, cancellation_details={"reason": "payment_failed"}
         ),  # fmt: skip
-        _sub("sub_4", "cus_4", "active", 500, cancel_at_period_end=True),  # 2000, at risk
+        _sub("sub_4", "cus_4", "active", 500, cancel_at_period_end=True),  # 2000, set to cancel
     ]
     crm = (
         "stripe_customer_id,email,owner,mrr\n"
@@ -117,7 +117,12 @@ def test_lifecycle_and_tax_read_models(engine: Any, Session: Any) -> None:
         life = lifecycle_summary(s)
         assert life.funnel["active"] == 2 and life.funnel["past_due"] == 1
         assert life.mrr == {"usd": 6000 + 3000 + 2000}
-        assert life.mrr_at_risk == {"usd": 5000} and life.at_risk_count == 2
+        assert life.mrr_at_risk == {"usd": 3000} and life.mrr_set_to_cancel == {"usd": 2000}
+        assert [(r["subscription"], r["why"]) for r in life.at_risk] == [
+            ("sub_2", "past due"),
+            ("sub_4", "cancels at period end"),
+        ]
+        assert life.at_risk_count == 2
         assert life.churn == {"voluntary": 0, "involuntary": 1}
         tax = tax_view(s, date(2026, 1, 1), date(2026, 1, 31))
         assert [(r["jurisdiction"], r["tax_amount"]) for r in tax] == [("DE", 1900)]

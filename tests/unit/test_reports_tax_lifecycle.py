@@ -65,7 +65,7 @@ def test_tax_per_jurisdiction_and_month_from_both_shapes() -> None:
     assert got == {("2026-01", "DE"): 1900, ("2026-01", "FR"): 500}
 
 
-def test_lifecycle_funnel_churn_and_mrr_at_risk() -> None:
+def test_lifecycle_funnel_churn_and_subscription_mrr() -> None:
     price = {
         "unit_amount": 12000,
         "recurring": {"interval": "year", "interval_count": 1},
@@ -107,5 +107,6 @@ def test_lifecycle_funnel_churn_and_mrr_at_risk() -> None:
         and view.funnel["ever_trialed"] == 1
     )
     assert view.churn == {"voluntary": 1, "involuntary": 1}
-    assert view.mrr == 3000 and view.mrr_at_risk == 1000
+    # A yearly price counts 1/12 a month; a canceled subscription counts nothing.
+    assert [subscription_mrr(s) for s in subs] == [2000, 1000, 0, 0, 0]
     assert [m["month"] for m in view.monthly] == ["2026-01", "2026-02"]
