@@ -7,7 +7,7 @@ from typing import Any
 
 from core.reports.status import STATUS_SECTIONS, status_report
 from core.sync.health import AccountHealth, account_health
-from jobs.output import Output, to_json
+from jobs.output import Output
 from jobs.runtime import open_runtime
 
 HELP = "show sync health: cursor, lag, counters, queue and dead letters per account"
@@ -48,5 +48,22 @@ def _lines(report: dict[str, Any], accounts: list[AccountHealth]) -> list[str]:
     lines.append(f"storage: check {s['check']}; errors {s['errors']}{last}")
     for name in STATUS_SECTIONS:
         if name not in ("accounts", "queue", "webhook_rejects", "dead_letters", "storage"):
-            lines.append(f"{name}: {to_json(report[name], indent=False)}")
+            lines.append(f"{name}: {_words(report[name])}")
     return lines
+
+
+def _words(value: Any) -> str:
+    """A section as words: {"open_cases": 2, "open_by_bucket": {"card_data": 1}} →
+    "open cases 2, open by bucket (card data 1)"."""
+    if isinstance(value, dict):
+        return (
+            ", ".join(f"{str(k).replace('_', ' ')} {_nested(v)}" for k, v in value.items())
+            or "none"
+        )
+    if isinstance(value, list):
+        return "; ".join(_words(v) for v in value) or "none"
+    return str(value)
+
+
+def _nested(value: Any) -> str:
+    return f"({_words(value)})" if isinstance(value, dict | list) else _words(value)

@@ -50,6 +50,7 @@ def test_status_and_execute_find_the_running_desk(tmp_path: Path) -> None:
         assert 0 < report["queue"]["processed"] <= events
         text = _jobs(data, "status")
         assert text.stdout.startswith("platform: OK"), text.stdout + text.stderr
+        assert "disputes: open " in text.stdout and "{" not in text.stdout  # words, not JSON
         # A command that talks to Stripe reaches the desk's sandbox with the desk's test key.
         executed = _jobs(data, "execute", "--once", "--json")
         assert executed.returncode == 0, executed.stderr
