@@ -7,6 +7,7 @@ the setting and says how to fix it. Secrets are wrapped in `Secret`, whose repr 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -29,6 +30,11 @@ CRASH_ENV = "LEDGERDESK_CRASH_AFTER_STRIPE_CALL"
 DEFAULT_POLICY_FILE = PROJECT_ROOT / "core" / "governance" / "policy.toml"
 AUDIT_KEY_NAME = "audit.key"
 AUDIT_ANCHOR_NAME = "audit-anchors.jsonl"
+# `make run` (python -m jobs up) writes this file into the data folder while it runs, so that
+# commands in another terminal find its sandbox and database without settings of their own.
+RUN_FILE_NAME = "run.json"
+# The built-in sandbox's fixed test key: it opens nothing but the local sandbox.
+SANDBOX_API_KEY = "sk_test_sandbox"
 
 _KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _ACCOUNT_RE = re.compile(r"^acct_[A-Za-z0-9]+$")
@@ -247,6 +253,7 @@ def load_settings(
         return source.get(name, "").strip()
 
     data_dir = Path(get("LEDGERDESK_DATA_DIR") or PROJECT_ROOT / "data")
+    source.update(_from_running_desk(source, data_dir))
     key = get("STRIPE_API_KEY")
     if key and not _KEY_RE.match(key):
         raise ConfigError(
@@ -312,6 +319,36 @@ def load_settings(
         **_audit_settings(get, data_dir),
         **_sign_in_settings(get),
     )
+
+
+def read_run_file(data_dir: Path) -> dict[str, Any] | None:
+    """What a running `make run` recorded in <data dir>/run.json; None when none is running."""
+    try:
+        info = json.loads((data_dir / RUN_FILE_NAME).read_text(encoding="utf-8"))
+        os.kill(int(info["pid"]), 0)  # signal 0: only asks whether the process exists
+    except PermissionError:
+        return dict(info)  # it exists, under another user
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no file, a damaged one, or left behind by a desk that is gone
+    return dict(info)
+
+
+def _from_running_desk(source: Mapping[str, str], data_dir: Path) -> dict[str, str]:
+    """The running desk's sandbox and database, for whatever no setting names."""
+    desk = read_run_file(data_dir)
+    if desk is None:
+        return {}
+    out: dict[str, str] = {}
+    stripe_set = any(source.get(n, "").strip() for n in ("STRIPE_API_KEY", "STRIPE_API_BASE"))
+    if desk.get("sandbox_url") and not stripe_set:
+        out.update(
+            STRIPE_API_KEY=SANDBOX_API_KEY,
+            STRIPE_API_BASE=str(desk["sandbox_url"]),
+            LEDGERDESK_SANDBOX="1",
+        )
+    if desk.get("database_url") and not source.get("DATABASE_URL", "").strip():
+        out["DATABASE_URL"] = str(desk["database_url"])
+    return out
 
 
 def _webhook_limits(get: Callable[[str], str]) -> WebhookLimits:

@@ -15,7 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from core.config import load_settings
 from core.db import record_storage_error, storage_error
 from core.errors import CoreError, StorageError
-from jobs.commands import COMMANDS
+from jobs.commands import COMMANDS, SERVERS, SUMMARY
+from jobs.output import Output, emit
 
 
 def _load(name: str) -> ModuleType:
@@ -26,16 +27,32 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """The top-level parser; only the chosen command's module is imported."""
     parser = argparse.ArgumentParser(prog="python -m jobs", description="Ledgerdesk jobs")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     sub = parser.add_subparsers(dest="command", metavar="command", required=True)
     chosen = next((a for a in argv if a in COMMANDS), None)
     for name in sorted(COMMANDS):
         if name == chosen:
             module = _load(name)
-            p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+            p = sub.add_parser(name, help=SUMMARY[name], description=module.HELP)
             module.add_arguments(p)
+            if name not in SERVERS:
+                _add_json(p)
         else:
-            sub.add_parser(name, help=f"({name})", add_help=False)
+            sub.add_parser(name, help=SUMMARY[name], add_help=False)
     return parser
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    """`--json` on a command and on each of its sub-commands (`journal list --json`)."""
+    if "--json" not in parser._option_string_actions:
+        # SUPPRESS: an unset flag leaves the top-level `python -m jobs --json` value alone.
+        parser.add_argument(
+            "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON"
+        )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _add_json(child)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("stripe").setLevel(logging.WARNING)
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        code = int(_load(args.command).run(args) or 0)
+        result = _load(args.command).run(args)
+        code = emit(result, args.json) if isinstance(result, Output) else int(result or 0)
         sys.stdout.flush()  # a closed pipe shows here, not as noise at interpreter exit
         return code
     except (DBAPIError, sqlite3.Error) as exc:

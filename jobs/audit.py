@@ -8,7 +8,7 @@ as <output>.head.json.
 from __future__ import annotations
 
 import argparse
-import json
+import csv
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 from core.errors import InputError
 from core.governance import anchors, audit
 from core.models.base import utcnow
+from jobs.output import Output
 from jobs.runtime import open_runtime
 
 HELP = "verify the audit log's hash chain, or export it as CSV"
@@ -24,10 +25,9 @@ HELP = "verify the audit log's hash chain, or export it as CSV"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Subcommands verify and export."""
     sub = parser.add_subparsers(dest="op", metavar="op", required=True)
-    v = sub.add_parser(
+    sub.add_parser(
         "verify", help="detect edited, deleted, reordered or re-hashed entries and a cut tail"
     )
-    v.add_argument("--json", action="store_true", help="print the result as JSON")
     e = sub.add_parser("export", help="write the log as CSV")
     e.add_argument("--output", "-o", help="file to write (default: standard output)")
     e.add_argument("--actor", default="")
@@ -47,29 +47,24 @@ def _filter(args: argparse.Namespace) -> audit.AuditFilter:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Verify (exit 1 when broken) or export."""
+def run(args: argparse.Namespace) -> Output | int:
+    """Verify (exit 1 when broken) or export (with --json and no --output: the entries)."""
     runtime = open_runtime()
     anchor_file = runtime.settings.audit_anchor_path
     with runtime.Session() as session:
         if args.op == "verify":
             result = anchors.verify_trail(session, anchor_file)
-            if args.json:
-                print(
-                    json.dumps(
-                        {
-                            "ok": result.ok,
-                            "checked": result.checked,
-                            "broken_id": result.broken_id,
-                            "problem": result.problem,
-                            "anchored_at": result.anchored_at,
-                        }
-                    )
-                )
-            else:
-                print(result.summary())
-            return 0 if result.ok else 1
+            data = {
+                "ok": result.ok,
+                "checked": result.checked,
+                "broken_id": result.broken_id,
+                "problem": result.problem,
+                "anchored_at": result.anchored_at,
+            }
+            return Output(data, result.summary(), 0 if result.ok else 1)
         lines = audit.iter_csv(session, _filter(args))
+        if args.json and not args.output:
+            return Output(list(csv.DictReader(lines)))
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as fh:
                 count = sum(1 for line in lines if fh.write(line)) - 1
@@ -77,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
             for line in lines:
                 sys.stdout.write(line)
         head, checked = anchors.anchor_head(session, anchor_file)
-    if args.output:
-        if head is not None:
-            anchors.write_head_file(Path(args.output + ".head.json"), head)
-        state = head.summary() if head else f"head not anchored ({checked.summary()})"
-        print(f"exported {count} audit entries to {args.output}; {state}")
-    return 0
+    if not args.output:
+        return 0
+    if head is not None:
+        anchors.write_head_file(Path(args.output + ".head.json"), head)
+    state = head.summary() if head else f"head not anchored ({checked.summary()})"
+    data = {"entries": count, "path": args.output, "head": state}
+    return Output(data, f"exported {count} audit entries to {args.output}; {state}")

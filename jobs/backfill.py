@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -13,6 +12,7 @@ from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_clie
 from core.errors import ConfigError
 from core.sync.backfill import Backfill, BackfillReport
 from core.sync.ratelimit import PacedCaller, RetryPolicy, TokenBucket
+from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "backfill Stripe objects (first start, or a cursor older than the 30-day event window)"
@@ -21,7 +21,6 @@ HELP = "backfill Stripe objects (first start, or a cursor older than the 30-day 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the backfill command."""
     parser.add_argument("--since", default="90d", help="how far back, e.g. 90d, 12h (default 90d)")
-    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     parser.add_argument(
         "--concurrency",
         type=int,
@@ -104,7 +103,7 @@ def run_backfill(
             bar.close()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Backfill every configured account (or one)."""
     from jobs.sync import accounts_of
 
@@ -121,9 +120,8 @@ def run(args: argparse.Namespace) -> int:
         )
         for account in accounts_of(runtime, args.account)
     ]
-    if args.json:
-        print(json.dumps([r.as_dict() for r in reports]))
-    else:
-        for r in reports:
-            print(r.summary())
-    return 0 if all(r.ok for r in reports) else 1
+    return Output(
+        [r.as_dict() for r in reports],
+        "\n".join(r.summary() for r in reports),
+        0 if all(r.ok for r in reports) else 1,
+    )

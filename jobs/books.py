@@ -7,11 +7,11 @@ once), (re)builds the unexported daily journal batches and stores today's drift 
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from core.books.read_models import refresh_read_models
 from core.drift.refresh import refresh_books
+from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "reconcile payouts, rebuild journal batches and record today's drift counts"
@@ -20,7 +20,6 @@ HELP = "reconcile payouts, rebuild journal batches and record today's drift coun
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Which account and the output format."""
     parser.add_argument("--account", help="only this account (acct_... or 'platform')")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
         "--read-models",
         action="store_true",
@@ -43,15 +42,13 @@ def _line(f: dict[str, Any]) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Refresh and print one line (or JSON)."""
     if args.read_models:
         line = read_models_scheduled(open_runtime())
-        print(json.dumps({"read_models": line}) if args.json else line)
-        return 0
+        return Output({"read_models": line}, line)
     figures = refresh(open_runtime(), args.account)
-    print(json.dumps(figures) if args.json else _line(figures))
-    return 0
+    return Output(figures, _line(figures))
 
 
 def scheduled(runtime: Runtime) -> str:

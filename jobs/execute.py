@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from core.governance import actions
 from core.governance.executor import DEFAULT_LEASE_SECONDS, ExecutionReport, run_pending
+from jobs.output import Output, emit
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "execute approved actions (re-read Stripe, call with idempotency keys, record results)"
@@ -24,7 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_LEASE_SECONDS,
         help="how long an interrupted attempt is left alone before it is retried",
     )
-    parser.add_argument("--json", action="store_true", help="print the outcomes as JSON")
 
 
 def execute_once(
@@ -47,10 +46,8 @@ def expire_scheduled(runtime: Runtime) -> str:
 
 
 def _print(report: ExecutionReport, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([{"action": a, "status": s, "note": n} for a, s, n in report.outcomes]))
-    else:
-        print(report.summary())
+    outcomes = [{"action": a, "status": s, "note": n} for a, s, n in report.outcomes]
+    emit(Output(outcomes, report.summary()), as_json, indent=False)  # one line per pass
 
 
 def run(args: argparse.Namespace) -> int:

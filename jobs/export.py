@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from core.errors import InputError
 from core.reports import REPORTS, get_report
 from core.reports.run import parse_day, render_report
 from core.reports.writers import check_format
+from jobs.output import Output
 from jobs.runtime import open_runtime
 
 HELP = "export a report (" + ", ".join(sorted(REPORTS)) + ") as CSV, XLSX or PDF"
@@ -24,10 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, help="file or folder to write (default: current folder)"
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Validate everything before opening the database, then render and write the file."""
     get_report(args.report)
     check_format(args.format)
@@ -45,9 +44,6 @@ def run(args: argparse.Namespace) -> int:
         path.write_bytes(report.data)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}; choose another --out.") from None
-    if args.json:
-        print(json.dumps({"report": report.name, "format": report.fmt, "rows": report.rows,
-                          "path": str(path), "bytes": len(report.data)}))  # fmt: skip
-    else:
-        print(f"{report.title}: {report.rows} rows → {path}")
-    return 0
+    data = {"report": report.name, "format": report.fmt, "rows": report.rows,
+            "path": str(path), "bytes": len(report.data)}  # fmt: skip
+    return Output(data, f"{report.title}: {report.rows} rows → {path}")

@@ -5,11 +5,11 @@ connected account it is for."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from core.errors import InputError
 from core.imports import IMPORTERS
+from jobs.output import Output
 from jobs.runtime import open_runtime
 
 HELP = "import a CSV export (" + ", ".join(sorted(IMPORTERS)) + ") into the desk"
@@ -27,10 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bank only: the connected account (acct_…) whose statement this is; "
         "default: the platform",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Import the file in one transaction; exit 1 when some rows were rejected."""
     importer = IMPORTERS[args.importer]
     if not args.file.is_file():  # before touching the database
@@ -43,12 +42,7 @@ def run(args: argparse.Namespace) -> int:
     rt = open_runtime()
     with rt.Session.begin() as session:
         result = importer.run(session, args.file, **options)
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(result.summary())
-        for err in result.errors[:20]:
-            print(f"  line {err.line}: {err.message}")
-        if result.error_count > 20:
-            print(f"  ... and {result.error_count - 20} more (use --json for all)")
-    return 1 if result.error_count else 0
+    lines = [result.summary(), *(f"  line {e.line}: {e.message}" for e in result.errors[:20])]
+    if result.error_count > 20:
+        lines.append(f"  ... and {result.error_count - 20} more (use --json for all)")
+    return Output(result.as_dict(), "\n".join(lines), 1 if result.error_count else 0)

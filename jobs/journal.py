@@ -1,15 +1,15 @@
 """`python -m jobs journal build|list|export`: journal batches for the books.
 
 python -m jobs journal build [--by day|payout] [--from D] [--to D]
-python -m jobs journal list
+python -m jobs journal list [--json]
 python -m jobs journal export BATCH --format qbo|xero|netsuite [--force] [--out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Any
 
 from core.books.data import get_object, objects_of_type
 from core.books.journal import export_batch, list_batches, suspense_categories
@@ -18,7 +18,9 @@ from core.books.journal_export import FORMATS
 from core.books.ledger_mapping import unmapped_hint
 from core.books.payouts import reconciliations
 from core.errors import InputError
+from core.models.books import JournalBatch
 from core.reports.run import parse_day
+from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "build journal batches and export them for QuickBooks Online, Xero or NetSuite"
@@ -42,11 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--format", required=True, help="qbo, xero or netsuite")
     e.add_argument("--force", action="store_true", help="export again, marked as a re-export")
     e.add_argument("--out", type=Path, help="file or folder (default: current folder)")
-    for p in (b, e):
-        p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Run the chosen action in one transaction."""
     if args.action == "export" and args.format not in FORMATS:
         raise InputError(
@@ -57,33 +57,42 @@ def run(args: argparse.Namespace) -> int:
         return _build(rt, args)
     if args.action == "list":
         with rt.Session() as session:
-            for b in list_batches(session):
-                state = f"exported x{b.export_count}" if b.exported_at else "not exported"
-                print(f"{b.id:>5}  {b.key:<40} {b.entry_count:>6} entries  {state}")
-        return 0
+            batches = list_batches(session)
+        lines = [*(_batch_line(b) for b in batches), f"{len(batches)} batch(es)"]
+        return Output([_batch(b) for b in batches], "\n".join(lines))
     with rt.Session.begin() as session:
         exported = export_batch(session, rt.settings, args.batch, args.format, force=args.force)
     out: Path = args.out or Path.cwd()
     path = out / exported.filename if out.is_dir() else out
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(exported.data)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "path": str(path),
-                    "rows": exported.rows,
-                    "reexport": exported.reexport,
-                }
-            )
-        )
-    else:
-        tag = " (re-export)" if exported.reexport else ""
-        print(f"journal batch {args.batch}: {exported.rows} lines → {path}{tag}")
-    return 0
+    tag = " (re-export)" if exported.reexport else ""
+    return Output(
+        {"path": str(path), "rows": exported.rows, "reexport": exported.reexport},
+        f"journal batch {args.batch}: {exported.rows} lines → {path}{tag}",
+    )
 
 
-def _build(rt: Runtime, args: argparse.Namespace) -> int:
+def _batch(b: JournalBatch) -> dict[str, Any]:
+    return {
+        "id": b.id,
+        "key": b.key,
+        "kind": b.kind,
+        "account": b.account or "platform",
+        "period_date": b.period_date,
+        "payout_id": b.payout_id,
+        "entries": b.entry_count,
+        "exported_at": b.exported_at,
+        "export_count": b.export_count,
+    }
+
+
+def _batch_line(b: JournalBatch) -> str:
+    state = f"exported x{b.export_count}" if b.exported_at else "not exported"
+    return f"{b.id:>5}  {b.key:<40} {b.entry_count:>6} entries  {state}"
+
+
+def _build(rt: Runtime, args: argparse.Namespace) -> Output:
     date_from, date_to = (
         parse_day(args.date_from, "--from"),
         parse_day(args.date_to, "--to"),
@@ -109,12 +118,9 @@ def _build(rt: Runtime, args: argparse.Namespace) -> int:
             "entries": sum(b.entry_count for b in batches),
             "suspense": {u.category: u.entries for u in unmapped},
         }
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"journal: {summary['batches']} batches, {summary['entries']} entries (re)built")
-        if unmapped:
-            listed = ", ".join(f"{u.category} ({u.entries})" for u in unmapped)
-            print(f"warning: unknown reporting categories booked to suspense: {listed}; "
-                  + unmapped_hint([u.category for u in unmapped]))  # fmt: skip
-    return 0
+    text = f"journal: {summary['batches']} batches, {summary['entries']} entries (re)built"
+    if unmapped:
+        listed = ", ".join(f"{u.category} ({u.entries})" for u in unmapped)
+        text += (f"\nwarning: unknown reporting categories booked to suspense: {listed}; "
+                 + unmapped_hint([u.category for u in unmapped]))  # fmt: skip
+    return Output(summary, text)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from core.adapters import outbox
 from core.governance import deliveries
+from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "deliver queued emails (SMTP) and alerts (Slack), or list the outbox"
@@ -15,11 +15,9 @@ HELP = "deliver queued emails (SMTP) and alerts (Slack), or list the outbox"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Subcommands deliver and list."""
     sub = parser.add_subparsers(dest="op", metavar="op", required=True)
-    d = sub.add_parser("deliver", help="send what is due")
-    d.add_argument("--json", action="store_true", help="print counts as JSON")
+    sub.add_parser("deliver", help="send what is due")
     ls = sub.add_parser("list", help="show recent messages")
     ls.add_argument("--status", choices=outbox.STATUSES)
-    ls.add_argument("--json", action="store_true", help="print JSON")
 
 
 def scheduled(runtime: Runtime) -> str:
@@ -27,13 +25,12 @@ def scheduled(runtime: Runtime) -> str:
     return deliveries.deliver(runtime.Session, runtime.settings).summary()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Deliver or list; exit 1 when a message failed for good."""
     runtime = open_runtime()
     if args.op == "deliver":
         report = deliveries.deliver(runtime.Session, runtime.settings)
-        print(json.dumps(report.counts) if args.json else report.summary())
-        return 1 if report.counts.get("failed") else 0
+        return Output(report.counts, report.summary(), 1 if report.counts.get("failed") else 0)
     with runtime.Session() as session:
         rows = [
             {
@@ -47,10 +44,8 @@ def run(args: argparse.Namespace) -> int:
             }
             for m in outbox.list_messages(session, args.status)
         ]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    else:
-        for r in rows:
-            print(f"#{r['id']:<5} {r['channel']:<5} {r['status']:<8} {r['to']:<30} {r['subject']}")
-        print(f"{len(rows)} message(s)")
-    return 0
+    lines = [
+        f"#{r['id']:<5} {r['channel']:<5} {r['status']:<8} {r['to']:<30} {r['subject']}"
+        for r in rows
+    ]
+    return Output(rows, "\n".join([*lines, f"{len(rows)} message(s)"]))

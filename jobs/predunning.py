@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from core.recovery.context import recovery_settings
 from core.recovery.predunning import run_predunning
+from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "draft card-update e-mails for cards on active subscriptions that expire soon"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Only the output format."""
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    """No options (--json is common to every command)."""
 
 
 def _run(rt: Runtime) -> int:
@@ -23,15 +22,10 @@ def _run(rt: Runtime) -> int:
         return run_predunning(session, cfg)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Create the drafts (each card expiry once) and print how many are new."""
     made = _run(open_runtime())
-    print(
-        json.dumps({"new_drafts": made})
-        if args.json
-        else f"predunning: {made} new card-update drafts"
-    )
-    return 0
+    return Output({"new_drafts": made}, f"predunning: {made} new card-update drafts")
 
 
 def scheduled(runtime: Runtime) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 from core.errors import NotFound
 from core.sync.processing import ProcessReport, load_handler_modules, process_batch, replay
+from jobs.output import Output, emit
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "process stored events with the registered handlers (retries, dead letters, replay)"
@@ -16,7 +16,6 @@ HELP = "process stored events with the registered handlers (retries, dead letter
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the process command."""
     parser.add_argument("--once", action="store_true", help="drain the due events once, then exit")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--limit", type=int, default=500, help="events per batch (default 500)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--replay", metavar="EVENT_ID", help="re-queue one event (e.g. a dead one)")
@@ -40,7 +39,7 @@ def scheduled(runtime: Runtime) -> str:
     return drain(runtime).summary()
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output | int:
     """Replay, or process once / in a loop."""
     runtime = open_runtime()
     if args.replay or args.all_dead:
@@ -48,11 +47,11 @@ def run(args: argparse.Namespace) -> int:
             count = replay(session, event_id=args.replay, all_dead=args.all_dead)
         if args.replay and count == 0:
             raise NotFound(f"No stored event {args.replay}: check the id on the Sync health page.")
-        print(f"re-queued {count} event(s); they run on the next `python -m jobs process`.")
-        return 0
+        text = f"re-queued {count} event(s); they run on the next `python -m jobs process`."
+        return Output({"requeued": count}, text)
     while True:
         report = drain(runtime, args.limit)
-        print(json.dumps(report.__dict__) if args.json else report.summary(), flush=True)
+        emit(Output(report.__dict__, report.summary()), args.json, indent=False)
         if args.once:
             return 0
         time.sleep(runtime.settings.sync_interval_seconds)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
 from core.disputes.cases import config
 from core.disputes.reminders import send_due_reminders
+from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "send dispute deadline reminders (7 d, 3 d, 24 h, 12 h before due_by), each exactly once"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options: --json."""
-    parser.add_argument("--json", action="store_true", help="print what was sent as JSON")
+    """No options (--json is common to every command)."""
 
 
 def _run(runtime: Runtime) -> dict[str, Any]:
@@ -37,11 +36,7 @@ def _summary(result: dict[str, Any]) -> str:
     return f"reminders: {result['checked']} open disputes checked, {sent} reminder(s) queued"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Send due reminders; print a summary (or JSON)."""
     result = _run(open_runtime())
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(_summary(result))
-    return 0
+    return Output(result, _summary(result))

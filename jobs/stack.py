@@ -1,12 +1,15 @@
 """`python -m jobs up` (what `make run` calls): the whole desk on this machine.
 
 With no STRIPE_API_KEY it starts the sandbox in live mode on loopback with a seeded account;
-then the scheduler and the dashboard. It prints the URL and stops everything on Ctrl-C.
+then the scheduler and the dashboard. It prints the URL and stops everything on Ctrl-C. While it
+runs, <data dir>/run.json tells other commands (`python -m jobs status` in another terminal)
+where its sandbox and database are; it holds no secret.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -16,14 +19,22 @@ import time
 import urllib.request
 from typing import Any
 
-from core.config import PROJECT_ROOT, Settings, load_settings
+from core.config import (
+    PROJECT_ROOT,
+    RUN_FILE_NAME,
+    SANDBOX_API_KEY,
+    Settings,
+    load_settings,
+    read_run_file,
+    redact_url,
+)
 from core.errors import ConfigError
 from core.governance.auth import ensure_demo_users
 from core.imports import IMPORTERS
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "start the desk: sandbox (when no STRIPE_API_KEY), scheduler and dashboard"
-SANDBOX_KEY = "sk_test_sandbox"
+SANDBOX_KEY = SANDBOX_API_KEY
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +90,14 @@ def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     settings = load_settings()
+    running = read_run_file(settings.data_dir)
+    if running is not None:
+        raise ConfigError(
+            f"a desk is already running from {settings.data_dir} (process {running['pid']}, "
+            f"{running.get('url', '')}): stop it first, or set LEDGERDESK_DATA_DIR to another "
+            f"folder (delete {settings.data_dir / RUN_FILE_NAME} if that process is no desk)."
+        )
+    base = ""
     try:
         if not settings.stripe_api_key:
             port = args.sandbox_port
@@ -113,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         procs.append(("dashboard", subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env)))
         url = f"http://127.0.0.1:{args.port}"
         _wait_http(url + "/_stcore/health", 120, procs[-1][1])
+        _write_run_file(settings, url, base)
         print(f"\nLedgerdesk is running: {url}\nPress Ctrl-C to stop.\n", flush=True)
         while all(p.poll() is None for _, p in procs):
             time.sleep(1)
@@ -124,6 +144,31 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop_all(procs)
+        _remove_run_file(settings)
+
+
+def _write_run_file(settings: Settings, url: str, sandbox_url: str) -> None:
+    """Tell other commands where this desk is: its process, URL, sandbox and database.
+
+    No secret goes in: the sandbox's key is its fixed test key (core.config.SANDBOX_API_KEY), and
+    a database URL with a password is left out (commands then need DATABASE_URL themselves).
+    """
+    info: dict[str, Any] = {"pid": os.getpid(), "url": url, "started_at": int(time.time())}
+    if sandbox_url:
+        info["sandbox_url"] = sandbox_url
+    if redact_url(settings.database_url) == settings.database_url:
+        info["database_url"] = settings.database_url
+    path = settings.data_dir / RUN_FILE_NAME
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _remove_run_file(settings: Settings) -> None:
+    path = settings.data_dir / RUN_FILE_NAME
+    running = read_run_file(settings.data_dir)
+    if running is not None and running.get("pid") == os.getpid():
+        path.unlink(missing_ok=True)
 
 
 def _prepare_store(settings: Settings) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 
@@ -12,6 +11,7 @@ from core.errors import ConfigError, StripeError
 from core.sync.backfill import needs_backfill
 from core.sync.poll import AccountSync, SyncReport, key_fingerprint
 from core.sync.ratelimit import PacedCaller, RetryPolicy, TokenBucket
+from jobs.output import Output, emit
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "sync Stripe events into the store (incremental, every account)"
@@ -21,7 +21,6 @@ log = logging.getLogger("ledgerdesk.sync")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of the sync command."""
     parser.add_argument("--once", action="store_true", help="one pass, then exit")
-    parser.add_argument("--json", action="store_true", help="print the reports as JSON")
     parser.add_argument("--account", help="only this account (acct_... or 'platform')")
     parser.add_argument(
         "--no-backfill",
@@ -135,11 +134,8 @@ def run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             force=args.force,
         )
-        if args.json:
-            print(json.dumps([r.as_dict() for r in reports]), flush=True)
-        else:
-            for r in reports:
-                print(r.summary(), flush=True)
+        text = "\n".join(r.summary() for r in reports)
+        emit(Output([r.as_dict() for r in reports], text), args.json, indent=False)
         failed = any(not r.ok for r in reports)
         if args.once:
             return 1 if failed else 0

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from core.governance import auth
 from core.governance.auth import SYSTEM_ACTOR, Role
+from jobs.output import Output
 from jobs.runtime import open_runtime
 
 HELP = "manage users: add, list, set-role, disable, enable, reset-password"
@@ -19,8 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--email", help="the email single sign-on maps to this user")
-    lst = sub.add_parser("list", help="list users")
-    lst.add_argument("--json", action="store_true", help="print JSON")
+    sub.add_parser("list", help="list users")
     sr = sub.add_parser("set-role", help="change a user's role")
     sr.add_argument("username")
     sr.add_argument("role", choices=[r.value for r in Role])
@@ -33,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("username")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Run one user operation as the system (shell access to the host is the authority)."""
     rt = open_runtime()
     actor = SYSTEM_ACTOR
@@ -42,9 +41,12 @@ def run(args: argparse.Namespace) -> int:
             user, password = auth.create_user(
                 session, actor, args.username, args.role, email=args.email
             )
-            print(f"created {user.username} ({user.role}); one-time password: {password}")
-            print("They must choose a new password at first sign-in.")
-        elif args.op == "list":
+            return Output(
+                {"username": user.username, "role": user.role, "one_time_password": password},
+                f"created {user.username} ({user.role}); one-time password: {password}\n"
+                "They must choose a new password at first sign-in.",
+            )
+        if args.op == "list":
             users = auth.list_users(session)
             rows = [
                 {
@@ -56,20 +58,24 @@ def run(args: argparse.Namespace) -> int:
                 }
                 for u in users
             ]
-            if args.json:
-                print(json.dumps(rows, indent=2))
-            else:
-                for r in rows:
-                    state = "active" if r["active"] else "disabled"
-                    print(f"{r['username']:<24} {r['role']:<9} {state:<8} {r['email'] or ''}")
-                print(f"{len(rows)} user(s)")
-        elif args.op == "set-role":
+            lines = [
+                f"{r['username']:<24} {r['role']:<9} "
+                f"{'active' if r['active'] else 'disabled':<8} {r['email'] or ''}"
+                for r in rows
+            ]
+            return Output(rows, "\n".join([*lines, f"{len(rows)} user(s)"]))
+        if args.op == "set-role":
             user = auth.set_role(session, actor, args.username, args.role)
-            print(f"{user.username} is now {user.role}")
         elif args.op in ("disable", "enable"):
             user = auth.set_active(session, actor, args.username, args.op == "enable")
-            print(f"{user.username} is now {'active' if user.active else 'disabled'}")
-        elif args.op == "reset-password":
+        else:  # reset-password
             password = auth.reset_password(session, actor, args.username)
-            print(f"new one-time password for {args.username}: {password}")
-    return 0
+            return Output(
+                {"username": args.username, "one_time_password": password},
+                f"new one-time password for {args.username}: {password}",
+            )
+        state = "active" if user.active else "disabled"
+        data = {"username": user.username, "role": user.role, "active": user.active}
+        if args.op == "set-role":
+            return Output(data, f"{user.username} is now {user.role}")
+        return Output(data, f"{user.username} is now {state}")

@@ -18,6 +18,7 @@ from core.disputes.labels import reason_label, status_label
 from core.errors import CoreError
 from core.governance.audit_text import customer_names
 from dashboard import dispute_widgets as w
+from dashboard import request_widgets as rw
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 from dashboard.format import md_text, stripe_link
@@ -83,6 +84,11 @@ with board_tab:
             )
         if case.answered:
             st.info("Evidence was submitted or the dispute is closed: nothing more to send.")
+        elif not rw.may_request(actor):
+            st.caption(
+                "Staging evidence and requesting submission or acceptance are for operators and "
+                "above; viewers read."
+            )
         else:
             llm = client_from_settings(settings)
             if llm is not None:

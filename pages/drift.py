@@ -47,7 +47,9 @@ left, right = st.columns([3, 1])
 if checks:
     taken = max(c.taken_at for c in checks)
     left.caption(f"Counts as of {fmt.when(taken, settings.tz)} ({settings.team_timezone}).")
-right.button("Refresh now", on_click=_refresh, key="drift_snapshot", help="Re-run every check")
+works = rw.may_request(actor)  # operators and above; viewers read
+right.button("Refresh now", on_click=_refresh, key="drift_snapshot", disabled=not works,
+             help="Re-run every check" if works else "Operators and above re-run the checks.")  # fmt: skip
 
 if not checks:
     st.info(
@@ -131,7 +133,7 @@ if items:
             submit=lambda s, _amount, why: propose(s, actor, item, why, policy=get_policy()),
             button=f"Request: {proposal[1].lower()}",
         )
-    elif st.button("Open an internal task", key="drift_task"):
+    elif st.button("Open an internal task", key="drift_task", disabled=not works):
         try:
             with Session.begin() as session:
                 task = open_task(session, actor, item, policy=get_policy())

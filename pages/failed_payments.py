@@ -84,7 +84,12 @@ with queue_tab:
                 llm if use_ai else None,
             )
 
-        w.drafts_view(detail, on_save, on_request, on_new, ai_available=llm is not None)
+        if rw.may_request(actor):
+            w.drafts_view(detail, on_save, on_request, on_new, ai_available=llm is not None)
+        else:  # viewers read the drafts; editing and sending are for operators and above
+            for dr in (x for x in detail.drafts if x.status in ("draft", "edited")):
+                st.text(f"{dr.channel}: {dr.subject}\n\n{dr.body}")
+            st.caption("Editing drafts and requesting to send them are for operators and above.")
         if rw.may_request(actor):
             st.markdown("#### Ask for an action")
             needs = {n.action_type: n for n in needs_of(detail.case)}
@@ -124,7 +129,12 @@ with predunning_tab:
             md_text(f"{d.subject} · {d.to_email or 'no e-mail'} · {d.subscription_id}")
         ):
             st.text(d.body)
-            if st.button("Request approval to send", key=f"pd_{d.id}"):
+            if st.button(
+                "Request approval to send",
+                key=f"pd_{d.id}",
+                disabled=not rw.may_request(actor),
+                help=None if rw.may_request(actor) else "Operators and above request sends.",
+            ):
                 w.run_service(
                     "Requested — see the Approvals page.",
                     request_card_update,

@@ -177,3 +177,12 @@ def test_reports_page_prepares_a_download(seeded: dict[str, Any]) -> None:
     assert not at.exception, at.exception
     prepared = at.session_state["report_file"]
     assert prepared.data.startswith(b"%PDF") and prepared.rows == 1
+
+
+def test_a_viewer_reads_drift_without_refresh_or_task_buttons(seeded: dict[str, Any]) -> None:
+    with seeded["Session"].begin() as s:
+        viewer = make_user(s, "drift_viewer", "viewer")
+    at = _app("drift.py", viewer)
+    assert not at.exception, at.exception
+    assert at.button(key="drift_snapshot").disabled
+    assert at.button(key="drift_task").disabled

@@ -117,3 +117,13 @@ def test_core_refuses_what_the_navigation_hides(desk: dict[str, Any]) -> None:
     assert admin_only  # Users & policy
     with desk["Session"].begin() as s, pytest.raises(PermissionDenied):
         auth.set_role(s, desk["team"]["operator"], "viewer", "admin")
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_overview_tiles_link_every_role_to_the_pages_it_may_open(
+    desk: dict[str, Any], role: str
+) -> None:
+    at = _signed_in(desk["team"][role])
+    assert not at.exception, at.exception
+    assert "Open the recovery queue" in [link.label for link in at.get("page_link")]
+    assert "not available for your role" not in _texts(at)
