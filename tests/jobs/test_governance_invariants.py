@@ -10,12 +10,13 @@ role changes happen in, after every step
 Real components throughout: the sandbox over HTTP through the real stripe client, an SMTP server
 on loopback, SQLite and PostgreSQL, and a forked executor that dies right after its Stripe call.
 
-Besides rules that do anything in any order, aimed rules make the dangerous sequences happen in
-most examples: every example starts with three requests above the two-approver threshold (a full
-refund that names no amount, a partial refund, a credit) that exactly one approver may say yes to
-before they run, and with reminders approved and queued while their customer pays. At the end of
-each example the scheduler runs once more (every approved action, then the outbox), so whatever
-was left approved or queued is carried out and checked too.
+Every example starts with the sequences the promises are most about (see `world`): three
+requests above the two-approver threshold (a refund naming no amount of a charge above it, a
+partial refund, a credit) each get exactly one approver and run (now, by the job, in a process
+that crashes, or later), and a reminder is approved and queued, then its customer pays before the
+outbox runs. Aimed rules repeat these later in the example, between rules that do anything in any
+order. At the end of each example the scheduler runs once more (every approved action, then the
+outbox), so whatever was left approved or queued is carried out and checked too.
 
 The run is derandomized (the same examples on every run and in CI) and does not shrink: a
 failure is reported with the steps that led to it at once, instead of minutes later.
