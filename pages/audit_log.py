@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.governance import audit
 from core.governance.audit_text import customer_names, describe, ids_of
+from dashboard.audit_widgets import anchor_status
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.sign_in_widgets import failed_sign_ins
@@ -87,6 +88,7 @@ def status_line() -> None:
             result.summary()
             + " — the log was altered outside Ledgerdesk; keep a copy and investigate."
         )
+    anchor_status(Session, settings)  # the anchored head: a cut tail, a recomputed chain
 
 
 # The status refreshes itself: every few seconds while catching up (restart, hourly walk), then

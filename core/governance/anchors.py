@@ -20,7 +20,7 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.governance.audit import VerifyResult, session_key, verify, verify_from
@@ -115,6 +115,36 @@ def check_against(session: Session, result: VerifyResult, anchor: Anchor) -> Ver
             f"the chain was rewritten: this entry's hash is not the one anchored {anchor.at}",
         )
     return replace(result, anchored_at=anchor.at)
+
+
+@dataclass(frozen=True)
+class HeadCheck:
+    """The table held against the newest anchor with a few queries (no walk of the chain)."""
+
+    anchor: Anchor | None
+    entries: int  # rows in the table now
+    anchored_entries: int  # rows up to the anchored head (all `anchor.count` of them if intact)
+    head_present: bool  # the anchored newest entry is still in the table
+    state: str  # "verified" | "cut" | "rewritten" | "unanchored" | "unreadable"
+    problem: str | None = None  # why the anchor file could not be read
+
+
+def check_head(session: Session, anchor_file: Path) -> HeadCheck:
+    """Are the anchored entries all still there, the anchored head unchanged? Cheap enough for
+    every page refresh; the chain itself (edits further back) is walked by `verify`."""
+    entries = int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+    anchor, problem = read_newest(anchor_file, session_key(session))
+    if problem:
+        return HeadCheck(None, entries, 0, False, "unreadable", problem)
+    if anchor is None:
+        return HeadCheck(None, entries, 0, False, "unanchored")
+    upto = int(session.scalar(select(func.count()).where(AuditEntry.id <= anchor.last_id)) or 0)
+    head = session.scalar(select(AuditEntry.hash).where(AuditEntry.id == anchor.last_id))
+    if head is None or upto < anchor.count:
+        return HeadCheck(anchor, entries, upto, head is not None, "cut")
+    if head != anchor.last_hash:
+        return HeadCheck(anchor, entries, upto, True, "rewritten")
+    return HeadCheck(anchor, entries, upto, True, "verified")
 
 
 def verify_trail(session: Session, anchor_file: Path) -> VerifyResult:

@@ -19,6 +19,7 @@ from core.errors import (
 from core.governance import actions, audit
 from core.governance import queries as action_queries
 from core.governance.auth import SYSTEM_ACTOR
+from core.governance.states import ActionStatus as S
 from core.models.base import utcnow
 from core.models.governance import ActionRequest, Approval, AuditEntry
 from tests.support.governance import make_refund_request, make_team
@@ -167,4 +168,48 @@ def test_100_concurrent_approvals_make_exactly_one_transition(
         assert s.scalar(select(func.count()).where(Approval.action_id == action.id)) == 2
         approved = s.scalar(select(func.count()).where(AuditEntry.action == "action.approved"))
         assert approved == 1
+        assert audit.verify(s).ok
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("executing", "executing"), ("executing", "superseded"), ("superseded", "executing")],
+)
+def test_a_stale_copy_of_an_action_cannot_move_it_again(
+    Session: Any, team: dict[str, Any], first: str, second: str
+) -> None:
+    """The status guard itself (`... WHERE status = :expected`), on SQLite as on PostgreSQL.
+
+    Two workers each read the approved action in their own session (an earlier, committed
+    transaction: what PostgreSQL's concurrent readers see, and what SQLite's one writer at a
+    time would otherwise hide), then both move it — two runners claiming it, or a runner and
+    the handler of a payment superseding it. Only the first may; the second gets ConflictError
+    and changes nothing: no second claim, no run of a superseded action."""
+    with Session.begin() as s:
+        action_id = make_refund_request(s, team["operator"]).id
+    with Session.begin() as s:
+        actions.approve(s, team["approver"], action_id, "checked the charge")
+    one, two = Session(), Session()
+    try:
+        with one.begin():
+            stale_one = action_queries.get_action(one, action_id)
+        with two.begin():
+            stale_two = action_queries.get_action(two, action_id)
+        assert stale_one.status == stale_two.status == "approved"
+        with one.begin():
+            actions.transition(one, stale_one, S(first), "runner one", note="first")
+        with two.begin(), pytest.raises(ConflictError, match=f"it is now '{first}'"):
+            actions.transition(two, stale_two, S(second), "runner two", note="second")
+    finally:
+        one.close()
+        two.close()
+    with Session() as s:
+        assert action_queries.get_action(s, action_id).status == first
+        moves = s.scalars(
+            select(AuditEntry.actor).where(
+                AuditEntry.target == f"action:{action_id}",
+                AuditEntry.action.in_(("action.executing", "action.superseded")),
+            )
+        ).all()
+        assert moves == ["runner one"]
         assert audit.verify(s).ok
