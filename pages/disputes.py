@@ -19,6 +19,7 @@ from dashboard import dispute_widgets as w
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 from dashboard.format import md_text
+from dashboard.queue_widgets import export_buttons
 
 actor = require_user()
 settings = get_settings()
@@ -42,6 +43,7 @@ with get_sessionmaker()() as session:
 with board_tab:
     st.caption(f"Deadlines in {tz}. The most urgent dispute that still needs an answer is on top.")
     w.board_table(rows, tz, now, mode=settings.stripe_mode)
+    export_buttons("disputes", actor, get_sessionmaker(), settings.tz, "disputes")
     if rows:
         dispute_id = st.selectbox(
             "Open a dispute", [r.dispute_id for r in rows], key="dispute_pick"
