@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "outbox": "jobs.outbox",
     "import": "jobs.imports",
     "predunning": "jobs.predunning",
+    "dunning": "jobs.dunning",
     "reminders": "jobs.reminders",
     "export": "jobs.export",
     "journal": "jobs.journal",

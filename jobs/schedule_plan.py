@@ -15,8 +15,11 @@ PLAN: list[tuple[str, int, str]] = [
     ("read-models", 60, "jobs.books:read_models_scheduled"),
     ("digest", 86400, "jobs.digest:scheduled"),
     ("predunning", 86400, "jobs.predunning:scheduled"),
+    ("dunning", 3600, "jobs.dunning:scheduled"),
 ]
 
 # Jobs that read what the sync stores: they wait for the first complete load (figures computed
 # from half an account would be wrong), then run at once rather than an interval later.
-AFTER_FIRST_LOAD: frozenset[str] = frozenset({"books", "read-models", "digest", "predunning"})
+AFTER_FIRST_LOAD: frozenset[str] = frozenset(
+    {"books", "read-models", "digest", "predunning", "dunning"}
+)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.governance import actions
+from core.governance import actions, bulk
 from core.governance import queries as action_queries
 from core.governance.executor import run_now
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 from dashboard.format import approval_outcome, md_text
+from dashboard.queue_widgets import export_buttons
 from dashboard.widgets import (
     flash,
     is_money_move,
@@ -44,6 +45,17 @@ def decide(action_id: int, approve: bool, reason: str) -> None:
         else:
             actions.reject(session, actor, action_id, reason, policy=get_policy())
             flash("success", f"Action #{action_id} was rejected.")
+
+
+def decide_many(action_ids: list[int], reason: str) -> None:
+    """Approve several requests with one reason; each is its own approval, checked on its own."""
+    with shows_errors(), Session.begin() as session:
+        outcomes = bulk.approve_many(session, actor, action_ids, reason, policy=get_policy())
+        problems = [
+            f"#{o.action_id}: {o.note}" for o in outcomes if o.outcome in ("excluded", "refused")
+        ]
+        text = bulk.summary(outcomes) + (f" — {'; '.join(problems)}" if problems else "")
+        flash("warning" if problems else "success", text)
 
 
 def _drop_confirmation() -> None:
@@ -95,6 +107,50 @@ with Session() as session:
         session, actor, limit=PAGE_SIZE, offset=flight_offset, policy=policy
     )
     trail = action_queries.approvals_for(session, [a.id for a in awaiting + in_flight])
+
+with Session() as session:
+    everything = action_queries.awaiting(session, actor, limit=bulk.MAX_BULK, policy=policy)
+    session.expunge_all()
+with tab_mine:
+    # Bulk approval: requests of one type that one approver may decide (never two-approver ones).
+    single = [a for a in everything if not bulk.needs_two(a, policy)]
+    if len(single) > 1:
+        with st.expander(f"Approve several at once ({len(single)} need one approval)"):
+            kinds = sorted({a.action_type for a in single})
+            kind = st.selectbox(
+                "Type", kinds, format_func=lambda k: k.replace("_", " "), key="bulk_type"
+            )
+            of_kind = [a for a in single if a.action_type == kind]
+            labels = {a.id: title_of(a) for a in of_kind}
+            chosen = st.multiselect(
+                f"Requests ({len(of_kind)})",
+                list(labels),
+                default=list(labels),
+                format_func=lambda i: f"#{i} · {labels[i]}",
+                key=f"bulk_ids_{kind}",
+            )
+            n_two = len(everything) - len(single)
+            if n_two:
+                st.caption(
+                    f"{n_two} request(s) need two approvers and are left out: decide them one by one."
+                )
+            bulk_reason = st.text_input(
+                "One reason, recorded on each approval (required)", key="bulk_reason"
+            )
+            money = is_money_move(of_kind[0]) if of_kind else False
+            sure = not money or st.checkbox(
+                "I confirm: these move money, and once executed cannot be undone here.",
+                key="bulk_money_ok",
+            )
+            if st.button(
+                f"Approve {len(chosen)} selected",
+                type="primary",
+                key="bulk_approve",
+                disabled=not chosen or not sure,
+            ):
+                decide_many(chosen, bulk_reason)
+                st.rerun()
+    export_buttons("approvals", actor, Session, tz, "approvals")
 
 with tab_mine:
     if not awaiting:

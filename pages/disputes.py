@@ -22,6 +22,7 @@ from dashboard import request_widgets as rw
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 from dashboard.format import md_text, stripe_link
+from dashboard.queue_widgets import export_buttons
 
 actor = require_user()
 settings = get_settings()
@@ -45,6 +46,7 @@ with get_sessionmaker()() as session:
 with board_tab:
     st.caption(f"Deadlines in {tz}. The most urgent dispute that still needs an answer is on top.")
     w.board_table(rows, tz, now, mode=settings.stripe_mode)
+    export_buttons("disputes", actor, get_sessionmaker(), settings.tz, "disputes")
     if rows:
         with get_sessionmaker()() as session:
             names = customer_names(session, [r.customer_id for r in rows if r.customer_id])

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.adapters.llm import client_from_settings
 from core.errors import CoreError
+from core.recovery.assign import assign_cases
 from core.recovery.context import recovery_settings
 from core.recovery.drafts import draft_for_operator, edit_draft, request_send
 from core.recovery.predunning import predunning_drafts, request_card_update
@@ -18,6 +19,7 @@ from dashboard import request_widgets as rw
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 from dashboard.format import md_text
+from dashboard.queue_widgets import export_buttons
 
 actor = require_user()
 settings = get_settings()
@@ -46,6 +48,29 @@ with queue_tab:
     with Session() as session:
         qp = queue(session, case_filter, now=now, page=page, page_size=w.PAGE_SIZE)
     w.queue_table(qp, settings.tz)
+    if qp.rows and rw.may_request(actor):
+        with st.expander("Assign several cases to one person"):
+            picked = st.multiselect(
+                "Cases on this page",
+                [r.id for r in qp.rows],
+                format_func=lambda i: next(
+                    f"#{r.id} · {r.customer} · {r.invoice_id}" for r in qp.rows if r.id == i
+                ),
+                key="rf_bulk_cases",
+            )
+            assignee = st.text_input(
+                "Assign to (e-mail; leave empty to unassign)", key="rf_bulk_to"
+            )
+            if st.button("Assign selected cases", key="rf_bulk_assign", disabled=not picked):
+                w.run_service(
+                    f"{len(picked)} case(s) assigned to {assignee.strip() or 'nobody'}.",
+                    assign_cases,
+                    actor,
+                    picked,
+                    assignee,
+                )
+                st.rerun()
+    export_buttons("failed_payments", actor, Session, settings.tz, "rf")
     if qp.rows:
         case_id = st.selectbox(
             "Open a case",

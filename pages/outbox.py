@@ -8,6 +8,7 @@ from core.adapters.outbox import STATUSES, list_messages
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.format import md_text, when
+from dashboard.queue_widgets import export_buttons
 
 LIMIT = 200
 BADGE = {
@@ -20,7 +21,7 @@ BADGE = {
     "superseded": "⤼ superseded — no longer needed",
 }
 
-require_user()
+actor = require_user()
 settings = get_settings()
 st.title("Outbox")
 st.caption(
@@ -51,6 +52,7 @@ if not messages:
         "`send_message` request (Approvals page) and the executor has run."
     )
 st.caption(f"{len(messages)} message(s), newest first (at most {LIMIT}).")
+export_buttons("outbox", actor, get_sessionmaker(), settings.tz, "outbox")
 for m in messages:
     state = BADGE.get(m.status, m.status)
     if m.status == "held" and m.last_error:

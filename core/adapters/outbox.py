@@ -29,7 +29,7 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -39,6 +39,7 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.adapters.outbox_files import Attachment, attach_once, attachments_of
 from core.config import Settings
 from core.db import insert_ignore
 from core.errors import CoreError
@@ -161,9 +162,14 @@ def enqueue_email(
     body: str,
     dedupe_key: str,
     related: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
-    """Queue one customer email; the same dedupe_key never queues a second one."""
-    return _enqueue(session, "email", to, subject, body, dedupe_key, related)
+    """Queue one email (with files attached, kept with it); the same dedupe_key never queues a
+    second one, nor attaches the files twice."""
+    msg = _enqueue(session, "email", to, subject, body, dedupe_key, related)
+    if attachments:
+        attach_once(session, msg.id, attachments)
+    return msg
 
 
 def enqueue_chat(
@@ -186,9 +192,17 @@ def message_id(dedupe_key: str) -> str:
     return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@ledgerdesk>"
 
 
-def build_email(sender: str, msg: OutboxMessage) -> EmailMessage:
+def build_email(
+    sender: str, msg: OutboxMessage, attachments: Sequence[Attachment] = ()
+) -> EmailMessage:
     """The email as it will be sent; PermanentFailure when it cannot be written safely."""
-    for name, value in (("recipient", msg.recipient), ("subject", msg.subject), ("sender", sender)):
+    names = [("attachment name", name) for name, _, _ in attachments]
+    for name, value in (
+        ("recipient", msg.recipient),
+        ("subject", msg.subject),
+        ("sender", sender),
+        *names,
+    ):
         if "\r" in value or "\n" in value:
             raise PermanentFailure(f"the {name} contains a line break: {value!r}")
     email = EmailMessage()
@@ -198,17 +212,29 @@ def build_email(sender: str, msg: OutboxMessage) -> EmailMessage:
         email["Subject"] = msg.subject
         email["Message-ID"] = message_id(msg.dedupe_key)
         email.set_content(msg.body)
+        for filename, content_type, data in attachments:
+            maintype, _, subtype = content_type.partition("/")
+            email.add_attachment(
+                data,
+                maintype=maintype or "application",
+                subtype=subtype or "octet-stream",
+                filename=filename,
+            )
     except (ValueError, TypeError, IndexError) as exc:
         raise PermanentFailure(f"the message cannot be written as an email: {exc}") from None
     return email
 
 
 def send_email(
-    smtp_url: str, sender: str, msg: OutboxMessage, timeout: float = TIMEOUT_SECONDS
+    smtp_url: str,
+    sender: str,
+    msg: OutboxMessage,
+    timeout: float = TIMEOUT_SECONDS,
+    attachments: Sequence[Attachment] = (),
 ) -> None:
     """Send one email through SMTP (smtp://, smtp+starttls://, smtps://; user:password optional)."""
     url = urlparse(smtp_url)
-    email = build_email(sender, msg)
+    email = build_email(sender, msg, attachments)
     host = url.hostname or "localhost"
     try:
         if url.scheme == "smtps":
@@ -420,11 +446,12 @@ def deliver(
             ):
                 continue  # another deliverer took it
             session.refresh(msg)
+            files = attachments_of(session, msg.id) if msg.channel == "email" else []
             session.expunge(msg)
         try:
             if msg.channel == "email":
                 assert settings.smtp_url is not None
-                send_email(settings.smtp_url.reveal(), settings.smtp_from, msg, timeout)
+                send_email(settings.smtp_url.reveal(), settings.smtp_from, msg, timeout, files)
             else:
                 assert settings.slack_webhook_url is not None
                 post_to_slack(settings.slack_webhook_url.reveal(), msg.body, timeout)

@@ -1,4 +1,5 @@
-"""Deadline reminders, escalation of unowned disputes and the large-dispute alert.
+"""Deadline reminders, escalation of unowned disputes and the large-dispute alert (to the team
+channel and, when `[disputes] escalation_email` is set, to that address).
 
 Exactly once per dispute and threshold: the `dispute_reminders` row (unique on case ×
 threshold) is inserted with ON CONFLICT DO NOTHING in the same transaction as the outbox
@@ -145,6 +146,15 @@ def on_new_dispute(
             + recent_charges_text(session, case, now)
         )
         _chat(session, text, f"dispute-alert:{case.dispute_id}:chat")
+        if cfg.escalation_email:  # the team address of [disputes]: the alert also goes by e-mail
+            _email(
+                session,
+                cfg.escalation_email,
+                f"Large dispute {case.dispute_id}: {format_money(case.amount, case.currency)}",
+                text + "\nOpen the Disputes page to review the evidence packet.",
+                f"dispute-alert:{case.dispute_id}:email",
+                related,
+            )
 
 
 @dataclass(frozen=True)

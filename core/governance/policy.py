@@ -17,9 +17,35 @@ from typing import Any
 
 from core.config import DEFAULT_POLICY_FILE
 from core.errors import ConfigError
-from core.governance.states import INTERNAL_TYPES, ActionType
+from core.governance.states import INTERNAL_TYPES, MONEY_TYPES, ActionType
 
 _KNOWN_ROLES = ("viewer", "operator", "approver", "admin")
+# What a policy rule may pre-approve: customer messages from approved templates, nothing else.
+PRE_APPROVABLE = frozenset({ActionType.SEND_MESSAGE})
+_SEQUENCE_KEYS = frozenset({"id", "action", "segments", "currency", "up_to", "days"})
+_PRE_APPROVAL_WORDS = frozenset({"pre_approved", "pre_approve", "auto_approve", "sequence"})
+
+
+@dataclass(frozen=True)
+class SequenceRule:
+    """A dunning sequence the policy pre-approves (`[[recovery.sequences]]`): the approved
+    template, unchanged, goes out on each of `days` after the first failed payment without a
+    per-message approval, for customers of `segments` owing at most `up_to` in `currency`."""
+
+    rule_id: str
+    segments: tuple[str, ...]
+    currency: str
+    up_to: int
+    days: tuple[int, ...]
+    action_type: str = str(ActionType.SEND_MESSAGE)
+
+    def covers(self, segment: str | None, amount: int, currency: str | None) -> bool:
+        """Whether a case of this segment, amount and currency is pre-approved by the rule."""
+        return (
+            ("*" in self.segments or (segment or "") in self.segments)
+            and (currency or "").lower() == self.currency
+            and 0 <= amount <= self.up_to
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,7 @@ class Policy:
     digest: str
     actions: dict[str, ActionPolicy]
     raw: dict[str, Any] = field(repr=False)
+    sequences: tuple[SequenceRule, ...] = ()
 
     def allows(self, action_type: str) -> bool:
         """Whether the policy has a section for this action type (none: not allowed)."""
@@ -75,6 +102,10 @@ class Policy:
                 f"The policy does not allow {action_type!r}: it has no [actions.{action_type}] "
                 "section. Add one to the policy file to allow it."
             ) from None
+
+    def sequence(self, rule_id: str) -> SequenceRule | None:
+        """The pre-approving sequence rule with this id, or None."""
+        return next((r for r in self.sequences if r.rule_id == rule_id), None)
 
     def section(self, name: str) -> dict[str, Any]:
         """Another owner's section (e.g. "recovery", "disputes"), or {} when absent."""
@@ -101,12 +132,13 @@ class _Problems:
         self.lines = text.splitlines()
         self.source = source
 
-    def line_of(self, table: str, key: str | None = None) -> int | None:
-        """The line of `key` inside `[table]` (or of the table header), 1-based."""
-        header = f"[{table}]"
-        start = next(
-            (n for n, line in enumerate(self.lines) if line.strip().startswith(header)), None
-        )
+    def line_of(self, table: str, key: str | None = None, item: int | None = None) -> int | None:
+        """The line of `key` inside `[table]` (or of the table header), 1-based; with `item`, in
+        the item-th `[[table]]` of an array of tables."""
+        header = f"[{table}]" if item is None else f"[[{table}]]"
+        starts = [n for n, line in enumerate(self.lines) if line.strip().startswith(header)]
+        index = 0 if item is None else item
+        start = starts[index] if index < len(starts) else None
         if start is None:
             return None
         if key is None:
@@ -119,10 +151,14 @@ class _Problems:
                 return n + 1
         return start + 1
 
-    def fail(self, table: str, key: str | None, message: str) -> ConfigError:
-        line = self.line_of(table, key)
+    def fail(
+        self, table: str, key: str | None, message: str, item: int | None = None
+    ) -> ConfigError:
+        line = self.line_of(table, key, item)
         where = f"{self.source}, line {line}" if line else self.source
-        what = f"[{table}]" + (f" {key}" if key else "")
+        what = (f"[{table}]" if item is None else f"[[{table}]] #{item + 1}") + (
+            f" {key}" if key else ""
+        )
         return ConfigError(f"{where}: {what} — {message}")
 
 
@@ -168,6 +204,18 @@ def _action(
 ) -> ActionPolicy:
     table = f"actions.{action_type}"
     unknown = set(own) - _ACTION_KEYS
+    if unknown & _PRE_APPROVAL_WORDS:
+        raise problems.fail(
+            table,
+            sorted(unknown & _PRE_APPROVAL_WORDS)[0],
+            "an action cannot be pre-approved here. Only customer e-mails from approved "
+            "templates can, through a [[recovery.sequences]] rule; "
+            + (
+                "money moves never can. Remove the line."
+                if action_type in MONEY_TYPES
+                else "remove the line."
+            ),
+        )
     if unknown:
         key = sorted(unknown)[0]
         raise problems.fail(
@@ -261,7 +309,86 @@ def parse_policy(text: str, source: str = "policy") -> Policy:
         digest=digest,
         actions=actions,
         raw=raw,
+        sequences=_sequences(problems, raw, actions),
     )
+
+
+def _sequences(
+    problems: _Problems, raw: dict[str, Any], actions: dict[str, ActionPolicy]
+) -> tuple[SequenceRule, ...]:
+    """The `[[recovery.sequences]]` rules, validated; each problem names its line."""
+    recovery = raw.get("recovery", {})
+    items = recovery.get("sequences", []) if isinstance(recovery, dict) else []
+    table = "recovery.sequences"
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise problems.fail(table, None, "write each sequence as its own [[recovery.sequences]].")
+    rules: list[SequenceRule] = []
+    for n, item in enumerate(items):
+
+        def bad(key: str | None, message: str, n: int = n) -> ConfigError:
+            return problems.fail(table, key, message, item=n)
+
+        unknown = set(item) - _SEQUENCE_KEYS
+        if unknown:
+            raise bad(
+                sorted(unknown)[0],
+                f"is not a sequence setting; use {', '.join(sorted(_SEQUENCE_KEYS))}.",
+            )
+        rule_id = item.get("id")
+        if not isinstance(rule_id, str) or not rule_id.strip():
+            raise bad("id", 'every sequence needs an id, e.g. id = "DUN-SMB".')
+        if any(r.rule_id == rule_id.strip() for r in rules):
+            raise bad("id", f"{rule_id!r} is used twice; give each sequence its own id.")
+        action = item.get("action", str(ActionType.SEND_MESSAGE))
+        if action not in PRE_APPROVABLE:
+            money = action in {str(t) for t in MONEY_TYPES}
+            raise bad(
+                "action",
+                f"{action!r} can never be pre-approved"
+                + (": it moves money, so a person approves every one." if money else "; ")
+                + ("" if money else 'only "send_message" (approved templates) can.'),
+            )
+        if action not in actions:
+            raise bad("action", f"the policy has no [actions.{action}] section to send with.")
+        segments = item.get("segments")
+        if (
+            not isinstance(segments, list)
+            or not segments
+            or not all(isinstance(s, str) and s.strip() for s in segments)
+        ):
+            raise bad(
+                "segments",
+                'must be a non-empty list of CRM segments, e.g. ["smb"] ("*" for every one).',
+            )
+        currency = item.get("currency")
+        if not isinstance(currency, str) or len(currency.strip()) != 3:
+            raise bad("currency", 'must be a three-letter currency code, e.g. "usd".')
+        up_to = item.get("up_to")
+        if isinstance(up_to, bool) or not isinstance(up_to, int) or up_to <= 0:
+            raise bad("up_to", "must be the largest amount due in minor units (cents), e.g. 20000.")
+        days = item.get("days")
+        ok_days = (
+            isinstance(days, list)
+            and 0 < len(days) <= 10
+            and all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 60 for d in days)
+            and all(a < b for a, b in zip(days, days[1:], strict=False))
+        )
+        if not ok_days:
+            raise bad(
+                "days",
+                "must list up to 10 days after the failure, rising, from 0 to 60, e.g. [0, 3, 7].",
+            )
+        rules.append(
+            SequenceRule(
+                rule_id=rule_id.strip(),
+                segments=tuple(s.strip() for s in segments),
+                currency=currency.strip().lower(),
+                up_to=up_to,
+                days=tuple(days),
+                action_type=str(action),
+            )
+        )
+    return tuple(rules)
 
 
 def load_policy(path: Path | str | None = None) -> Policy:

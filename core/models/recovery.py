@@ -53,6 +53,7 @@ class RecoveryCase(Base):
     last_event_created: Mapped[int] = mapped_column(BigInteger)
     segment: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(255))
+    assigned_to: Mapped[str | None] = mapped_column(String(255))  # who works the case (desk)
     customer_value: Mapped[int | None] = mapped_column(BigInteger)  # MRR, minor units
     priority: Mapped[float] = mapped_column(Float, default=0.0)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)

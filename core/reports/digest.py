@@ -2,20 +2,22 @@
 
 Each report is rendered on its own, so one failing report is listed in the digest instead of
 stopping the others. Mail goes through the outbox (one message per recipient and day, deduped),
-with the headline figures in the body and the folder where the files are. The digest also
-anchors the audit chain's head (core/governance/anchors.py), writes it to audit-head.json in the
-folder and names it in the mail, so a copy of the head lives outside the desk.
+with the headline figures in the body and the reports attached (up to MAX_ATTACHED_BYTES in all;
+a file past that is named in the body as kept on the desk). The digest also anchors the audit
+chain's head (core/governance/anchors.py), writes it to audit-head.json, attaches it and names
+it in the mail, so a copy of the head lives outside the desk.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from core.adapters.outbox import enqueue_email
+from core.adapters.outbox import Attachment, enqueue_email
 from core.config import Settings
 from core.errors import CoreError
 from core.governance.anchors import Anchor, anchor_head, write_head_file
@@ -24,6 +26,7 @@ from core.reports.figures import HeadlineFigures, headline_figures
 from core.reports.run import render_report
 
 DIGEST_FORMATS = ("pdf", "csv")
+MAX_ATTACHED_BYTES = 15 * 1024 * 1024  # most mail servers refuse messages above 20-25 MB
 
 
 @dataclass
@@ -108,7 +111,14 @@ def _mail(session: Session, settings: Settings, result: DigestResult) -> None:
         lines += ["", result.audit_head.summary()]
     elif result.audit_problem:
         lines += ["", f"Audit trail: {result.audit_problem}"]
-    lines += ["", f"Files (PDF and CSV): {result.folder}"]
+    files, left_out = attachments(result)
+    if files:
+        lines += ["", "Attached: " + ", ".join(name for name, _, _ in files) + "."]
+    if left_out:
+        lines += [
+            f"Not attached (the e-mail would be too large): {', '.join(left_out)}; "
+            "download them from the Reports page."
+        ]
     body = "\n".join(lines)
     for to in settings.digest_recipients:
         enqueue_email(
@@ -118,5 +128,27 @@ def _mail(session: Session, settings: Settings, result: DigestResult) -> None:
             body,
             dedupe_key=f"digest:{result.day.isoformat()}:{to}",
             related=f"digest:{result.day.isoformat()}",
+            attachments=files,
         )
         result.mailed.append(to)
+
+
+def attachments(result: DigestResult) -> tuple[list[Attachment], list[str]]:
+    """The digest's files to attach (reports, then the audit head), and the names left out
+    because the e-mail would grow past MAX_ATTACHED_BYTES."""
+    paths = list(result.files)
+    head = result.folder / "audit-head.json"
+    if result.audit_head is not None and head.exists():
+        paths.append(head)
+    files: list[Attachment] = []
+    left_out: list[str] = []
+    total = 0
+    for path in paths:
+        data = path.read_bytes()
+        if total + len(data) > MAX_ATTACHED_BYTES:
+            left_out.append(path.name)
+            continue
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        files.append((path.name, kind, data))
+        total += len(data)
+    return files, left_out

@@ -69,3 +69,70 @@ def test_a_removed_section_no_longer_allows_the_action() -> None:
     assert not policy.allows("cancel_subscription") and policy.allows("refund")
     with pytest.raises(ConfigError, match="does not allow 'cancel_subscription'"):
         policy.for_action("cancel_subscription")
+
+
+SEQUENCE = """
+[[recovery.sequences]]
+id = "DUN-SMB"
+segments = ["smb"]
+currency = "usd"
+up_to = 20000
+days = [0, 3, 7]
+"""
+
+
+def test_the_shipped_policy_pre_approves_nothing_and_its_example_parses() -> None:
+    assert parse_policy(SHIPPED).sequences == ()
+    example = "\n".join(
+        line.removeprefix("# ")
+        for line in SHIPPED.splitlines()
+        if line.startswith("# [[recovery.sequences]]")
+        or (line.startswith("# ") and "=" in line and line.split("=")[0][2:].strip()
+            in ("id", "segments", "currency", "up_to", "days"))
+    )  # fmt: skip
+    [rule] = parse_policy(SHIPPED + "\n" + example).sequences
+    assert rule.days == (0, 3, 7) and rule.covers("smb", 20000, "USD")
+    assert not rule.covers("smb", 20001, "usd") and not rule.covers("enterprise", 100, "usd")
+    assert not rule.covers("smb", 100, "eur")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ('id = "DUN-SMB"', 'id = ""', "needs an id"),
+        ("days = [0, 3, 7]", "days = [3, 0]", "rising"),
+        ("days = [0, 3, 7]", "days = [0, 90]", "from 0 to 60"),
+        ("days = [0, 3, 7]", "days = []", "up to 10 days"),
+        ("up_to = 20000", "up_to = -1", "minor units"),
+        ('currency = "usd"', 'currency = "dollars"', "three-letter"),
+        ('segments = ["smb"]', "segments = []", "non-empty list"),
+        ("up_to = 20000", 'up_to = 20000\naction = "refund"', "moves money"),
+        ("up_to = 20000", 'up_to = 20000\naction = "cancel_subscription"', "never be pre-approved"),
+        ("up_to = 20000", "up_to = 20000\nai_rewrite = true", "not a sequence setting"),
+    ],
+)
+def test_bad_sequences_name_their_line(old: str, new: str, says: str) -> None:
+    text = SHIPPED + SEQUENCE.replace(old, new) + SEQUENCE.replace("DUN-SMB", "DUN-2")
+    with pytest.raises(ConfigError) as err:
+        parse_policy(text, "policy.toml")
+    bad_line = new.splitlines()[-1]
+    assert f"policy.toml, line {_line_of(text, bad_line)}: [[recovery.sequences]] #1" in str(
+        err.value
+    )
+    assert says in str(err.value)
+
+
+def test_a_second_sequence_with_the_same_id_names_its_own_line() -> None:
+    text = SHIPPED + SEQUENCE + SEQUENCE.replace("days = [0, 3, 7]", "days = [1]")
+    with pytest.raises(ConfigError, match="used twice") as err:
+        parse_policy(text, "policy.toml")
+    second = [n for n, line in enumerate(text.splitlines(), 1) if line == 'id = "DUN-SMB"'][1]
+    assert f"line {second}: [[recovery.sequences]] #2 id" in str(err.value)
+
+
+@pytest.mark.parametrize("action", sorted(str(t) for t in ActionType if t not in INTERNAL_TYPES))
+def test_no_action_section_can_pre_approve(action: str) -> None:
+    text = _with(action, "pre_approved = true")
+    with pytest.raises(ConfigError, match="cannot be pre-approved") as err:
+        parse_policy(text, "policy.toml")
+    assert f"line {_line_of(text, 'pre_approved = true')}:" in str(err.value)
