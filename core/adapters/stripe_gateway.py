@@ -11,7 +11,9 @@ import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
+import orjson
 import stripe
 
 from core.config import STRIPE_API_VERSION, STRIPE_DEFAULT_BASE, Settings
@@ -357,32 +359,66 @@ class StripeGateway:
 # Used by the sync engine (core/sync/poll.py, core/sync/backfill.py, core/sync/webhook_receiver.py).
 
 
+def _get_json(gateway: StripeGateway, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """GET a v1 path through the SDK's requestor and parse the body once, with orjson.
+
+    The requestor sends what `service.list` would (key, pinned API version, Stripe-Account,
+    query encoding, the client's network retries); the body is never turned into a
+    StripeObject. A non-2xx answer goes through the SDK's own error mapping, so
+    `translate_error` sees the same exceptions as for any other call.
+
+    This is the call `StripeClient.raw_request` makes, one level down: `raw_request` itself
+    parses the body again with `json.loads` into OrderedDicts. The `stripe` pin in
+    requirements.txt keeps the requestor's signature; tests/jobs/test_raw_fetch.py checks it."""
+    requestor = gateway.client._requestor
+    try:
+        body, status, headers = requestor.request_raw(
+            "get",
+            path,
+            dict(params),
+            gateway._options(),  # type: ignore[arg-type]
+            base_address="api",
+            api_mode="V1",
+            usage=["ledgerdesk_raw"],
+        )
+        if not 200 <= status < 300:
+            requestor._interpret_response(body, status, headers, "V1")
+        try:
+            data = orjson.loads(body)  # type: ignore[arg-type]
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            raise stripe.APIError(
+                f"Invalid response body from API (HTTP response code was {status})",
+                http_body=body,  # type: ignore[arg-type]
+                http_status=status,
+                headers=dict(headers),
+            )
+    except stripe.StripeError as exc:  # a garbled 2xx is retryable: see translate_error
+        raise translate_error(exc) from None
+    return data
+
+
+def _path(resource: str) -> str:
+    """The v1 path of a top-level resource: "radar.early_fraud_warnings" → /v1/radar/…"""
+    return "/v1/" + resource.replace(".", "/")
+
+
 def list_page_raw(
     gateway: StripeGateway, resource: str, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """One list page as plain JSON data, skipping StripeObject conversion (the sync hot path)."""
-    service = gateway._service(resource)
-    try:
-        page = service.list(dict(params), gateway._options())
-    except stripe.StripeError as exc:  # a garbled 2xx is retryable: see translate_error
-        raise translate_error(exc) from None
-    response = getattr(page, "last_response", None)
-    data = getattr(response, "data", None)
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        return data
-    plain: dict[str, Any] = _plain(page)
-    return plain
+    """One list page as plain JSON data, parsed once with orjson (the sync hot path)."""
+    page = _get_json(gateway, _path(resource), params)
+    if not isinstance(page.get("data"), list):
+        raise translate_error(
+            stripe.APIError(f"A list of {resource} came back without data", http_status=200)
+        )
+    return page
 
 
 def retrieve_raw(gateway: StripeGateway, resource: str, object_id: str) -> dict[str, Any]:
-    """Read one object fresh, with a garbled 2xx treated as retryable like list_page_raw."""
-    service = gateway._service(resource)
-    try:
-        obj = service.retrieve(object_id, {}, gateway._options())
-    except stripe.StripeError as exc:
-        raise translate_error(exc) from None
-    result: dict[str, Any] = _plain(obj)
-    return result
+    """Read one object fresh, parsed once like list_page_raw (a garbled 2xx is retryable)."""
+    return _get_json(gateway, f"{_path(resource)}/{quote(object_id, safe='')}", {})
 
 
 _SIGNATURE_REASONS = (
