@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, and_, or_, select, text
+from sqlalchemy import Select, and_, event, or_, select, text
 from sqlalchemy.orm import Session
 
 from core.adapters.cells import neutralise_text
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 UNKEYED, KEYED = 1, 2  # hash_version
 _PG_AUDIT_LOCK = 0x1ED6E5A0  # advisory lock id: "the audit chain tail"
+_TAIL_INFO = "ledgerdesk.audit_tail"  # session.info: (transaction, hash, hash_version)
 CSV_COLUMNS = (
     "id",
     "at",
@@ -111,15 +112,9 @@ def record(
     after: dict[str, Any] | None,
 ) -> AuditEntry:
     """Append one entry (in the caller's transaction, so it commits with the change it records)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
-    session.flush()  # earlier entries of this transaction must be visible to the tail query
-    tail = session.execute(
-        select(AuditEntry.hash, AuditEntry.hash_version).order_by(AuditEntry.id.desc()).limit(1)
-    ).first()
-    prev = tail.hash if tail else GENESIS
+    prev, prev_version = _tail(session)
     key = session_key(session)
-    if key is None and tail is not None and tail.hash_version == KEYED:
+    if key is None and prev_version == KEYED:
         raise ConfigError(
             "The audit trail is signed with an audit key, but this process has none: "
             "set AUDIT_KEY_FILE to the desk's key file."
@@ -142,7 +137,35 @@ def record(
     )
     session.add(entry)
     session.flush()
+    session.info[_TAIL_INFO] = (session.get_transaction(), entry.hash, entry.hash_version)
     return entry
+
+
+def _tail(session: Session) -> tuple[str, int | None]:
+    """(hash, hash_version) of the chain's newest entry, read once per transaction.
+
+    The first entry a transaction appends reads the tail (on PostgreSQL under the advisory lock,
+    held until the transaction ends, so no one else appends in between); later ones continue from
+    the entry written before. A rolled-back savepoint drops the cached tail (its entries are gone).
+    """
+    cached = session.info.get(_TAIL_INFO)
+    if cached is not None and cached[0] is session.get_transaction():
+        return cached[1], cached[2]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    session.flush()  # earlier entries of this transaction must be visible to the tail query
+    tail = session.execute(
+        select(AuditEntry.hash, AuditEntry.hash_version).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    if tail is None:
+        return GENESIS, None
+    return tail.hash, tail.hash_version
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_tail(session: Session, previous_transaction: Any) -> None:
+    # Entries written inside what was rolled back are gone: the next append re-reads the tail.
+    session.info.pop(_TAIL_INFO, None)
 
 
 @dataclass(frozen=True)

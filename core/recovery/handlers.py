@@ -19,6 +19,8 @@ from core.recovery.linking import invoice_of_payment
 from core.sync.processing import EventContext, handles
 from core.sync.snapshots import get_object
 
+PAYMENT_FAILURE_TYPES = ("charge.failed", "payment_intent.payment_failed")
+
 
 @handles(*FAILURE_TYPES)
 def on_invoice_failure(session: Session, event: EventContext) -> None:
@@ -27,7 +29,7 @@ def on_invoice_failure(session: Session, event: EventContext) -> None:
         open_or_update(session, event, event.obj)
 
 
-@handles("charge.failed", "payment_intent.payment_failed")
+@handles(*PAYMENT_FAILURE_TYPES)
 def on_payment_failure(session: Session, event: EventContext) -> None:
     """A failed charge / payment intent of an invoice: open or refresh that invoice's case."""
     inv_id = invoice_of_payment(session, event.obj)
@@ -39,7 +41,39 @@ def on_payment_failure(session: Session, event: EventContext) -> None:
     open_or_update(session, event, inv)
 
 
-@handles(*PAID_TYPES)
+def _invoices_with_cases(session: Session, batch: list[EventContext]) -> set[str]:
+    """The paid/lost events (by id) about an invoice that has a case or may get one in this batch.
+
+    One query per batch for the cases stored already; plus the invoices this batch's own failure
+    events may open a case for (an invoice failure, or a failed payment naming its invoice; one
+    found through an existing case is among the stored ones).
+    """
+    mine = [e for e in batch if e.type in PAID_TYPES + LOST_INVOICE_TYPES]
+    listed = sorted({str(e.obj.get("id")) for e in mine})
+    found: set[str] = set()
+    for i in range(0, len(listed), 500):
+        found.update(
+            session.scalars(
+                select(RecoveryCase.invoice_id).where(
+                    RecoveryCase.invoice_id.in_(listed[i : i + 500])
+                )
+            )
+        )
+    for e in batch:
+        legacy = e.obj.get("invoice")
+        if e.type in FAILURE_TYPES:
+            found.add(str(e.obj.get("id")))
+        elif e.type in PAYMENT_FAILURE_TYPES and isinstance(legacy, str):
+            found.add(legacy)
+    return {e.event_id for e in mine if str(e.obj.get("id")) in found}
+
+
+def _canceled(session: Session, batch: list[EventContext]) -> set[str]:
+    """Only a canceled subscription can close cases."""
+    return {e.event_id for e in batch if e.obj.get("status") == "canceled"}
+
+
+@handles(*PAID_TYPES, relevant=_invoices_with_cases)
 def on_invoice_paid(session: Session, event: EventContext) -> None:
     """Payment closes the case as recovered, with the amount and time to recover."""
     case = case_for_invoice(session, str(event.obj.get("id")))
@@ -55,7 +89,7 @@ def on_invoice_paid(session: Session, event: EventContext) -> None:
         )
 
 
-@handles(*LOST_INVOICE_TYPES)
+@handles(*LOST_INVOICE_TYPES, relevant=_invoices_with_cases)
 def on_invoice_lost(session: Session, event: EventContext) -> None:
     """A voided or uncollectible invoice closes its case as lost."""
     case = case_for_invoice(session, str(event.obj.get("id")))
@@ -64,7 +98,7 @@ def on_invoice_lost(session: Session, event: EventContext) -> None:
         close_case(session, case, "lost", reason, event.created, event.event_id)
 
 
-@handles("customer.subscription.deleted", "customer.subscription.updated")
+@handles("customer.subscription.deleted", "customer.subscription.updated", relevant=_canceled)
 def on_subscription_canceled(session: Session, event: EventContext) -> None:
     """A canceled subscription closes its open cases as lost; nothing is sent afterwards."""
     if event.obj.get("status") != "canceled":

@@ -5,7 +5,12 @@ Handlers are `def handler(session, event: EventContext) -> None`, registered wit
 runs in its own savepoint: success marks it processed; a failure rolls back only that event's
 work, counts an attempt and schedules a retry with backoff; after `max_attempts` it is `dead`
 (visible on the health page, re-playable with `python -m jobs process --replay`). Other events
-keep flowing. Events without a handler are simply marked processed.
+keep flowing.
+
+Set-based where it can be: a handler may name a `relevant(session, contexts)` pre-filter that,
+once per batch, returns the ids of the events it has work for (e.g. payments of invoices that have
+a recovery case); the others skip it. Events left without a handler take no savepoint: they, and
+every handled event that succeeded, are marked processed together at the end of the batch.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import DEFAULT_POLICY_FILE, Settings
@@ -74,17 +79,28 @@ class EventContext:
 
 
 Handler = Callable[[Session, EventContext], None]
+# Once per batch, given every handled event of the batch: the ids of its own events it has
+# work for (events earlier in the batch may create what it looks for, hence the whole batch).
+Relevance = Callable[[Session, list[EventContext]], set[str]]
 HANDLERS: dict[str, list[Handler]] = {}
+RELEVANCE: dict[Handler, Relevance] = {}
 
 
-def handles(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register a handler for event types ("invoice.payment_failed", or "invoice.*")."""
+def handles(*event_types: str, relevant: Relevance | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler for event types ("invoice.payment_failed", or "invoice.*").
+
+    `relevant`, when given, is asked once per batch (shown every handled event of the batch)
+    which of the handler's events it has work for; it must never leave out one the handler
+    would change anything for.
+    """
 
     def register(fn: Handler) -> Handler:
         for etype in event_types:
             bucket = HANDLERS.setdefault(etype, [])
             if fn not in bucket:
                 bucket.append(fn)
+        if relevant is not None:
+            RELEVANCE[fn] = relevant
         return fn
 
     return register
@@ -192,17 +208,24 @@ def process_batch(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> ProcessReport:
-    """Process due events (pending, or failed and due) oldest first, one savepoint each."""
+    """Process due events (pending, or failed and due) oldest first.
+
+    Each event with work for a handler runs in its own savepoint; the others take none. Every
+    event that succeeded (or needed nothing) is marked processed in one statement at the end.
+    """
     now = now or datetime.now(UTC)
     report = ProcessReport()
     with session_factory.begin() as session:
         rows = _claim(session, limit, now)
         report.claimed = len(rows)
-        for row in rows:
-            handlers = handlers_for(row.type)
+        plan = _plan(session, rows, settings)
+        done: list[int] = []
+        for row, ctx, handlers in plan:
+            if not handlers:
+                done.append(row.id)
+                continue
             try:
                 with session.begin_nested():
-                    ctx = context_of(row, settings)
                     for fn in handlers:
                         fn(session, ctx)
             except MissingObject as exc:
@@ -219,13 +242,46 @@ def process_batch(
             # Each event starts from an empty identity map: what earlier events loaded would
             # otherwise be snapshotted by every later savepoint (cost growing with the batch).
             session.expunge_all()
-            session.execute(
-                update(Event)
-                .where(Event.id == row.id)
-                .values(status=EventStatus.PROCESSED, processed_at=now, next_attempt_at=None)
-            )
-            report.processed += 1
+            done.append(row.id)
+        _mark_processed(session, done, now)
+        report.processed += len(done)
     return report
+
+
+def _plan(
+    session: Session, rows: list[Any], settings: Settings | None
+) -> list[tuple[Any, EventContext | None, list[Handler]]]:
+    """Each claimed row with its context and the handlers that have work for it."""
+    typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
+    plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
+    for row in rows:
+        handlers = typed[row.type]
+        plan.append((row, context_of(row, settings) if handlers else None, handlers))
+    asking = {fn for handlers in typed.values() for fn in handlers if fn in RELEVANCE}
+    if not asking:
+        return plan
+    batch = [ctx for _, ctx, _ in plan if ctx is not None]
+    wanted = {fn: RELEVANCE[fn](session, batch) for fn in asking}
+    return [
+        (
+            row,
+            ctx,
+            [fn for fn in handlers if fn not in wanted or (ctx and ctx.event_id in wanted[fn])],
+        )
+        for row, ctx, handlers in plan
+    ]
+
+
+def _mark_processed(session: Session, ids: list[int], now: datetime) -> None:
+    """Mark events processed in one executemany statement."""
+    if not ids:
+        return
+    session.execute(
+        update(Event.__table__)
+        .where(Event.__table__.c.id == bindparam("eid"))
+        .values(status=EventStatus.PROCESSED, processed_at=now, next_attempt_at=None),
+        [{"eid": i} for i in ids],
+    )
 
 
 def _record_failure(
