@@ -15,6 +15,7 @@ from core.governance import actions
 from core.governance import queries as action_queries
 from dashboard.auth import SESSION_KEY
 from dashboard.format import md_text
+from tests.support import disputes as f
 from tests.support.governance import PASSWORD, make_refund_request, make_team
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +95,34 @@ def test_approvals_shows_the_why_and_approves_a_message(world: dict[str, Any]) -
     assert f"Action #{world['message']} is now approved." in [s.value for s in at.success]
     with world["Session"]() as s:
         assert action_queries.get_action(s, world["message"]).status == "approved"
+
+
+def test_a_request_names_the_customer_formats_money_and_links_the_id(
+    world: dict[str, Any],
+) -> None:
+    with world["Session"].begin() as s:
+        cus = f.customer(s, name="Weber Logistics")
+        charge = f.charge(s, cus, 175_100, 1_780_000_000)
+        refund = make_refund_request(
+            s,
+            world["team"]["operator"],
+            charge["id"],
+            amount=175_100,
+            rule_id="refunds.duplicate",
+            params={"stripe_reason": "product_not_received"},
+        ).id
+    at = page("approvals.py", world["team"]["approver"])
+    assert not at.exception
+    heads = [h.value for h in at.subheader]
+    assert md_text(f"#{refund} Refund · Weber Logistics · $1,751.00") in heads, heads
+    card = "\n".join(c.value for c in at.caption if "Details:" in c.value or "In Stripe" in c.value)
+    link = f"[`{charge['id']}`](https://dashboard.stripe.com/test/payments/{charge['id']})"
+    assert f"In Stripe: {link}" in card  # the id sits beside the name, linked to Stripe
+    assert f"charge: {link}" in card and "amount: \\$1,751\\.00" in card, card
+    assert "stripe reason: Product not received" in card, card
+    everything = markdown(at) + "\n".join(heads)
+    assert "175100" not in everything and "amount=" not in everything
+    assert "product_not_received" not in everything and "currency" not in everything
 
 
 def test_a_money_move_asks_for_confirmation_in_a_dialog(world: dict[str, Any]) -> None:
