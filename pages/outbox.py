@@ -20,6 +20,18 @@ BADGE = {
     "superseded": "⤼ superseded — no longer needed",
 }
 
+SUBJECT_CHARS = 90  # what fits on one line of an expander label at 1400 px
+
+
+def short(subject: str, limit: int = SUBJECT_CHARS) -> str:
+    """A subject cut at a word boundary, with an ellipsis, when it is longer than `limit`."""
+    text = " ".join(subject.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:.—-")
+    return f"{cut or text[:limit]} …"
+
+
 require_user()
 settings = get_settings()
 st.title("Outbox")
@@ -55,9 +67,10 @@ for m in messages:
     state = BADGE.get(m.status, m.status)
     if m.status == "held" and m.last_error:
         state = f"⏸ {m.last_error.split(':')[0]}"  # e.g. "held (demo)"
-    with st.expander(md_text(f"#{m.id} · {m.channel} · {state} · {m.recipient} · {m.subject}")):
+    with st.expander(md_text(f"#{m.id} · {state} · {short(m.subject)}")):
         st.caption(
-            f"Queued {when(m.created_at, settings.tz)}"
+            md_text(f"{'E-mail to' if m.channel == 'email' else 'Chat to'} {m.recipient}")
+            + f" · queued {when(m.created_at, settings.tz)}"
             + (f" · sent {when(m.sent_at, settings.tz)}" if m.sent_at else "")
             + f" · attempts {m.attempts}"
             + (f" · about {md_text(m.related)}" if m.related else "")

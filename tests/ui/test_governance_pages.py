@@ -10,6 +10,7 @@ import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from core.adapters.outbox import enqueue_chat, enqueue_email
 from core.db import make_engine, make_sessionmaker, migrate
 from core.governance import actions
 from core.governance import queries as action_queries
@@ -226,3 +227,27 @@ def test_the_app_shows_only_the_sign_in_form_until_signed_in(
     at.button(key="ledgerdesk_sign_out").click().run()
     assert SESSION_KEY not in at.session_state
     assert at.title[0].value == "Sign in to Ledgerdesk"
+
+
+def test_outbox_labels_end_on_a_whole_word_and_name_the_recipient_below(
+    world: dict[str, Any],
+) -> None:
+    long = (
+        "Reminder (3d before the deadline). Weber Logistics — $98.00 — Unrecognized charge: "
+        "evidence due Sun 06 Dec 2026 01:59 CET (2 d 23 h left). Dispute dp_bjPdJkobeLH3jezxZ65Evo"
+    )
+    with world["Session"].begin() as s:
+        enqueue_chat(s, long, "reminder:1")
+        enqueue_email(s, "blake@demo.example", "Card update", "Hello", "mail:1")
+    at = page("outbox.py", world["team"]["admin"])
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    chat = next(x for x in labels if "Reminder" in x)
+    assert chat.endswith(" …") and len(chat) < 140, chat
+    words = {w.strip(".,:;") for w in long.split()}
+    shown = chat.removesuffix(" …").split(" · ", 2)[-1].replace("\\", "").split()
+    assert shown and all(w.strip(".,:;") in words for w in shown), chat  # no word cut in two
+    assert "team channel" not in chat and "blake@demo.example" not in " ".join(labels)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Chat to team channel · queued ") for c in captions), captions
+    assert any(c.startswith("E\\-mail to blake@demo\\.example · queued") for c in captions)
