@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -159,26 +160,35 @@ def stripe_line(d: CaseDetail, mode: str, invoice_number: str | None) -> str:
     return "**In Stripe:** " + " · ".join(parts)
 
 
+def day_of(epoch: int, tz: Any) -> str:
+    """An epoch time as a short day in the team's zone: 'Sat 05 Dec'."""
+    return datetime.fromtimestamp(int(epoch), UTC).astimezone(tz).strftime("%a %d %b")
+
+
 def case_view(d: CaseDetail, tz: Any, mode: str, invoice_number: str | None = None) -> None:
     """Header, timeline, context, rule hits and the recommended next step."""
     c = d.case
     invoice = f" · invoice {md_text(invoice_number)}" if invoice_number else ""
     st.subheader(
         f"{md_text(c.customer_name or c.customer_email or c.customer_id or 'Unknown customer')} · "
-        f"{md_text(money(c.amount_remaining, c.currency))}{invoice} · {c.status}"
+        f"{md_text(money(c.amount_remaining, c.currency))}{invoice} · {c.status.capitalize()}"
     )
     cols = st.columns(4)
     retry_on = when(c.next_payment_attempt, tz) if c.next_payment_attempt else None
     why = md_text(why_bucket(c.bucket, c.raw_code, retry_on))
     cols[0].metric("Bucket", label(c.bucket), help=why)
     cols[1].metric("Attempts", c.attempt_count)
+    # Metric values are drawn large and cut with "…": short values, the detail below them.
     cols[2].metric(
         "Next retry",
-        when(c.next_payment_attempt, tz) if c.next_payment_attempt else "none scheduled",
+        day_of(c.next_payment_attempt, tz) if c.next_payment_attempt else "None",
+        help=f"Stripe's next automatic attempt: {retry_on}" if retry_on else None,
     )
-    cols[3].metric(
-        "Route", c.route.replace("_", " ") + (f" ({md_text(c.owner)})" if c.owner else "")
-    )
+    if retry_on:
+        cols[2].caption(retry_on)
+    cols[3].metric("Route", c.route.replace("_", " ").capitalize())
+    if c.owner:
+        cols[3].caption(md_text(c.owner))
     if c.status == "recovered":
         st.success(
             f"Recovered {money(c.recovered_amount, c.currency)} after {duration(c.seconds_to_recover)}."
