@@ -128,6 +128,11 @@ STEP_WORDS = {
     "do_not_retry_contact_customer": "Do not retry; contact the customer",
     "do_not_retry_review_account": "Do not retry; review the account",
     "personal_follow_up": "Personal follow-up",
+    "review_account_do_not_retry": "Review the account; do not retry",
+    "hold_dunning_check_dispute": "Hold reminders; check the open dispute",
+    "call_customer_before_dunning": "Call the customer before any reminder",
+    "read_ticket_then_contact": "Read the ticket, then contact the customer",
+    "resolve_before_renewal": "Resolve before the renewal",
 }
 
 

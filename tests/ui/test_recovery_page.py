@@ -141,6 +141,7 @@ def test_queue_and_case_speak_in_labels_with_invoice_numbers_and_linked_ids(
     ), timeline
     assert any("Issuer refused\\: the issuer declined the card" in t for t in timeline), timeline
     assert "segment Enterprise" in text and "Recommended next step:** " in text
+    assert "Recommended next step:** Personal follow\\-up" in text, text  # REC-HIGH-VALUE
     for metric in at.metric:  # short enough not to be cut with "…" in a quarter of the page
         assert len(str(metric.value)) <= 20, (metric.label, metric.value)
 
