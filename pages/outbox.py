@@ -10,14 +10,15 @@ from dashboard.context import get_sessionmaker, get_settings
 from dashboard.format import md_text, when
 
 LIMIT = 200
+# Material icons (drawn from Streamlit's own font, so every browser shows them) and words.
 BADGE = {
-    "pending": "⏳ pending",
-    "sending": "📤 sending",
-    "sent": "✅ sent",
-    "held": "⏸ held",
-    "failed": "❌ failed",
-    "unknown": "❓ unknown — check the mail server",
-    "superseded": "⤼ superseded — no longer needed",
+    "pending": (":material/schedule:", "pending"),
+    "sending": (":material/outgoing_mail:", "sending"),
+    "sent": (":material/check_circle:", "sent"),
+    "held": (":material/pause_circle:", "held"),
+    "failed": (":material/error:", "failed"),
+    "unknown": (":material/help:", "unknown — check the mail server"),
+    "superseded": (":material/block:", "superseded — no longer needed"),
 }
 
 SUBJECT_CHARS = 90  # what fits on one line of an expander label at 1400 px
@@ -64,10 +65,10 @@ if not messages:
     )
 st.caption(f"{len(messages)} message(s), newest first (at most {LIMIT}).")
 for m in messages:
-    state = BADGE.get(m.status, m.status)
+    icon, state = BADGE.get(m.status, ("", m.status))
     if m.status == "held" and m.last_error:
-        state = f"⏸ {m.last_error.split(':')[0]}"  # e.g. "held (demo)"
-    with st.expander(md_text(f"#{m.id} · {state} · {short(m.subject)}")):
+        state = m.last_error.split(":")[0]  # e.g. "held (demo)"
+    with st.expander(f"{icon} " + md_text(f"#{m.id} · {state} · {short(m.subject)}")):
         st.caption(
             md_text(f"{'E-mail to' if m.channel == 'email' else 'Chat to'} {m.recipient}")
             + f" · queued {when(m.created_at, settings.tz)}"
