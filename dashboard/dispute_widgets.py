@@ -35,14 +35,15 @@ from dashboard import request_widgets as rw
 from dashboard.context import get_sessionmaker
 from dashboard.format import md_text
 
+# Words only: the colour is the row's left border (emoji are missing from some systems' fonts).
 URGENCY_LABEL = {
-    Urgency.past_due: "⛔ past due",
-    Urgency.critical: "🔴 < 24 h",
-    Urgency.urgent: "🟠 < 72 h",
-    Urgency.soon: "🟡 < 7 d",
-    Urgency.normal: "🟢 later",
-    Urgency.answered: "✔ answered",
-    Urgency.no_response: "— no response possible",
+    Urgency.past_due: "Past due",
+    Urgency.critical: "Under 24 h",
+    Urgency.urgent: "Under 72 h",
+    Urgency.soon: "Under 7 days",
+    Urgency.normal: "Later",
+    Urgency.answered: "Answered",
+    Urgency.no_response: "No response possible",
 }
 
 
