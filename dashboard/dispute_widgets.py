@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,13 @@ from core.adapters.stripe_links import dashboard_url
 from core.disputes import requests as dispute_requests
 from core.disputes.analytics import MONITORING_THRESHOLDS
 from core.disputes.cases import BoardRow
-from core.disputes.deadlines import URGENCY_COLOURS, Urgency, deadline_text
+from core.disputes.deadlines import (
+    URGENCY_COLOURS,
+    Urgency,
+    countdown_text,
+    deadline_text,
+    local_deadline,
+)
 from core.disputes.evidence.checklist import TEXT_LIMIT
 from core.disputes.evidence.narrative import describe
 from core.disputes.evidence.packet import Packet
@@ -28,14 +35,15 @@ from dashboard import request_widgets as rw
 from dashboard.context import get_sessionmaker
 from dashboard.format import md_text
 
+# Words only: the colour is the row's left border (emoji are missing from some systems' fonts).
 URGENCY_LABEL = {
-    Urgency.past_due: "⛔ past due",
-    Urgency.critical: "🔴 < 24 h",
-    Urgency.urgent: "🟠 < 72 h",
-    Urgency.soon: "🟡 < 7 d",
-    Urgency.normal: "🟢 later",
-    Urgency.answered: "✔ answered",
-    Urgency.no_response: "— no response possible",
+    Urgency.past_due: "Past due",
+    Urgency.critical: "Under 24 h",
+    Urgency.urgent: "Under 72 h",
+    Urgency.soon: "Under 7 days",
+    Urgency.normal: "Later",
+    Urgency.answered: "Answered",
+    Urgency.no_response: "No response possible",
 }
 
 
@@ -96,11 +104,33 @@ def board_table(rows: list[BoardRow], tz: str, now: int, mode: str = "sandbox") 
     )
 
 
+def due_parts(due_by: int | None, now: int, tz: str) -> tuple[str, str]:
+    """A deadline split to fit a metric: the day ('today', 'Sun 06 Dec') and the clock time
+    with its zone ('01:59 CET'); ('none', '') when no response is possible."""
+    if not due_by:
+        return "none", ""
+    text = deadline_text(due_by, now, tz)
+    when = local_deadline(due_by, tz)
+    clock = when.strftime("%H:%M %Z")
+    if text.endswith(clock) and text.split(" ")[0] in ("today", "tomorrow", "yesterday"):
+        return text.split(" ")[0].capitalize(), clock
+    return when.strftime("%a %d %b"), clock
+
+
+def words(code: object) -> str:
+    """A Stripe code as words: 'made_with_stolen_card' → 'Made with stolen card'."""
+    text = str(code or "—").replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
 def case_summary(case: DisputeCase, packet: Packet, tz: str, now: int) -> None:
     """Headline figures, the fight-or-accept advice and the checklist."""
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Disputed", format_money(case.amount, case.currency))
-    c2.metric("Due", deadline_text(case.due_by, now, tz))
+    day, clock = due_parts(case.due_by, now, tz)
+    c2.metric("Due", day, help=f"Evidence due {deadline_text(case.due_by, now, tz)}")
+    if clock:
+        c2.caption(f"{clock} · {countdown_text(case.due_by, now)}")
     c3.metric("Win chance", f"{case.win_chance:.0%}")
     c4.metric("Fight value", format_money(case.expected_value, case.currency))
     advice = (case.recommendation or "").upper()
@@ -172,19 +202,30 @@ def analytics(outcomes: pd.DataFrame, tts: pd.DataFrame, rate: pd.DataFrame | No
     else:
         fig = go.Figure()
         for reason, grp in outcomes.groupby("reason"):
-            fig.add_bar(x=grp["month"], y=grp["amount_won"] / 100, name=f"won · {reason}")
-            fig.add_bar(x=grp["month"], y=-grp["amount_lost"] / 100, name=f"lost · {reason}")
+            name = html.escape(reason_label(str(reason)))
+            fig.add_bar(x=grp["month"], y=grp["amount_won"] / 100, name=f"won · {name}")
+            fig.add_bar(x=grp["month"], y=-grp["amount_lost"] / 100, name=f"lost · {name}")
         fig.update_layout(
             barmode="relative",
             title="Amounts won (up) and lost (down) by reason",
             yaxis_title="amount",
         )
         st.plotly_chart(fig, width="stretch")
-        by_reason = outcomes.groupby("reason")[["won", "lost"]].sum()
+        by_reason = (
+            outcomes.assign(reason=outcomes["reason"].map(lambda r: reason_label(str(r))))
+            .groupby("reason")[["won", "lost"]]
+            .sum()
+        )
         by_reason["win rate"] = by_reason["won"] / (by_reason["won"] + by_reason["lost"])
         st.dataframe(by_reason.style.format({"win rate": "{:.0%}"}), width="stretch")
     if not tts.empty:
-        fig = go.Figure(go.Box(x=tts["reason"], y=tts["hours"], name="hours"))
+        fig = go.Figure(
+            go.Box(
+                x=tts["reason"].map(lambda r: html.escape(reason_label(str(r)))),
+                y=tts["hours"],
+                name="hours",
+            )
+        )
         fig.update_layout(title="Time from dispute to evidence submission (hours)")
         st.plotly_chart(fig, width="stretch")
     if rate is None:
@@ -237,7 +278,7 @@ def refund_tab(actor: Actor, policy: Policy) -> None:
                     {
                         "Warning": w.warning_id,
                         "Charge": w.charge_id,
-                        "Fraud type": w.fraud_type,
+                        "Fraud type": words(w.fraud_type),
                         "Refundable": format_money(w.refundable, w.currency),
                     }
                     for w in warnings

@@ -109,6 +109,16 @@ def threshold_text(limit: int | None, by_currency: Mapping[str, int]) -> str:
     return "; ".join([base, *others])
 
 
+def segment(value: str | None) -> str:
+    """A CRM segment code as words: 'mid_market' → 'Mid market' (typed names stay as typed)."""
+    if not value:
+        return "—"
+    if value == value.lower() and " " not in value:
+        words = re.sub(r"[_\-]+", " ", value).strip()
+        return words[:1].upper() + words[1:] if words else value
+    return value
+
+
 def plural(count: int, word: str, many: str | None = None) -> str:
     """'1 invoice', '3 invoices' (the count with thousands separators)."""
     return f"{count:,} {word if count == 1 else (many or word + 's')}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -11,13 +12,23 @@ import streamlit as st
 
 from core.books import figures
 from core.errors import CoreError
+from core.money import to_major
 from core.recovery.analytics import summary
 from core.recovery.classification import BUCKET_LABELS, Bucket
 from core.recovery.drafting import CHANNELS, describe_guard
-from core.recovery.explain import why_bucket
+from core.recovery.explain import next_step, why_bucket
 from core.recovery.queries import STATUSES, CaseDetail, CaseFilter, QueuePage
 from dashboard.context import get_sessionmaker
-from dashboard.format import amounts, duration, md_text, money, percent, stripe_link, when
+from dashboard.format import (
+    amounts,
+    duration,
+    md_text,
+    money,
+    percent,
+    segment,
+    stripe_link,
+    when,
+)
 
 PAGE_SIZE = 50
 AGE_CHOICES = {
@@ -53,7 +64,7 @@ def filters(options: dict[str, list[str]]) -> tuple[CaseFilter, int]:
     c1, c2, c3, c4, c5 = st.columns(5)
     statuses = c1.multiselect("Status", STATUSES, default=["open"], key="rf_status")
     buckets = c2.multiselect("Bucket", options["bucket"], format_func=label, key="rf_bucket")
-    segments = c3.multiselect("Segment", options["segment"], key="rf_segment")
+    segments = c3.multiselect("Segment", options["segment"], format_func=segment, key="rf_segment")
     owners = c4.multiselect("Owner", options["owner"], key="rf_owner")
     age = c5.selectbox("Age", list(AGE_CHOICES), key="rf_age")
     escalated = st.toggle("Escalated only", key="rf_escalated")
@@ -95,14 +106,14 @@ def queue_table(qp: QueuePage, tz: Any) -> None:
                 "Amount due": money(r.amount_remaining, r.currency),
                 "Bucket": label(r.bucket)
                 + (f" ({r.raw_code})" if r.bucket == "needs_review" and r.raw_code else ""),
-                "Status": r.status,
-                "Segment": r.segment or "—",
+                "Status": r.status.capitalize(),
+                "Segment": segment(r.segment),
                 "Owner": r.owner or "—",
                 "Escalated": "yes" if r.escalated else "",
                 "Churn risk": "high" if r.high_risk else "",
                 "Attempts": r.attempt_count,
                 "First failure": when(r.first_failed_at, tz),
-                "Next step": r.recommended_action.replace("_", " "),
+                "Next step": next_step(r.recommended_action),
                 "Priority": round(r.priority, 1),
             }
             for r in qp.rows
@@ -120,32 +131,71 @@ def queue_table(qp: QueuePage, tz: Any) -> None:
         st.rerun()
 
 
-def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
+ID_KINDS = {
+    "in_": "invoice",
+    "cus_": "customer",
+    "sub_": "subscription",
+    "pi_": "payment",
+    "ch_": "charge",
+}
+
+
+def case_choice(row: Any, numbers: dict[str, str]) -> str:
+    """How the case picker names a case: '#5 · Weber Logistics · invoice A9WN-0013 · $1,751.00'."""
+    invoice = numbers.get(row.invoice_id) or row.invoice_id
+    return (
+        f"#{row.id} · {row.customer} · invoice {invoice} · "
+        f"{money(row.amount_remaining, row.currency)}"
+    )
+
+
+def stripe_line(d: CaseDetail, mode: str, invoice_number: str | None) -> str:
+    """Each Stripe object of the case named by its kind, with its id linked beside it."""
+    parts = []
+    for object_id in d.stripe_ids:
+        kind = next((k for p, k in ID_KINDS.items() if object_id.startswith(p)), "object")
+        if kind == "invoice" and invoice_number:
+            kind = f"invoice {md_text(invoice_number)}"
+        parts.append(f"{kind} {stripe_link(object_id, mode, d.case.account)}")
+    return "**In Stripe:** " + " · ".join(parts)
+
+
+def day_of(epoch: int, tz: Any) -> str:
+    """An epoch time as a short day in the team's zone: 'Sat 05 Dec'."""
+    return datetime.fromtimestamp(int(epoch), UTC).astimezone(tz).strftime("%a %d %b")
+
+
+def case_view(d: CaseDetail, tz: Any, mode: str, invoice_number: str | None = None) -> None:
     """Header, timeline, context, rule hits and the recommended next step."""
     c = d.case
+    invoice = f" · invoice {md_text(invoice_number)}" if invoice_number else ""
     st.subheader(
         f"{md_text(c.customer_name or c.customer_email or c.customer_id or 'Unknown customer')} · "
-        f"{md_text(money(c.amount_remaining, c.currency))} · {c.status}"
+        f"{md_text(money(c.amount_remaining, c.currency))}{invoice} · {c.status.capitalize()}"
     )
     cols = st.columns(4)
     retry_on = when(c.next_payment_attempt, tz) if c.next_payment_attempt else None
     why = md_text(why_bucket(c.bucket, c.raw_code, retry_on))
     cols[0].metric("Bucket", label(c.bucket), help=why)
     cols[1].metric("Attempts", c.attempt_count)
+    # Metric values are drawn large and cut with "…": short values, the detail below them.
     cols[2].metric(
         "Next retry",
-        when(c.next_payment_attempt, tz) if c.next_payment_attempt else "none scheduled",
+        day_of(c.next_payment_attempt, tz) if c.next_payment_attempt else "None",
+        help=f"Stripe's next automatic attempt: {retry_on}" if retry_on else None,
     )
-    cols[3].metric(
-        "Route", c.route.replace("_", " ") + (f" ({md_text(c.owner)})" if c.owner else "")
-    )
+    if retry_on:
+        cols[2].caption(retry_on)
+    cols[3].metric("Route", c.route.replace("_", " ").capitalize())
+    if c.owner:
+        cols[3].caption(md_text(c.owner))
     if c.status == "recovered":
         st.success(
             f"Recovered {money(c.recovered_amount, c.currency)} after {duration(c.seconds_to_recover)}."
         )
     st.markdown(f"**Why this bucket:** {why}")
     st.markdown(
-        f"**Recommended next step:** {c.recommended_action.replace('_', ' ')}"
+        f"**Recommended next step:** {md_text(next_step(c.recommended_action))}"
         + (" · within the grace period: let Stripe's retries run" if c.in_grace_period else "")
     )
     if c.rule_hits:
@@ -165,7 +215,7 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
         )
     if c.high_risk:
         st.warning("High churn risk: " + ", ".join(s.replace("_", " ") for s in c.risk_signals))
-    st.markdown("**Stripe:** " + " · ".join(stripe_link(i, mode, c.account) for i in d.stripe_ids))
+    st.markdown(stripe_line(d, mode, invoice_number))
     left, right = st.columns(2)
     with left:
         st.markdown("**Timeline**")
@@ -179,7 +229,7 @@ def case_view(d: CaseDetail, tz: Any, mode: str) -> None:
             a = d.account
             st.markdown(
                 f"{md_text(a.name or '—')} · owner {md_text(a.owner or '—')} · "
-                f"segment {md_text(a.segment or '—')} · MRR {money(a.mrr, a.currency or c.currency)}"
+                f"segment {md_text(segment(a.segment))} · MRR {money(a.mrr, a.currency or c.currency)}"
                 f" · renewal {a.renewal_date or '—'}"
                 + (f" · flags: {md_text(', '.join(a.flags))}" if a.flags else "")
             )
@@ -276,13 +326,23 @@ def analytics(summary: dict[str, Any]) -> None:
         "MRR at risk",
         amounts(summary["mrr_at_risk"]),
     )
+    words = {"bucket": label, "segment": segment, "template": str}
     for key, title in (
         ("by_bucket", "bucket"),
         ("by_segment", "segment"),
         ("by_template", "template"),
     ):
         # Plotly draws <a href> and other tags in axis labels: CRM segment names are shown as text.
-        frame = summary[key].assign(**{title: lambda f, t=title: f[t].astype(str).map(html.escape)})
+        frame = major_units(summary[key]).assign(
+            **{
+                title: lambda f, t=title: (
+                    f[t]
+                    .astype(str)
+                    .map(words[t])  # type: ignore[arg-type]
+                    .map(html.escape)
+                )
+            }
+        )
         st.plotly_chart(
             px.bar(
                 frame,
@@ -290,18 +350,31 @@ def analytics(summary: dict[str, Any]) -> None:
                 y="recovery_rate",
                 color="currency",
                 hover_data=["cases", "recovered", "recovered_amount"],
+                labels={"recovered_amount": "recovered amount", "recovery_rate": "recovery rate"},
                 title=f"Recovery rate by {title}",
             ),
             key=f"chart_{key}",
         )
-    weekly = summary["by_week"]
     st.plotly_chart(
         px.line(
-            weekly,
+            major_units(summary["by_week"]),
             x="week",
             y="recovered_amount",
             color="currency",
-            title="Recovered amount by week (minor units)",
+            labels={"recovered_amount": "recovered amount (in each currency)"},
+            title="Recovered amount by week",
         ),
         key="chart_week",
+    )
+
+
+def major_units(frame: pd.DataFrame) -> pd.DataFrame:
+    """A frame's `recovered_amount` (minor units) in major units of each row's currency."""
+    if frame.empty or "recovered_amount" not in frame or "currency" not in frame:
+        return frame
+    return frame.assign(
+        recovered_amount=[
+            to_major(int(a or 0), str(c))
+            for a, c in zip(frame["recovered_amount"], frame["currency"], strict=True)
+        ]
     )

@@ -21,7 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(runtime: Runtime) -> dict[str, Any]:
     cfg = config(runtime.settings.policy_file)
     with runtime.Session.begin() as session:
-        report = send_due_reminders(session, cfg, int(time.time()), runtime.settings.team_timezone)
+        report = send_due_reminders(
+            session,
+            cfg,
+            int(time.time()),
+            runtime.settings.team_timezone,
+            runtime.settings.stripe_mode,
+        )
     return report.as_dict()
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.governance import actions, bulk
 from core.governance import queries as action_queries
+from core.governance.audit_text import customer_names
 from core.governance.executor import run_now
 from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
@@ -107,6 +108,9 @@ with Session() as session:
         session, actor, limit=PAGE_SIZE, offset=flight_offset, policy=policy
     )
     trail = action_queries.approvals_for(session, [a.id for a in awaiting + in_flight])
+    # Customers' names for the headers: a request names who it is for, its id sits below.
+    names = customer_names(session, [a.target_id for a in awaiting + in_flight + recent])
+mode = settings.stripe_mode
 
 with Session() as session:
     everything = action_queries.awaiting(session, actor, limit=bulk.MAX_BULK, policy=policy)
@@ -159,15 +163,15 @@ with tab_mine:
         )
     for action in awaiting:
         with st.container(border=True):
-            st.subheader(md_text(title_of(action)))
-            render_why(action, trail[action.id], tz)
+            st.subheader(md_text(title_of(action, names)))
+            render_why(action, trail[action.id], tz, mode)
             reason = st.text_input("Reason for your decision (required)", key=f"reason-{action.id}")
             left, right, _ = st.columns([1, 1, 4])
             if left.button("Approve", key=f"approve-{action.id}", type="primary"):
                 if is_money_move(action) and reason.strip():
                     st.session_state["approvals_confirm"] = (
                         action.id,
-                        title_of(action),
+                        title_of(action, names),
                         reason,
                     )
                 else:
@@ -186,8 +190,8 @@ with tab_flight:
         st.info("No action is waiting for another approver or for the executor.")
     for action in in_flight:
         with st.container(border=True):
-            st.markdown(f"**{md_text(title_of(action))}** — `{action.status}`")
-            render_why(action, trail[action.id], tz)
+            st.markdown(f"**{md_text(title_of(action, names))}** — {md_text(action.status)}")
+            render_why(action, trail[action.id], tz, mode)
             if action.last_error:
                 st.error(f"Last attempt: {md_text(action.last_error)}")
             if action.status in ("approved", "executing"):
@@ -209,11 +213,11 @@ with tab_flight:
 
 with tab_done:
     if recent:
-        st.dataframe(outcome_rows(recent, tz), hide_index=True, width="stretch")
+        st.dataframe(outcome_rows(recent, tz, names), hide_index=True, width="stretch")
         failed = [a for a in recent if a.status == "failed"]
         for action in failed[:10]:
             st.error(
-                f"{md_text(title_of(action))} failed on {when(action.finished_at, tz)}: "
+                f"{md_text(title_of(action, names))} failed on {when(action.finished_at, tz)}: "
                 f"{md_text(action.last_error)}"
             )
     else:

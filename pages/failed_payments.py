@@ -12,7 +12,7 @@ from core.recovery.assign import assign_cases
 from core.recovery.context import recovery_settings
 from core.recovery.drafts import draft_for_operator, edit_draft, request_send
 from core.recovery.predunning import predunning_drafts, request_card_update
-from core.recovery.queries import case_detail, filter_options, queue
+from core.recovery.queries import case_detail, filter_options, invoice_numbers, queue
 from core.recovery.requests import case_terms, needs_of, request_for_case
 from dashboard import recovery_widgets as w
 from dashboard import request_widgets as rw
@@ -72,17 +72,18 @@ with queue_tab:
                 st.rerun()
     export_buttons("failed_payments", actor, Session, settings.tz, "rf")
     if qp.rows:
+        with Session() as session:
+            numbers = invoice_numbers(session, [r.invoice_id for r in qp.rows])
+        by_id = {r.id: r for r in qp.rows}
         case_id = st.selectbox(
             "Open a case",
-            [r.id for r in qp.rows],
-            format_func=lambda i: next(
-                f"#{r.id} · {r.customer} · {r.invoice_id}" for r in qp.rows if r.id == i
-            ),
+            list(by_id),
+            format_func=lambda i: w.case_choice(by_id[i], numbers),
             key="rf_case",
         )
         with Session() as session:
             detail = case_detail(session, case_id)
-        w.case_view(detail, settings.tz, settings.stripe_mode)
+        w.case_view(detail, settings.tz, settings.stripe_mode, numbers.get(detail.case.invoice_id))
         st.markdown("#### Draft")
 
         def on_save(draft_id: int, subject: str, body: str) -> None:

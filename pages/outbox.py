@@ -11,15 +11,28 @@ from dashboard.format import md_text, when
 from dashboard.queue_widgets import export_buttons
 
 LIMIT = 200
+# Material icons (drawn from Streamlit's own font, so every browser shows them) and words.
 BADGE = {
-    "pending": "⏳ pending",
-    "sending": "📤 sending",
-    "sent": "✅ sent",
-    "held": "⏸ held",
-    "failed": "❌ failed",
-    "unknown": "❓ unknown — check the mail server",
-    "superseded": "⤼ superseded — no longer needed",
+    "pending": (":material/schedule:", "pending"),
+    "sending": (":material/outgoing_mail:", "sending"),
+    "sent": (":material/check_circle:", "sent"),
+    "held": (":material/pause_circle:", "held"),
+    "failed": (":material/error:", "failed"),
+    "unknown": (":material/help:", "unknown — check the mail server"),
+    "superseded": (":material/block:", "superseded — no longer needed"),
 }
+
+SUBJECT_CHARS = 90  # what fits on one line of an expander label at 1400 px
+
+
+def short(subject: str, limit: int = SUBJECT_CHARS) -> str:
+    """A subject cut at a word boundary, with an ellipsis, when it is longer than `limit`."""
+    text = " ".join(subject.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:.—-")
+    return f"{cut or text[:limit]} …"
+
 
 actor = require_user()
 settings = get_settings()
@@ -54,12 +67,13 @@ if not messages:
 st.caption(f"{len(messages)} message(s), newest first (at most {LIMIT}).")
 export_buttons("outbox", actor, get_sessionmaker(), settings.tz, "outbox")
 for m in messages:
-    state = BADGE.get(m.status, m.status)
+    icon, state = BADGE.get(m.status, ("", m.status))
     if m.status == "held" and m.last_error:
-        state = f"⏸ {m.last_error.split(':')[0]}"  # e.g. "held (demo)"
-    with st.expander(md_text(f"#{m.id} · {m.channel} · {state} · {m.recipient} · {m.subject}")):
+        state = m.last_error.split(":")[0]  # e.g. "held (demo)"
+    with st.expander(f"{icon} " + md_text(f"#{m.id} · {state} · {short(m.subject)}")):
         st.caption(
-            f"Queued {when(m.created_at, settings.tz)}"
+            md_text(f"{'E-mail to' if m.channel == 'email' else 'Chat to'} {m.recipient}")
+            + f" · queued {when(m.created_at, settings.tz)}"
             + (f" · sent {when(m.sent_at, settings.tz)}" if m.sent_at else "")
             + f" · attempts {m.attempts}"
             + (f" · about {md_text(m.related)}" if m.related else "")

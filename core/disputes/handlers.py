@@ -61,6 +61,7 @@ def apply_dispute(
     cfg: DisputeConfig | None = None,
     now: int | None = None,
     tz: str = "UTC",
+    mode: str = "sandbox",
 ) -> tuple[DisputeCase, bool]:
     """Create or update the case for a dispute object; returns (case, created)."""
     cfg = cfg or config()
@@ -120,7 +121,7 @@ def apply_dispute(
             after,
         )
     if created:
-        on_new_dispute(session, case, cfg, now, tz=tz)
+        on_new_dispute(session, case, cfg, now, tz=tz, mode=mode)
     return case, created
 
 
@@ -136,6 +137,7 @@ def on_dispute_event(session: Session, event: EventContext) -> None:
         account=event.account,
         cfg=config(event.policy_file),
         tz=event.team_timezone,
+        mode=event.settings.stripe_mode if event.settings else "sandbox",
     )
 
 

@@ -21,9 +21,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.adapters.outbox import enqueue_chat, enqueue_email
+from core.adapters.stripe_links import dashboard_url
 from core.disputes.deadlines import countdown_text, deadline_text, reminder_due
 from core.disputes.evidence.context import _objects
+from core.disputes.labels import reason_label
 from core.disputes.settings import DisputeConfig
+from core.governance.audit_text import customer_names
 from core.models.base import utcnow
 from core.models.context import CrmAccount
 from core.models.disputes import OPEN_STATUSES, DisputeCase, DisputeReminder, awaiting_response
@@ -72,11 +75,26 @@ def _claim(session: Session, case: DisputeCase, threshold: str) -> bool:
     return session.execute(stmt).scalar() is not None
 
 
-def _headline(case: DisputeCase, now: int, tz: str) -> str:
+def _who(session: Session, case: DisputeCase) -> str:
+    """The disputing customer's name (the Stripe id when the customer is not synced)."""
+    if not case.customer_id:
+        return "Unknown customer"
+    return customer_names(session, [case.customer_id]).get(case.customer_id, case.customer_id)
+
+
+def dispute_ref(case: DisputeCase, mode: str) -> str:
+    """The dispute id with its Stripe dashboard page beside it (the id alone in sandbox mode)."""
+    url = dashboard_url(case.dispute_id, mode=mode, account=case.account or "")
+    return f"{case.dispute_id} ({url})" if url else case.dispute_id
+
+
+def _headline(session: Session, case: DisputeCase, now: int, tz: str, mode: str) -> str:
+    """Customer — amount — reason, the deadline and time left, then the dispute as a link."""
     what = "appeal evidence" if case.is_appeal else "evidence"
     return (
-        f"Dispute {case.dispute_id}: {format_money(case.amount, case.currency)} ({case.reason}), "
-        f"{what} due {deadline_text(case.due_by, now, tz)} — {countdown_text(case.due_by, now)}"
+        f"{_who(session, case)} — {format_money(case.amount, case.currency)} — "
+        f"{reason_label(case.reason)}: {what} due {deadline_text(case.due_by, now, tz)} "
+        f"({countdown_text(case.due_by, now)}). Dispute {dispute_ref(case, mode)}"
     )
 
 
@@ -117,9 +135,10 @@ def on_new_dispute(
     now: int | None = None,
     *,
     tz: str = "UTC",
+    mode: str = "sandbox",
 ) -> None:
     """At creation: set the owner, escalate an unowned case, alert on a large one (texts in the
-    team's time zone, `Settings.team_timezone`)."""
+    team's time zone, `Settings.team_timezone`; dashboard links for `mode`, `Settings.stripe_mode`)."""
     now = now if now is not None else int(datetime.now(UTC).timestamp())
     if case.owner is None:
         case.owner = crm_owner(session, case.customer_id) or cfg.default_owner
@@ -128,21 +147,23 @@ def on_new_dispute(
         return  # backfilled history: nothing to chase
     if case.owner is None and _claim(session, case, "escalation"):
         case.escalated_at = utcnow()
-        text = f"Unowned dispute needs an owner. {_headline(case, now, tz)}"
+        text = f"Unowned dispute needs an owner. {_headline(session, case, now, tz, mode)}"
         _chat(session, text, f"dispute-escalation:{case.dispute_id}:chat")
         if cfg.escalation_email:
             _email(
                 session,
                 cfg.escalation_email,
-                f"Unowned dispute {case.dispute_id}",
+                f"Unowned dispute: {_who(session, case)}, "
+                f"{format_money(case.amount, case.currency)} ({reason_label(case.reason)})",
                 text,
                 f"dispute-escalation:{case.dispute_id}:email",
                 related,
             )
     if case.amount > cfg.alert_threshold and _claim(session, case, "alert"):
         text = (
-            f"Large dispute opened. {_headline(case, now, tz)}. Owner: {case.owner or 'none'}.\n"
-            f"Customer {case.customer_id or 'unknown'} — charges in the last 90 days:\n"
+            f"Large dispute opened. {_headline(session, case, now, tz, mode)}. "
+            f"Owner: {case.owner or 'none'}.\n"
+            f"{_who(session, case)} — charges in the last 90 days:\n"
             + recent_charges_text(session, case, now)
         )
         _chat(session, text, f"dispute-alert:{case.dispute_id}:chat")
@@ -173,10 +194,10 @@ class ReminderRun:
 
 
 def send_due_reminders(
-    session: Session, cfg: DisputeConfig, now: int, tz: str = "UTC"
+    session: Session, cfg: DisputeConfig, now: int, tz: str = "UTC", mode: str = "sandbox"
 ) -> ReminderRun:
     """Send every reminder whose threshold has been crossed and not yet sent (texts in `tz`,
-    the team's time zone from the settings)."""
+    the team's time zone from the settings; dashboard links for `mode`)."""
     cases = list(
         session.scalars(select(DisputeCase).where(awaiting_response(), DisputeCase.due_by > now))
     )
@@ -205,15 +226,18 @@ def send_due_reminders(
         if hit is None or not _claim(session, case, label):
             continue
         stage = "appeal deadline" if case.is_appeal else "deadline"
-        text = f"Reminder ({hit.label} before the {stage}). {_headline(case, now, tz)}"
+        text = (
+            f"Reminder ({hit.label} before the {stage}). {_headline(session, case, now, tz, mode)}"
+        )
         key = f"dispute-reminder:{case.dispute_id}:{label}"
         to = case.owner or cfg.escalation_email
         if to:
             _email(
                 session,
                 to,
-                f"Dispute {case.dispute_id}: {'appeal ' if case.is_appeal else ''}evidence due in "
-                f"{countdown_text(case.due_by, now)}",
+                f"Dispute of {_who(session, case)}: {'appeal ' if case.is_appeal else ''}"
+                f"evidence due {deadline_text(case.due_by, now, tz)} "
+                f"({countdown_text(case.due_by, now)})",
                 text + "\nOpen the Disputes page to review the evidence packet.",
                 f"{key}:email",
                 f"dispute:{case.dispute_id}",

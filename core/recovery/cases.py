@@ -27,6 +27,7 @@ from core.models.recovery import RecoveryCase, RecoveryTimelineEntry
 from core.recovery.classification import FailureFacts, classify
 from core.recovery.context import apply_policy, gather_context, recovery_settings
 from core.recovery.drafts import ensure_auto_drafts, supersede_outstanding
+from core.recovery.explain import failure_summary
 from core.recovery.linking import decline_of, event_object, latest_event
 from core.sync.invoice_shape import invoice_subscription_id
 from core.sync.processing import EventContext
@@ -167,8 +168,7 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
         event.event_id,
         "attempt_failed" if event.type in FAILURE_TYPES else event.type,
         event.created,
-        f"Attempt {attempt} failed: {case.bucket}"
-        + (f" ({case.raw_code})" if case.raw_code else ""),
+        f"Attempt {attempt} failed: {failure_summary(case.bucket, case.raw_code)}",
         attempt=attempt,
     )
     cfg, version = recovery_settings(event.policy_file)

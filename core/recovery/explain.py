@@ -8,7 +8,7 @@ These sentences are for the team only: customer messages never name a fraud reas
 
 from __future__ import annotations
 
-from core.recovery.classification import NEXT_STEPS, Bucket
+from core.recovery.classification import BUCKET_LABELS, NEXT_STEPS, Bucket
 
 _UNKNOWN_REASON = "the issuer declined the card without giving a reason"
 _BALANCE_LIMIT = "the customer has gone over the balance or credit limit available on the card"
@@ -121,6 +121,40 @@ NO_RETRY_LEFT = "send the customer the invoice link to pay or switch card"
 def describe_code(code: str | None) -> str | None:
     """Stripe's description of a decline or failure code, or None when it is not known."""
     return DECLINE_DESCRIPTIONS.get((code or "").strip().lower()) if code else None
+
+
+STEP_WORDS = {
+    "let_retries_run": "Let Stripe's retries run",
+    "do_not_retry_contact_customer": "Do not retry; contact the customer",
+    "do_not_retry_review_account": "Do not retry; review the account",
+    "personal_follow_up": "Personal follow-up",
+    "review_account_do_not_retry": "Review the account; do not retry",
+    "hold_dunning_check_dispute": "Hold reminders; check the open dispute",
+    "call_customer_before_dunning": "Call the customer before any reminder",
+    "read_ticket_then_contact": "Read the ticket, then contact the customer",
+    "resolve_before_renewal": "Resolve before the renewal",
+}
+
+
+def next_step(action: str | None) -> str:
+    """A recommended action in words: 'ask_for_card_update' → 'Ask for card update'."""
+    if not action:
+        return "—"
+    words = STEP_WORDS.get(action) or action.replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def failure_summary(bucket: str, raw_code: str | None) -> str:
+    """A failed attempt in words: "Issuer refused: the issuer declined the card without giving a
+    reason" (the bucket's label, then Stripe's description of the code, else the code)."""
+    try:
+        name = BUCKET_LABELS[Bucket(bucket)]
+    except ValueError:
+        name = bucket.replace("_", " ")
+    if not raw_code:
+        return name
+    described = describe_code(raw_code)
+    return f"{name}: {described}" if described else f"{name} (code {raw_code})"
 
 
 def why_bucket(bucket: str, raw_code: str | None, next_retry: str | None = None) -> str:

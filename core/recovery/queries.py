@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from core.models.context import CrmAccount, HelpdeskTicket
 from core.models.recovery import RecoveryCase, RecoveryDraft, RecoveryTimelineEntry
+from core.models.sync import StripeObject
 from core.recovery.cases import get_case
 from core.recovery.context import find_account
 
@@ -227,3 +228,14 @@ def recovery_status(session: Session) -> dict[str, Any]:
         "escalated_share_pct": round(100 * escalated / open_cases, 1) if open_cases else 0.0,
         "escalated_by_rule": dict(sorted(by_rule.items())),
     }
+
+
+def invoice_numbers(session: Session, invoice_ids: list[str]) -> dict[str, str]:
+    """Invoice id → the invoice's number ("A9WNODH8-0013") for the synced invoices that have one."""
+    wanted = list(dict.fromkeys(i for i in invoice_ids if i))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(StripeObject.id, StripeObject.data).where(StripeObject.id.in_(wanted))
+    ).all()
+    return {i: str(d["number"]) for i, d in rows if isinstance(d, dict) and d.get("number")}

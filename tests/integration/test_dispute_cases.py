@@ -110,6 +110,57 @@ def test_unowned_dispute_is_escalated_once_and_large_one_alerted(Session: Any) -
         assert len(sent) == 4 and case.escalated_at is not None
 
 
+def test_alerts_name_customer_amount_reason_deadline_and_link_the_dispute(Session: Any) -> None:
+    with Session.begin() as session:
+        cus = f.customer(session, name="Weber Logistics")
+        ch = f.charge(session, cus, 75_000, NOW - 10 * f.DAY)
+        case, _ = apply_dispute(
+            session,
+            f.dispute(ch, due_by=NOW + 9 * f.DAY, reason="product_not_received"),
+            event_created=NOW,
+            cfg=CFG,
+            now=NOW,
+            tz="UTC",
+            mode="test",
+        )
+        send_due_reminders(session, CFG, NOW + 2 * f.DAY + 3600, "UTC", "test")
+        messages = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    link = f"https://dashboard.stripe.com/test/disputes/{case.dispute_id}"
+    texts = {m.dedupe_key.split(":")[0] + ":" + m.channel: m for m in messages}
+    assert set(texts) == {
+        "dispute-escalation:chat",
+        "dispute-escalation:email",
+        "dispute-alert:chat",
+        "dispute-reminder:email",
+        "dispute-reminder:chat",
+    }
+    for key, m in texts.items():
+        headline = m.body.split(". ", 1)[1] if key != "dispute-alert:chat" else m.body
+        assert "Weber Logistics — $750.00 — Product not received: evidence due" in headline, key
+        assert f"Dispute {case.dispute_id} ({link})" in m.body, key
+        assert "product_not_received" not in m.body and "(minor" not in m.body, key
+        assert not m.body.split(". ", 1)[-1].startswith("Dispute dp_"), key
+        assert case.dispute_id not in m.subject, key  # subjects name the customer, not the id
+    reminder = texts["dispute-reminder:email"]
+    assert reminder.subject.startswith("Dispute of Weber Logistics: evidence due ")
+    assert " left)" in reminder.subject and "due in" not in reminder.subject
+    assert texts["dispute-escalation:email"].subject == (
+        "Unowned dispute: Weber Logistics, $750.00 (Product not received)"
+    )
+    with Session.begin() as session:  # sandbox mode: the id alone, no dashboard address
+        cus = f.customer(session, name="Nova GmbH")
+        ch = f.charge(session, cus, 75_000, NOW - 10 * f.DAY)
+        other, _ = apply_dispute(
+            session, f.dispute(ch, due_by=NOW + 9 * f.DAY), event_created=NOW, cfg=CFG, now=NOW
+        )
+        alert = session.scalar(
+            select(OutboxMessage.body).where(
+                OutboxMessage.dedupe_key == f"dispute-alert:{other.dispute_id}:chat"
+            )
+        )
+    assert "Nova GmbH — $750.00 — Fraudulent" in alert and "dashboard.stripe.com" not in alert
+
+
 def test_reminders_once_per_threshold_across_restarts(Session: Any) -> None:
     with Session.begin() as session:
         case = _open(session, NOW + 10 * f.DAY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -51,7 +52,13 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
             event_created=now,
             cfg=cfg,
         )
-        won = f.dispute(old, due_by=now - 5 * f.DAY, status="won", created=now - 30 * f.DAY)
+        won = f.dispute(
+            old,
+            reason="product_not_received",
+            due_by=now - 5 * f.DAY,
+            status="won",
+            created=now - 30 * f.DAY,
+        )
         apply_dispute(session, won, event_created=now - f.DAY, cfg=cfg)
     yield {"Session": Session, "actor": op, "urgent": b.dispute_id, "later": a.dispute_id}
     st.cache_resource.clear()
@@ -69,7 +76,7 @@ def test_board_puts_the_most_urgent_first_and_requests_submission(seeded: dict[s
     assert not at.exception, at.exception
     board = at.dataframe[0].value
     assert list(board["Dispute"])[:2] == [seeded["urgent"], seeded["later"]]
-    assert list(board["Urgency"])[0].startswith("🔴")
+    assert list(board["Urgency"])[:2] == ["Under 24 h", "Later"]  # words; colour on the border
     pick = at.selectbox(key="dispute_pick")
     assert pick.value == seeded["urgent"]
     # People's words: the customer, the amount and the reason, the id last for reference.
@@ -77,6 +84,11 @@ def test_board_puts_the_most_urgent_first_and_requests_submission(seeded: dict[s
     assert at.header[0].value == "Grace Hopper · Product not received · Needs response"
     assert list(board["Reason"])[:2] == ["Product not received", "Fraudulent"]
     assert any("Checklist" in s.value for s in at.subheader)
+    due = next(m for m in at.metric if m.label == "Due")  # fits its column: day here, time below
+    assert due.value in ("Today", "Tomorrow") and "Evidence due " in due.help, due.value
+    assert any(" h " in c.value and c.value.endswith("left") for c in at.caption)
+    fight = next(m for m in at.metric if m.label == "Fight value").value
+    assert fight.startswith(("$", "-$")), fight
     assert at.button(key="request_submit") is not None
     at.button(key="request_submit").click().run()
     assert not at.exception
@@ -87,6 +99,9 @@ def test_board_puts_the_most_urgent_first_and_requests_submission(seeded: dict[s
         )
     assert action is not None and action.action_type == "submit_dispute_evidence"
     assert action.params["evidence"]["customer_name"] == "Grace Hopper"
+    at.selectbox(key="dispute_pick").set_value(seeded["later"]).run()
+    due = next(m for m in at.metric if m.label == "Due")  # ten days out: 'Sun 13 Dec'
+    assert re.fullmatch(r"[A-Z][a-z]{2} \d{2} [A-Z][a-z]{2}", due.value), due.value
 
 
 def test_viewer_cannot_request_and_sees_why(seeded: dict[str, Any]) -> None:
@@ -108,6 +123,8 @@ def test_analytics_tab_renders(seeded: dict[str, Any]) -> None:
     assert not at.exception
     assert [t.label for t in at.tabs] == ["Deadline board", "Refund before a dispute", "Analytics"]
     assert len(at.get("plotly_chart")) >= 2  # outcomes and dispute rate with threshold lines
+    by_reason = at.dataframe[-1].value  # win rates by reason, in the team's words
+    assert list(by_reason.index) == ["Product not received"], by_reason
     assert not any("dispute rate appears" in i.value for i in at.info)
 
 

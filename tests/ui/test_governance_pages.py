@@ -10,11 +10,13 @@ import streamlit as st
 from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
+from core.adapters.outbox import enqueue_chat, enqueue_email
 from core.db import make_engine, make_sessionmaker, migrate
 from core.governance import actions
 from core.governance import queries as action_queries
 from dashboard.auth import SESSION_KEY
 from dashboard.format import md_text
+from tests.support import disputes as f
 from tests.support.governance import PASSWORD, make_refund_request, make_team
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +96,34 @@ def test_approvals_shows_the_why_and_approves_a_message(world: dict[str, Any]) -
     assert f"Action #{world['message']} is now approved." in [s.value for s in at.success]
     with world["Session"]() as s:
         assert action_queries.get_action(s, world["message"]).status == "approved"
+
+
+def test_a_request_names_the_customer_formats_money_and_links_the_id(
+    world: dict[str, Any],
+) -> None:
+    with world["Session"].begin() as s:
+        cus = f.customer(s, name="Weber Logistics")
+        charge = f.charge(s, cus, 175_100, 1_780_000_000)
+        refund = make_refund_request(
+            s,
+            world["team"]["operator"],
+            charge["id"],
+            amount=175_100,
+            rule_id="refunds.duplicate",
+            params={"stripe_reason": "product_not_received"},
+        ).id
+    at = page("approvals.py", world["team"]["approver"])
+    assert not at.exception
+    heads = [h.value for h in at.subheader]
+    assert md_text(f"#{refund} Refund · Weber Logistics · $1,751.00") in heads, heads
+    card = "\n".join(c.value for c in at.caption if "Details:" in c.value or "In Stripe" in c.value)
+    link = f"[`{charge['id']}`](https://dashboard.stripe.com/test/payments/{charge['id']})"
+    assert f"In Stripe: {link}" in card  # the id sits beside the name, linked to Stripe
+    assert f"charge: {link}" in card and "amount: \\$1,751\\.00" in card, card
+    assert "stripe reason: Product not received" in card, card
+    everything = markdown(at) + "\n".join(heads)
+    assert "175100" not in everything and "amount=" not in everything
+    assert "product_not_received" not in everything and "currency" not in everything
 
 
 def test_a_money_move_asks_for_confirmation_in_a_dialog(world: dict[str, Any]) -> None:
@@ -197,3 +227,29 @@ def test_the_app_shows_only_the_sign_in_form_until_signed_in(
     at.button(key="ledgerdesk_sign_out").click().run()
     assert SESSION_KEY not in at.session_state
     assert at.title[0].value == "Sign in to Ledgerdesk"
+
+
+def test_outbox_labels_end_on_a_whole_word_and_name_the_recipient_below(
+    world: dict[str, Any],
+) -> None:
+    long = (
+        "Reminder (3d before the deadline). Weber Logistics — $98.00 — Unrecognized charge: "
+        "evidence due Sun 06 Dec 2026 01:59 CET (2 d 23 h left). Dispute dp_bjPdJkobeLH3jezxZ65Evo"
+    )
+    with world["Session"].begin() as s:
+        enqueue_chat(s, long, "reminder:1")
+        enqueue_email(s, "blake@demo.example", "Card update", "Hello", "mail:1")
+    at = page("outbox.py", world["team"]["admin"])
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    chat = next(x for x in labels if "Reminder" in x)
+    assert chat.endswith(" …") and len(chat) < 160, chat
+    # a Material icon (Streamlit's own font), not an emoji a browser may lack
+    assert chat.startswith(":material/schedule: \\#") and "⏳" not in chat, chat
+    words = {w.strip(".,:;") for w in long.split()}
+    shown = chat.removesuffix(" …").split(" · ", 2)[-1].replace("\\", "").split()
+    assert shown and all(w.strip(".,:;") in words for w in shown), chat  # no word cut in two
+    assert "team channel" not in chat and "blake@demo.example" not in " ".join(labels)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Chat to team channel · queued ") for c in captions), captions
+    assert any(c.startswith("E\\-mail to blake@demo\\.example · queued") for c in captions)

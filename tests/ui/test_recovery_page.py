@@ -41,7 +41,8 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         IMPORTERS["crm"].run(
             session,
             b"Stripe Customer ID,Account Name,Owner,Segment,MRR\n"
-            b"cus_big,Big Co,Ana,Enterprise,9000\n",
+            b"cus_big,Big Co,Ana,Enterprise,9000\n"
+            b"cus_small,Small Ltd,,mid_market,90\n",
         )
         ingest_events(
             session,
@@ -112,6 +113,37 @@ def test_queue_orders_by_priority_and_case_shows_context_and_rules(
     assert "REC-HIGH-VALUE" in " ".join(str(t.value) for t in at.table)
     assert "Recommended next step" in text and "Timeline" in text
     assert at.selectbox(key="rf_case").value is not None
+
+
+def test_queue_and_case_speak_in_labels_with_invoice_numbers_and_linked_ids(
+    seeded: dict[str, Any],
+) -> None:
+    at = _app("failed_payments.py", seeded["op"])
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert list(table["Segment"]) == ["Enterprise", "Mid market"]
+    assert "mid_market" not in " ".join(at.multiselect(key="rf_segment").options)
+    assert all("_" not in step and step[:1].isupper() for step in table["Next step"])
+    picker = at.selectbox(key="rf_case")
+    assert picker.options[0] == "#2 · Big Co · invoice INV-0001 · $2,500.00", picker.options
+    assert all("in_" not in o for o in picker.options)
+    head = at.subheader[0].value
+    assert "invoice INV\\-0001" in head and "in\\_big" not in head, head
+    text = "\n".join(m.value for m in at.markdown)
+    base = "https://dashboard.stripe.com/test"
+    assert (
+        f"**In Stripe:** invoice INV\\-0001 [`in_big`]({base}/invoices/in_big) · "
+        f"customer [`cus_big`]({base}/customers/cus_big)"
+    ) in text, text
+    timeline = [m.value for m in at.markdown if "Attempt 1 failed" in m.value]
+    assert timeline and all(
+        "do_not_honor" not in t and "_" not in t.split("failed", 1)[1] for t in timeline
+    ), timeline
+    assert any("Issuer refused\\: the issuer declined the card" in t for t in timeline), timeline
+    assert "segment Enterprise" in text and "Recommended next step:** " in text
+    assert "Recommended next step:** Personal follow\\-up" in text, text  # REC-HIGH-VALUE
+    for metric in at.metric:  # short enough not to be cut with "…" in a quarter of the page
+        assert len(str(metric.value)) <= 20, (metric.label, metric.value)
 
 
 def test_edit_and_request_approval_from_the_page(seeded: dict[str, Any]) -> None:
