@@ -71,7 +71,7 @@ def lifecycle_summary(session: Session, at_risk_limit: int = 100) -> LifecycleSu
     """Funnel by status, churn split, the MRR figures and the largest subscriptions behind MRR
     at risk and MRR set to cancel (SQL)."""
     status = q.D["status"].as_string()
-    funnel = dict(
+    funnel: dict[str, int] = dict(
         session.execute(
             select(status, func.count())
             .where(StripeObject.object_type == "subscription")

@@ -277,7 +277,7 @@ def lifecycle(
         and (not date_to or m["month"] <= date_to.strftime("%Y-%m"))
     ]
     money = figures.mrr_figures(session)
-    currencies = sorted(money.mrr) or [None]
+    currencies: list[str | None] = [*sorted(money.mrr)] or [None]
     summary = []
     for i, cur in enumerate(currencies):
         row: dict[str, Any] = {"month": "now (subscriptions)"}

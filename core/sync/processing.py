@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import DEFAULT_POLICY_FILE, Settings
@@ -221,7 +221,7 @@ def process_batch(
         plan = _plan(session, rows, settings)
         done: list[int] = []
         for row, ctx, handlers in plan:
-            if not handlers:
+            if not handlers or ctx is None:
                 done.append(row.id)
                 continue
             try:
@@ -272,13 +272,16 @@ def _plan(
     ]
 
 
+EVENTS = cast(Table, Event.__table__)
+
+
 def _mark_processed(session: Session, ids: list[int], now: datetime) -> None:
     """Mark events processed in one executemany statement."""
     if not ids:
         return
     session.execute(
-        update(Event.__table__)
-        .where(Event.__table__.c.id == bindparam("eid"))
+        update(EVENTS)
+        .where(EVENTS.c.id == bindparam("eid"))
         .values(status=EventStatus.PROCESSED, processed_at=now, next_attempt_at=None),
         [{"eid": i} for i in ids],
     )
