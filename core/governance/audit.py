@@ -133,6 +133,7 @@ def record(
         after=_plain(after),
     )
     if session.get_bind().dialect.name == "postgresql":
+        session.connection()  # begins the transaction the entry belongs to, if not yet begun
         current = session.get_nested_transaction() or session.get_transaction()
         session.info.setdefault(_PENDING, []).append((current, entry))
         return entry
@@ -183,6 +184,13 @@ def _append_pending(session: Session) -> None:
     entries = [entry for _, entry in session.info.pop(_PENDING)]
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
     _chain(session, entries)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing (closed, rolled back) leaves nothing behind."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 @event.listens_for(Session, "after_soft_rollback")

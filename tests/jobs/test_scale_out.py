@@ -319,9 +319,14 @@ def test_a_second_worker_takes_other_events_without_waiting(
     finally:
         first.close()
         second.close()
+    dropped = Session()
+    audit.record(dropped, "worker-c", "note", "closed without commit", None, None)
+    dropped.close()  # nothing of it reaches a later transaction
+    with Session.begin() as s:
+        audit.record(s, "worker-c", "note", "z", None, None)
     with Session() as s:
         result = audit.verify(s)
         targets = [t for (t,) in s.execute(text("select target from audit_log order by id"))]
-    assert result.ok and result.checked == 2, result.summary()
-    assert targets == ["y", "x"]  # chained in commit order
+    assert result.ok and result.checked == 3, result.summary()
+    assert targets == ["y", "x", "z"]  # chained in commit order
     engine.dispose()
