@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import schedule
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import insert_ignore, record_storage_error, storage_error
@@ -47,9 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def acquire_lease(
     session_factory: sessionmaker[Session], holder: str, *, seconds: int = LEASE_SECONDS
 ) -> bool:
-    """Take or renew the lease; False while another live holder has it."""
-    now = datetime.now(UTC)
+    """Take or renew the lease; False while another live holder has it.
+
+    One conditional UPDATE decides, on the database's clock: schedulers on several machines
+    compare their leases on one clock, whatever theirs say.
+    """
     with session_factory.begin() as session:
+        now = database_now(session)
         insert_ignore(
             session,
             JobLease.__table__,  # type: ignore[arg-type]
@@ -78,7 +82,7 @@ def release_lease(session_factory: sessionmaker[Session], holder: str) -> None:
         session.execute(
             update(JobLease)
             .where(JobLease.name == LEASE_NAME, JobLease.holder == holder)
-            .values(expires_at=datetime.now(UTC))
+            .values(expires_at=database_now(session))
         )
 
 
@@ -86,7 +90,16 @@ def current_holder(session_factory: sessionmaker[Session]) -> JobLease | None:
     """Who holds the lease now, if anyone."""
     with session_factory() as session:
         lease = session.get(JobLease, LEASE_NAME)
-        return lease if lease and lease.expires_at > datetime.now(UTC) else None
+        return lease if lease and lease.expires_at > database_now(session) else None
+
+
+def database_now(session: Session) -> datetime:
+    """The time on the database's clock (PostgreSQL); SQLite lives on this machine's."""
+    if session.get_bind().dialect.name == "postgresql":
+        value = session.scalar(select(func.clock_timestamp()))
+        if isinstance(value, datetime):
+            return value.astimezone(UTC)
+    return datetime.now(UTC)
 
 
 def resolve(target: str) -> Callable[[Runtime], object]:

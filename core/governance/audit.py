@@ -14,7 +14,12 @@ result with only the entries appended since (re-checking the last verified one),
 bounded number of rows at a time, so a page can keep the status current without an O(n) walk.
 
 Appends are serialised so the chain never forks: SQLite transactions already hold the write
-lock (BEGIN IMMEDIATE); on PostgreSQL a transaction-scoped advisory lock is taken.
+lock (BEGIN IMMEDIATE), so an entry is chained as it is recorded. On PostgreSQL several workers
+share the database, so an entry is only buffered in the session when it is recorded (a savepoint
+that rolls back drops what it recorded) and the whole buffer is chained at commit: a
+transaction-scoped advisory lock is taken, the tail read once, the entries inserted, and the lock
+is released by the commit right after. The lock is held for that short append, never across a
+batch's work, and entries take their ids (the chain's order) inside it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, and_, event, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from core.adapters.cells import neutralise_text
 from core.db import AUDIT_KEY_INFO
@@ -46,6 +51,7 @@ GENESIS = "0" * 64
 UNKEYED, KEYED = 1, 2  # hash_version
 _PG_AUDIT_LOCK = 0x1ED6E5A0  # advisory lock id: "the audit chain tail"
 _TAIL_INFO = "ledgerdesk.audit_tail"  # session.info: (transaction, hash, hash_version)
+_PENDING = "ledgerdesk.audit_pending"  # session.info: [(transaction, entry)] to chain at commit
 CSV_COLUMNS = (
     "id",
     "at",
@@ -111,7 +117,33 @@ def record(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditEntry:
-    """Append one entry (in the caller's transaction, so it commits with the change it records)."""
+    """Append one entry (in the caller's transaction, so it commits with the change it records).
+
+    On PostgreSQL the entry is chained when the transaction commits (see the module text); on
+    SQLite at once.
+    """
+    name = actor if isinstance(actor, str) else actor.username
+    role = "system" if isinstance(actor, str) else actor.role
+    entry = AuditEntry(
+        at=utcnow(),
+        actor=name[:80],
+        actor_role=role[:16],
+        action=action[:80],
+        target=target[:255],
+        before=_plain(before),
+        after=_plain(after),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection()  # begins the transaction the entry belongs to, if not yet begun
+        current = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_PENDING, []).append((current, entry))
+        return entry
+    _chain(session, [entry])
+    return entry
+
+
+def _chain(session: Session, entries: list[AuditEntry]) -> None:
+    """Chain `entries` after the log's tail (read once per transaction) and insert them."""
     prev, prev_version = _tail(session)
     key = session_key(session)
     if key is None and prev_version == KEYED:
@@ -119,26 +151,61 @@ def record(
             "The audit trail is signed with an audit key, but this process has none: "
             "set AUDIT_KEY_FILE to the desk's key file."
         )
-    name = actor if isinstance(actor, str) else actor.username
-    role = "system" if isinstance(actor, str) else actor.role
-    at = utcnow()
-    b, a = _plain(before), _plain(after)
-    entry = AuditEntry(
-        at=at,
-        actor=name[:80],
-        actor_role=role[:16],
-        action=action[:80],
-        target=target[:255],
-        before=b,
-        after=a,
-        prev_hash=prev,
-        hash=entry_hash(prev, at, name[:80], role[:16], action[:80], target[:255], b, a, key),
-        hash_version=UNKEYED if key is None else KEYED,
-    )
-    session.add(entry)
+    if session.get_bind().dialect.name == "postgresql":
+        # The ids are the chain's order: taken (under the lock) and handed out in order.
+        ids = sorted(
+            session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+                ),
+                {"t": AuditEntry.__tablename__, "n": len(entries)},
+            )
+        )
+        for e, entry_id in zip(entries, ids, strict=True):
+            e.id = entry_id
+    for e in entries:
+        e.prev_hash = prev
+        e.hash = prev = entry_hash(
+            prev, e.at, e.actor, e.actor_role, e.action, e.target, e.before, e.after, key
+        )
+        e.hash_version = UNKEYED if key is None else KEYED
+    session.add_all(entries)
     session.flush()
-    session.info[_TAIL_INFO] = (session.get_transaction(), entry.hash, entry.hash_version)
-    return entry
+    session.info[_TAIL_INFO] = (session.get_transaction(), prev, entries[-1].hash_version)
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    """At the outermost commit: take the chain's lock, chain the buffered entries, insert them."""
+    if session.in_nested_transaction() or not session.info.get(_PENDING):
+        return
+    entries = [entry for _, entry in session.info.pop(_PENDING)]
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    _chain(session, entries)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing (closed, rolled back) leaves nothing behind."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, rolled_back: SessionTransaction) -> None:
+    """A rolled-back savepoint (or transaction) takes the entries it recorded with it."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+
+    def inside(trans: SessionTransaction | None) -> bool:
+        while trans is not None:
+            if trans is rolled_back:
+                return True
+            trans = trans.parent
+        return False
+
+    session.info[_PENDING] = [(t, e) for t, e in pending if not inside(t)]
 
 
 def _tail(session: Session) -> tuple[str, int | None]:

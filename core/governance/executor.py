@@ -196,56 +196,84 @@ def claim(
 ) -> bool:
     """Take one action for execution (commits); False if someone else has it or it is not due."""
     now = now or utcnow()
+    with Session.begin() as session:
+        return _take(session, action_id, actor, now, timedelta(seconds=lease_seconds))
+
+
+def claim_next(
+    Session: sessionmaker[Session],
+    *,
+    actor: Actor = SYSTEM_ACTOR,
+    now: datetime | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> int | None:
+    """Take the oldest due action no other worker holds (commits); None when none is left.
+
+    The row is read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite's single writer serialises
+    claims anyway), so workers sharing a database each take a different action without waiting
+    on each other; the conditional transition in `_take` still guards the claim.
+    """
+    now = now or utcnow()
     lease = timedelta(seconds=lease_seconds)
     with Session.begin() as session:
-        action = get_action(session, action_id)
-        key = action.idempotency_key or idempotency_key_for(action)
-        if action.status == S.APPROVED:
-            try:
-                transition(
-                    session,
-                    action,
-                    S.EXECUTING,
-                    actor,
-                    idempotency_key=key,
-                    key_saved_at=action.key_saved_at or now,
-                    claimed_at=now,
-                    attempts=ActionRequest.attempts + 1,
-                    next_attempt_at=None,
-                )
-            except CoreError:
-                return False
-            return True
-        if action.status != S.EXECUTING:
-            return False
-        # A crashed or failed-transiently attempt: reclaim it once (the version guards the race).
-        result = session.execute(
-            update(ActionRequest)
-            .where(
-                ActionRequest.id == action_id,
-                ActionRequest.version == action.version,
-                _reclaimable(now, lease),
-            )
-            .values(
+        action_id = session.scalar(
+            _due(now, lease).limit(1).with_for_update(skip_locked=True, of=ActionRequest)
+        )
+        if action_id is None:
+            return None
+        return action_id if _take(session, action_id, actor, now, lease) else None
+
+
+def _take(session: Session, action_id: int, actor: Actor, now: datetime, lease: timedelta) -> bool:
+    """`approved → executing`, or reclaim an interrupted attempt; False if it is not ours."""
+    action = get_action(session, action_id)
+    key = action.idempotency_key or idempotency_key_for(action)
+    if action.status == S.APPROVED:
+        try:
+            transition(
+                session,
+                action,
+                S.EXECUTING,
+                actor,
+                idempotency_key=key,
+                key_saved_at=action.key_saved_at or now,
                 claimed_at=now,
                 attempts=ActionRequest.attempts + 1,
-                version=ActionRequest.version + 1,
-                updated_at=now,
+                next_attempt_at=None,
             )
-            .execution_options(synchronize_session=False)
-        )
-        if _rowcount(result) != 1:
+        except CoreError:
             return False
-        session.refresh(action)
-        audit.record(
-            session,
-            actor,
-            "action.retry",
-            f"action:{action.id}",
-            None,
-            snapshot(action) | {"attempt": action.attempts, "idempotency_key": key},
-        )
         return True
+    if action.status != S.EXECUTING:
+        return False
+    # A crashed or failed-transiently attempt: reclaim it once (the version guards the race).
+    result = session.execute(
+        update(ActionRequest)
+        .where(
+            ActionRequest.id == action_id,
+            ActionRequest.version == action.version,
+            _reclaimable(now, lease),
+        )
+        .values(
+            claimed_at=now,
+            attempts=ActionRequest.attempts + 1,
+            version=ActionRequest.version + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(result) != 1:
+        return False
+    session.refresh(action)
+    audit.record(
+        session,
+        actor,
+        "action.retry",
+        f"action:{action.id}",
+        None,
+        snapshot(action) | {"attempt": action.attempts, "idempotency_key": key},
+    )
+    return True
 
 
 PERMISSION_PAUSE = timedelta(hours=1)
@@ -344,6 +372,18 @@ def execute_action(
     now = now or utcnow()
     if not claim(Session, action_id, actor=actor, now=now, lease_seconds=lease_seconds):
         return None
+    return _run_claimed(Session, settings, action_id, actor, gateway_factory, now)
+
+
+def _run_claimed(
+    Session: sessionmaker[Session],
+    settings: Settings,
+    action_id: int,
+    actor: Actor,
+    gateway_factory: GatewayFactory | None,
+    now: datetime,
+) -> str:
+    """Run an action this worker has claimed; returns its new status."""
     factory = gateway_factory or default_gateway_factory()
     try:
         with Session.begin() as session:
@@ -402,16 +442,9 @@ def run_now(
     return execute_action(Session, settings, action_id, actor=actor, **kwargs)
 
 
-def due_action_ids(
-    session: Session,
-    *,
-    now: datetime | None = None,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-    limit: int = 50,
-) -> list[int]:
+def _due(now: datetime, lease: timedelta) -> Any:
     """Approved actions, and executing ones whose attempt is due again, oldest first."""
-    now = now or utcnow()
-    q = (
+    return (
         select(ActionRequest.id)
         .where(
             or_(
@@ -423,13 +456,11 @@ def due_action_ids(
                         ActionRequest.next_attempt_at <= now,
                     ),
                 ),
-                _reclaimable(now, timedelta(seconds=lease_seconds)),
+                _reclaimable(now, lease),
             )
         )
         .order_by(ActionRequest.id)
-        .limit(limit)
     )
-    return list(session.scalars(q))
 
 
 def run_pending(
@@ -441,22 +472,17 @@ def run_pending(
     now: datetime | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> ExecutionReport:
-    """Execute every due action once; per-action errors are recorded, never raised."""
+    """Execute up to `limit` due actions, each claimed by this worker alone; per-action errors
+    are recorded, never raised. Any number of workers may run this over one database."""
+    load_executors()
     report = ExecutionReport()
     factory = gateway_factory or default_gateway_factory()
-    with Session() as session:
-        ids = due_action_ids(session, now=now, lease_seconds=lease_seconds, limit=limit)
-    for action_id in ids:
-        status = execute_action(
-            Session,
-            settings,
-            action_id,
-            gateway_factory=factory,
-            now=now,
-            lease_seconds=lease_seconds,
-        )
-        if status is None:
-            continue
+    for _ in range(limit):
+        at = now or utcnow()
+        action_id = claim_next(Session, now=at, lease_seconds=lease_seconds)
+        if action_id is None:
+            break
+        status = _run_claimed(Session, settings, action_id, SYSTEM_ACTOR, factory, at)
         with Session() as session:
             action = get_action(session, action_id)
             report.outcomes.append(

@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import DEFAULT_POLICY_FILE, Settings
@@ -175,6 +175,7 @@ _CLAIM_COLUMNS = (
     Event.api_version,
     Event.payload,
     Event.attempts,
+    Event.object_id,
 )
 
 
@@ -183,21 +184,54 @@ def _claim(session: Session, limit: int, now: datetime) -> list[Any]:
 
     Two queries instead of one OR: each walks an index in (created, id) order and stops at
     `limit`, where the OR had to sort every pending event on each batch.
+
+    Several workers may share one PostgreSQL: the rows are locked `FOR UPDATE SKIP LOCKED`
+    until the batch commits, so each worker takes events no other one holds, without waiting
+    (a worker that dies releases its rows with its connection). An event whose object has an
+    earlier due event this batch did not get (another worker holds it) is left for a later
+    batch, so one object's events are still handled in order. On SQLite the single writer
+    (BEGIN IMMEDIATE) serialises batches and the lock clause is not emitted.
     """
     order = (Event.created, Event.id)
-    pending = session.execute(
-        select(*_CLAIM_COLUMNS)
-        .where(Event.status == EventStatus.PENDING)
-        .order_by(*order)
-        .limit(limit)
+
+    def due(*where: Any) -> list[Any]:
+        return list(
+            session.execute(
+                select(*_CLAIM_COLUMNS)
+                .where(*where)
+                .order_by(*order)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+        )
+
+    pending = due(Event.status == EventStatus.PENDING)
+    failed = due(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now)
+    rows = sorted([*pending, *failed], key=lambda r: (r.created, r.id))[:limit]
+    if not rows or session.get_bind().dialect.name != "postgresql":
+        return rows
+    return _in_object_order(session, rows, now)
+
+
+def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[Any]:
+    """`rows` without those whose object has an earlier due event held by another worker."""
+    objects = {r.object_id for r in rows if r.object_id}
+    if not objects:
+        return rows
+    held = session.execute(
+        select(Event.object_id, Event.created, Event.id).where(
+            Event.object_id.in_(objects),
+            Event.id.not_in([r.id for r in rows]),
+            or_(
+                Event.status == EventStatus.PENDING,
+                and_(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now),
+            ),
+        )
     ).all()
-    due = session.execute(
-        select(*_CLAIM_COLUMNS)
-        .where(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now)
-        .order_by(*order)
-        .limit(limit)
-    ).all()
-    return sorted([*pending, *due], key=lambda r: (r.created, r.id))[:limit]
+    first: dict[str, tuple[int, int]] = {}
+    for h in held:
+        first[h.object_id] = min(first.get(h.object_id, (h.created, h.id)), (h.created, h.id))
+    return [r for r in rows if r.object_id not in first or (r.created, r.id) < first[r.object_id]]
 
 
 def process_batch(

@@ -30,3 +30,24 @@ def run_jobs(
         text=True,
         timeout=120,
     )
+
+
+def start_jobs(
+    tmp_path: Path, *args: str, database_url: str, **settings: str
+) -> subprocess.Popen[str]:
+    """`python -m jobs *args` started in the background (a long-running worker), same settings
+    rules as `run_jobs`; the caller stops it."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": database_url,
+        "LEDGERDESK_DATA_DIR": str(tmp_path),
+        **settings,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobs", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

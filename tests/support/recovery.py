@@ -157,3 +157,27 @@ def failed_pi(
             "message": "Your card was declined.",
         },
     }
+
+
+def failure_backlog(n: int, t0: int = 1_780_000_000) -> list[dict[str, Any]]:
+    """A realistic backlog, oldest first: per invoice a failed payment, a second failure for a
+    third of them, payment for half, and events no handler wants; one invoice's events are
+    spread over many batches."""
+    out = []
+    for i in range(n):
+        inv, cus = f"in_so{i:05d}", f"cus_so{i:05d}"
+        shape: dict[str, Any] = {
+            "customer": cus,
+            "pi": f"pi_so{i:05d}",
+            "sub": f"sub_so{i:05d}",
+            "email": f"c{i}@example.com",
+        }
+        out.append(event("invoice.payment_failed", invoice(inv, **shape), t0 + i))
+        out.append(event("customer.updated", {"id": cus, "object": "customer"}, t0 + i))
+        out.append(event("payout.paid", {"id": f"po_so{i:05d}", "object": "payout"}, t0 + i))
+        if i % 3 == 0:
+            again = invoice(inv, attempt=2, **shape)
+            out.append(event("invoice.payment_failed", again, t0 + 900 + i))
+        if i % 2 == 0:
+            out.append(event("invoice.paid", invoice(inv, status="paid", **shape), t0 + 1800 + i))
+    return sorted(out, key=lambda e: e["created"])
