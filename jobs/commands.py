@@ -45,6 +45,7 @@ SUMMARY: dict[str, str] = {
     "outbox": "send queued e-mails and alerts, or list the outbox",
     "import": "load a CSV from the CRM, help desk, bank or other systems",
     "predunning": "draft card-update e-mails for cards that expire soon",
+    "dunning": "send the due steps of pre-approved dunning sequences",
     "reminders": "send dispute deadline reminders that are due",
     "export": "export a report as CSV, XLSX or PDF",
     "journal": "build journal batches and export them for the books",

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from core.governance.policy import load_policy
 from core.recovery.rules import RecoverySettings
 from core.recovery.sequences import SequenceReport, run_sequences
+from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
 
 HELP = "send the due steps of the policy's pre-approved dunning sequences (off unless set)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Only the output format."""
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    """No options (--json is common to every command)."""
 
 
 def run_once(rt: Runtime) -> SequenceReport:
@@ -26,11 +25,10 @@ def run_once(rt: Runtime) -> SequenceReport:
         return run_sequences(session, policy, cfg, tz=rt.settings.tz)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Output:
     """Queue what is due and say what waits; the executor and the outbox send it."""
     report = run_once(open_runtime())
-    print(json.dumps(report.as_dict()) if args.json else report.summary())
-    return 0
+    return Output(report.as_dict(), report.summary())
 
 
 def scheduled(runtime: Runtime) -> str:

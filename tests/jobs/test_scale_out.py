@@ -102,7 +102,11 @@ def run_with_victim(
     workers: list[subprocess.Popen[str]] = []
     waits = 0
     try:
-        until(lambda: holds_claim(url, "victim"), "the victim's first claim")
+        def victim_claims() -> bool:
+            assert victim.poll() is None, victim.communicate()[1][-3000:]
+            return holds_claim(url, "victim")
+
+        until(victim_claims, "the victim's first claim")
         workers = [
             start_jobs(folder, *command, database_url=named(url, f"worker{n}"), **env)
             for n in range(WORKERS)
