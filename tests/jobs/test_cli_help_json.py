@@ -96,6 +96,7 @@ def test_every_data_command_prints_json(tmp_path: Path) -> None:
         assert isinstance(run("outbox", "list"), list)
         assert run("import", "crm", str(crm))["inserted"] == 1
         assert run("predunning").keys() == {"new_drafts"}
+        assert run("dunning") == {"sent": [], "stopped": {}, "waiting": {}}
         assert "sent" in run("reminders")
         assert "journal_batches" in run("books")
         assert "read_models" in run("books", "--read-models")
