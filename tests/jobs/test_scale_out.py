@@ -102,6 +102,7 @@ def run_with_victim(
     workers: list[subprocess.Popen[str]] = []
     waits = 0
     try:
+
         def victim_claims() -> bool:
             assert victim.poll() is None, victim.communicate()[1][-3000:]
             return holds_claim(url, "victim")
