@@ -171,7 +171,8 @@ def on_new_dispute(
             _email(
                 session,
                 cfg.escalation_email,
-                f"Large dispute {case.dispute_id}: {format_money(case.amount, case.currency)}",
+                f"Large dispute: {_who(session, case)}, "
+                f"{format_money(case.amount, case.currency)} ({reason_label(case.reason)})",
                 text + "\nOpen the Disputes page to review the evidence packet.",
                 f"dispute-alert:{case.dispute_id}:email",
                 related,

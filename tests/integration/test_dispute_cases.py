@@ -131,6 +131,7 @@ def test_alerts_name_customer_amount_reason_deadline_and_link_the_dispute(Sessio
         "dispute-escalation:chat",
         "dispute-escalation:email",
         "dispute-alert:chat",
+        "dispute-alert:email",
         "dispute-reminder:email",
         "dispute-reminder:chat",
     }
@@ -146,6 +147,9 @@ def test_alerts_name_customer_amount_reason_deadline_and_link_the_dispute(Sessio
     assert " left)" in reminder.subject and "due in" not in reminder.subject
     assert texts["dispute-escalation:email"].subject == (
         "Unowned dispute: Weber Logistics, $750.00 (Product not received)"
+    )
+    assert texts["dispute-alert:email"].subject == (
+        "Large dispute: Weber Logistics, $750.00 (Product not received)"
     )
     with Session.begin() as session:  # sandbox mode: the id alone, no dashboard address
         cus = f.customer(session, name="Nova GmbH")
