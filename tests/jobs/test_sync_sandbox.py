@@ -102,7 +102,9 @@ def test_backfill_splits_busy_windows_and_stores_every_object_once(
     from core.sync.backfill_lists import LISTS, expanded_objects
     from core.sync.ratelimit import PacedCaller
 
-    with running_sandbox(customers=20, days=60) as server:
+    # Each page takes 20 ms, as over a network: shards stay busy long enough for idle
+    # workers to split them (a local sandbox answers before anyone is idle).
+    with running_sandbox(customers=20, days=60, latency_ms=20) as server:
         rt = runtime_for(db_url, server.url, tmp_path)
         gateway = StripeGateway(make_client(rt.settings))
         # The windowed lists, tiny pages and few windows: idle workers must split running
