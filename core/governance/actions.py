@@ -117,7 +117,7 @@ def transition(
     return action
 
 
-def _open_twin(session: Session, kind: ActionType, target_id: str) -> ActionRequest | None:
+def open_twin(session: Session, kind: ActionType, target_id: str) -> ActionRequest | None:
     """The open request for the same need (type and target), if there is one."""
     return session.scalar(
         select(ActionRequest)
@@ -191,9 +191,9 @@ def request_action(
             return existing
     open_key = f"{kind.value}:{target_id}" if kind in JOINING_TYPES else None
     if open_key is not None:
-        open_twin = _open_twin(session, kind, target_id)
-        if open_twin is not None:
-            return _join(session, actor, open_twin, reason, rule_id, params)
+        twin = open_twin(session, kind, target_id)
+        if twin is not None:
+            return _join(session, actor, twin, reason, rule_id, params)
     evidence = dict(evidence or {})
     amount, currency = _amount(params, evidence)
     now = now or utcnow()
@@ -232,7 +232,7 @@ def request_action(
             )
             if existing is not None:
                 return existing
-        twin = _open_twin(session, kind, target_id) if open_key is not None else None
+        twin = open_twin(session, kind, target_id) if open_key is not None else None
         if twin is None:
             raise
         return _join(session, actor, twin, reason, rule_id, params)

@@ -15,16 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import InputError
-from core.governance.actions import request_action
+from core.governance.actions import open_twin, request_action
 from core.governance.auth import Actor, require_role
 from core.governance.policy import Policy, load_policy
 from core.governance.request_plans import Plan, plan
-from core.governance.states import ActionStatus, ActionType
-from core.models.governance import ActionRequest
+from core.governance.states import ActionType
 from core.money import format_money
 
 T = ActionType
@@ -84,17 +82,10 @@ class RequestOutcome:
         return f"{head}: {what}{money} on {t.target_id}; needs {who} ({t.rule})."
 
 
-def _open_twin(session: Session, action_type: str, target_id: str) -> int | None:
-    return session.scalar(
-        select(ActionRequest.id)
-        .where(
-            ActionRequest.action_type == str(action_type),
-            ActionRequest.target_id == target_id,
-            ActionRequest.status.in_([ActionStatus.REQUESTED.value, ActionStatus.APPROVED.value]),
-        )
-        .order_by(ActionRequest.id)
-        .limit(1)
-    )
+def _open_request(session: Session, action_type: str, target_id: str) -> int | None:
+    """The open request a new ask would join: the same rule `request_action` joins by."""
+    twin = open_twin(session, ActionType(action_type), target_id)
+    return twin.id if twin is not None else None
 
 
 def rule_text(pol: Policy, action_type: str, currency: str | None) -> str:
@@ -120,7 +111,7 @@ def terms_of(session: Session, p: Plan, policy: Policy | None = None) -> Terms:
         approvals_needed=rules.required_approvals(p.amount, p.currency),
         rule=rule_text(pol, p.action_type, p.currency),
         limit=p.limit,
-        open_request=_open_twin(session, p.action_type, p.target_id),
+        open_request=_open_request(session, p.action_type, p.target_id),
         policy_version=pol.version,
     )
 
