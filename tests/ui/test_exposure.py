@@ -7,20 +7,19 @@ page lists every webhook refusal by reason with its last detail.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.db import make_engine, make_sessionmaker, migrate
+from core.db import make_sessionmaker
 from core.models.sync import WebhookReject
 from dashboard.auth import SESSION_KEY
 from tests.support.governance import make_team
+from tests.support.pages import page_desk
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -32,36 +31,19 @@ CLEARED = ("STRIPE_API_KEY", "LEDGERDESK_SANDBOX", "SMTP_URL", "SLACK_WEBHOOK_UR
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("exposure-secretfolder")
-    url = f"sqlite:///{folder / 'exposure.db'}"
-    env = {"DATABASE_URL": url, "LEDGERDESK_DATA_DIR": str(folder), "STRIPE_API_BASE": API_BASE}
-    saved = {k: os.environ.get(k) for k in (*env, *CLEARED)}
-    os.environ.update(env)
-    for name in CLEARED:
-        os.environ.pop(name, None)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine = make_engine(url)
-    migrate(engine)
-    Session = make_sessionmaker(engine)
-    now = datetime.now(UTC)
-    with Session.begin() as s:
-        team = make_team(s)
-        s.add_all(
-            [
-                WebhookReject(reason="too_deep", count=3, last_at=now, last_detail="deep body"),
-                WebhookReject(reason="slow_headers", count=40, last_at=now, last_detail="slow"),
-                WebhookReject(reason="unknown_type", count=2, last_at=now, last_detail="evt_x"),
-            ]
-        )
-    yield {"team": team, "folder": str(folder)}
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine.dispose()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with page_desk(folder, "exposure.db", CLEARED, STRIPE_API_BASE=API_BASE) as (_url, engine):
+        Session = make_sessionmaker(engine)
+        now = datetime.now(UTC)
+        with Session.begin() as s:
+            team = make_team(s)
+            s.add_all(
+                [
+                    WebhookReject(reason="too_deep", count=3, last_at=now, last_detail="deep body"),
+                    WebhookReject(reason="slow_headers", count=40, last_at=now, last_detail="slow"),
+                    WebhookReject(reason="unknown_type", count=2, last_at=now, last_detail="evt_x"),
+                ]
+            )
+        yield {"team": team, "folder": str(folder)}
 
 
 def _everything_shown(at: AppTest) -> str:

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.db import make_engine, make_sessionmaker, migrate
+from core.db import make_sessionmaker
 from core.errors import PermissionDenied
 from core.governance import auth
 from dashboard.auth import SESSION_KEY
 from dashboard.registry import ALL_ROLES, PAGES
 from tests.conftest import settings_for
 from tests.support.overview import seed_desk
+from tests.support.pages import page_desk
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -34,27 +34,10 @@ CLEARED = ("STRIPE_API_KEY", "STRIPE_API_BASE", "LEDGERDESK_SANDBOX", "SMTP_URL"
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("smoke")
-    url = f"sqlite:///{folder / 'ui.db'}"
-    env = {"DATABASE_URL": url, "LEDGERDESK_DATA_DIR": str(folder), **ENV}
-    saved = {k: os.environ.get(k) for k in (*env, *CLEARED)}
-    os.environ.update(env)
-    for name in CLEARED:
-        os.environ.pop(name, None)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine = make_engine(url)
-    migrate(engine)
-    Session = make_sessionmaker(engine)
-    seeded = seed_desk(Session, settings_for(url, folder, **ENV), int(time.time()))
-    yield {"Session": Session, **seeded}
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine.dispose()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with page_desk(folder, "ui.db", CLEARED, **ENV) as (url, engine):
+        Session = make_sessionmaker(engine)
+        seeded = seed_desk(Session, settings_for(url, folder, **ENV), int(time.time()))
+        yield {"Session": Session, **seeded}
 
 
 def _signed_in(actor: Any) -> AppTest:

@@ -8,7 +8,6 @@ expander and metric labels, tooltips, st.table cells) must hold them only in esc
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -16,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core.db import make_engine, make_sessionmaker, migrate
+from core.db import make_sessionmaker
 from dashboard.auth import SESSION_KEY
 from dashboard.format import md_text
 from tests.conftest import settings_for
 from tests.support.hostile import BADGE, MARKDOWN, PHISH, PHISH_OWNER, PIXEL, seed_hostile
+from tests.support.pages import page_desk
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -41,26 +40,8 @@ LIVE = re.compile(
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("hostile")
-    url = f"sqlite:///{folder / 'ui.db'}"
-    env = {"DATABASE_URL": url, "LEDGERDESK_DATA_DIR": str(folder)}
-    saved = {k: os.environ.get(k) for k in (*env, *CLEARED)}
-    os.environ.update(env)
-    for name in CLEARED:
-        os.environ.pop(name, None)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine = make_engine(url)
-    migrate(engine)
-    seeded = seed_hostile(make_sessionmaker(engine), settings_for(url, folder), int(time.time()))
-    yield seeded
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    engine.dispose()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    with page_desk(folder, "ui.db", CLEARED) as (url, engine):
+        yield seed_hostile(make_sessionmaker(engine), settings_for(url, folder), int(time.time()))
 
 
 def _rendered(at: AppTest) -> list[str]:
