@@ -80,4 +80,5 @@ def test_a_large_dispute_alert_is_mailed_to_the_team_address(Session: Any, db_ur
         deliveries.deliver(Session, settings, timeout=5)
     alerts = [parsed(m["data"]) for m in received if "Large dispute" in m["data"]]
     assert len(alerts) == 1 and alerts[0]["To"] == "leads@example.com"
-    assert dispute_id in str(alerts[0]["Subject"]) and "$750.00" in str(alerts[0]["Subject"])
+    assert str(alerts[0]["Subject"]) == "Large dispute: Ada Lovelace, $750.00 (Fraudulent)"
+    assert dispute_id in alerts[0].get_body(("plain",)).get_content()  # the id in the text
