@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.reports.figures import figure_lines
 from core.reports.status import STATUS_SECTIONS, status_report
 from core.sync.health import AccountHealth, account_health
 from jobs.output import Output
@@ -47,7 +48,9 @@ def _lines(report: dict[str, Any], accounts: list[AccountHealth]) -> list[str]:
     last = f" — last at {s['last_at']}: {s['last_error']}" if s["errors"] else ""
     lines.append(f"storage: check {s['check']}; errors {s['errors']}{last}")
     for name in STATUS_SECTIONS:
-        if name not in ("accounts", "queue", "webhook_rejects", "dead_letters", "storage"):
+        if name == "figures":  # money in major units, as the digest says it
+            lines.append("figures: " + "; ".join(figure_lines(report[name])))
+        elif name not in ("accounts", "queue", "webhook_rejects", "dead_letters", "storage"):
             lines.append(f"{name}: {_words(report[name])}")
     return lines
 

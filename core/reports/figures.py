@@ -6,8 +6,10 @@ which window each covers), so `status`, the digest and the pages print the same 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,16 +36,21 @@ class HeadlineFigures:
 
     def lines(self) -> list[str]:
         """The figures as sentences for the digest mail and the CLI."""
-        start, end = self.bank_window or (self.as_of, self.as_of)
-        rate = "no case yet" if self.recovery_rate is None else f"{self.recovery_rate:.0%}"
-        return [
-            f"MRR: {_amounts(self.mrr)}",
-            f"MRR at risk (failing payments): {_amounts(self.mrr_at_risk)}",
-            f"MRR set to cancel: {_amounts(self.mrr_set_to_cancel)}",
-            f"Unmatched bank deposits {start} to {end}: {self.unmatched_deposits:,}",
-            f"Recovery rate: {rate} ({self.recovered_cases:,} of {self.recovery_cases:,} "
-            "failed-payment cases recovered)",
-        ]
+        return figure_lines(vars(self))
+
+
+def figure_lines(f: Mapping[str, Any]) -> list[str]:
+    """HeadlineFigures (or its plain form, as `status` holds it) as sentences, money formatted."""
+    start, end = f.get("bank_window") or (f["as_of"], f["as_of"])
+    rate = "no case yet" if f.get("recovery_rate") is None else f"{f['recovery_rate']:.0%}"
+    return [
+        f"MRR: {_amounts(f['mrr'])}",
+        f"MRR at risk (failing payments): {_amounts(f['mrr_at_risk'])}",
+        f"MRR set to cancel: {_amounts(f['mrr_set_to_cancel'])}",
+        f"Unmatched bank deposits {start} to {end}: {f['unmatched_deposits']:,}",
+        f"Recovery rate: {rate} ({f['recovered_cases']:,} of {f['recovery_cases']:,} "
+        "failed-payment cases recovered)",
+    ]
 
 
 def _amounts(by_currency: Amounts) -> str:
