@@ -78,6 +78,19 @@ class WebhookLimits:
     max_connections: int = 100  # WEBHOOK_MAX_CONNECTIONS: open connections beyond get 503
 
 
+AI_ROLES = ("viewer", "operator", "approver", "admin")
+
+
+@dataclass(frozen=True)
+class AiLimits:
+    """What the model may spend per day, and which roles see briefs and the desk assistant."""
+
+    daily_tokens: int = 200_000  # AI_DAILY_TOKEN_BUDGET: prompt + completion tokens per UTC day
+    daily_cost_usd: float = 2.0  # AI_DAILY_COST_BUDGET_USD: estimated dollars per UTC day
+    brief_roles: tuple[str, ...] = AI_ROLES  # AI_BRIEF_ROLES: who sees model-written briefs
+    assistant_roles: tuple[str, ...] = AI_ROLES[1:]  # AI_ASSISTANT_ROLES: who may ask the desk
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything Ledgerdesk can be configured with; see the README's configuration table."""
@@ -109,6 +122,7 @@ class Settings:
     audit_key_file: Path | None = None
     audit_anchor_file: Path | None = None
     webhook: WebhookLimits = field(default_factory=WebhookLimits)
+    ai: AiLimits = field(default_factory=AiLimits)
     # sign-in: failures within the window lock an account (or a source) for a while; each
     # failure before that doubles the wait before the next attempt; sessions end when idle or old
     sign_in_lock_after: int = 5
@@ -315,6 +329,7 @@ def load_settings(
         policy_file=Path(policy) if policy else DEFAULT_POLICY_FILE,
         crash_after_stripe_call=get(CRASH_ENV) == "1",
         webhook=_webhook_limits(get),
+        ai=_ai_limits(get),
         **_books_settings(get),
         **_audit_settings(get, data_dir),
         **_sign_in_settings(get),
@@ -349,6 +364,29 @@ def _from_running_desk(source: Mapping[str, str], data_dir: Path) -> dict[str, s
     if desk.get("database_url") and not source.get("DATABASE_URL", "").strip():
         out["DATABASE_URL"] = str(desk["database_url"])
     return out
+
+
+def _ai_limits(get: Callable[[str], str]) -> AiLimits:
+    """AI_DAILY_TOKEN_BUDGET, AI_DAILY_COST_BUDGET_USD, AI_BRIEF_ROLES, AI_ASSISTANT_ROLES."""
+    out: dict[str, Any] = {}
+    if get("AI_DAILY_TOKEN_BUDGET"):
+        out["daily_tokens"] = int(_positive("AI_DAILY_TOKEN_BUDGET", get("AI_DAILY_TOKEN_BUDGET")))
+    if get("AI_DAILY_COST_BUDGET_USD"):
+        cost = _positive("AI_DAILY_COST_BUDGET_USD", get("AI_DAILY_COST_BUDGET_USD"), float)
+        out["daily_cost_usd"] = float(cost)
+    for name, key in (("AI_BRIEF_ROLES", "brief_roles"), ("AI_ASSISTANT_ROLES", "assistant_roles")):
+        raw = get(name).strip().lower()
+        if not raw:
+            continue
+        roles = () if raw == "none" else tuple(r.strip() for r in raw.split(",") if r.strip())
+        unknown = [r for r in roles if r not in AI_ROLES]
+        if unknown:
+            raise ConfigError(
+                f"{name} names {', '.join(unknown)}: list roles from {', '.join(AI_ROLES)} "
+                "separated by commas, or none to switch it off."
+            )
+        out[key] = roles
+    return AiLimits(**out)
 
 
 def _webhook_limits(get: Callable[[str], str]) -> WebhookLimits:

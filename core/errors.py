@@ -131,3 +131,7 @@ class WebhookRejected(InputError):
 
 class LlmUnavailable(CoreError):
     """The OpenAI-compatible endpoint failed or answered something unusable; drafts fall back."""
+
+
+class AiBudgetSpent(LlmUnavailable):
+    """The day's model budget (tokens or cost) is used up; no call is made until the next day."""

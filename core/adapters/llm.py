@@ -37,6 +37,23 @@ class LlmReply:
     cost_micro_usd: int
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """One call the model asks for: the tool's name and its arguments, parsed from JSON."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    raw_arguments: str
+
+
+@dataclass(frozen=True)
+class ChatTurn(LlmReply):
+    """A chat answer: text in `content` (str or None) and/or the tools the model wants called."""
+
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
 def cost_micro_usd(model: str, prompt_tokens: int, completion_tokens: int) -> int:
     """Estimated cost in millionths of a dollar."""
     price_in, price_out = PRICES_PER_MILLION.get(model, DEFAULT_PRICE)
@@ -98,6 +115,54 @@ class LlmClient:
             prompt,
             completion,
             cost_micro_usd(model, prompt, completion),
+        )
+
+    def chat(
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+    ) -> ChatTurn:
+        """One chat completion that may call `tools` (OpenAI function-calling format).
+
+        Tool arguments that are not a JSON object come back as an empty dict with the raw text
+        kept, so the caller refuses them with a reason instead of crashing.
+        """
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0.0}
+        if tools:
+            kwargs["tools"] = tools
+        try:
+            resp = self._client.chat.completions.create(**kwargs)
+            message = resp.choices[0].message
+        except openai.OpenAIError as exc:
+            raise LlmUnavailable(f"the model endpoint failed ({type(exc).__name__})") from None
+        except (IndexError, AttributeError):
+            raise LlmUnavailable("the model answered without a message") from None
+        calls = []
+        for call in message.tool_calls or ():
+            raw = getattr(getattr(call, "function", None), "arguments", "") or ""
+            try:
+                args = json.loads(raw) if raw else {}
+            except json.JSONDecodeError:
+                args = {}
+            calls.append(
+                ToolCall(
+                    str(call.id),
+                    str(getattr(call.function, "name", "")),
+                    args if isinstance(args, dict) else {},
+                    raw,
+                )
+            )
+        usage = resp.usage
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0)
+        model = resp.model or self.model
+        return ChatTurn(
+            message.content,
+            model,
+            prompt,
+            completion,
+            cost_micro_usd(model, prompt, completion),
+            tuple(calls),
         )
 
 

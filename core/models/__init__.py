@@ -1,6 +1,7 @@
 """All tables; importing this package registers every model on `Base.metadata`."""
 
 from core.models import (
+    ai,  # noqa: F401
     books,  # noqa: F401
     context,  # noqa: F401
     disputes,  # noqa: F401

@@ -3,6 +3,10 @@
 Tests drive it through the real `openai` client. `replies` is a list of callables or dicts:
 a dict is returned as the message content (JSON-encoded); a callable gets the request body and
 returns the content. Every request body is kept in `requests` for assertions.
+
+A reply `{"tool_calls": [{"name": ..., "arguments": {...} or "raw text"}]}` answers with tool
+calls instead of text (finish_reason "tool_calls"), as a function-calling model does. `usage`
+sets the token counts every answer reports.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ class OpenAIStub:
         self.replies: list[Reply] = []
         self.requests: list[dict[str, Any]] = []
         self.status = 200
+        self.usage = (120, 40)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -53,7 +58,28 @@ class OpenAIStub:
                     return
                 reply = stub.replies.pop(0) if stub.replies else {"parts": {}}
                 content = reply(body) if callable(reply) else reply
-                text = content if isinstance(content, str) else json.dumps(content)
+                message: dict[str, Any]
+                if isinstance(content, dict) and set(content) == {"tool_calls"}:
+                    calls = [
+                        {
+                            "id": f"call_{len(stub.requests)}_{n}",
+                            "type": "function",
+                            "function": {
+                                "name": c["name"],
+                                "arguments": c["arguments"]
+                                if isinstance(c["arguments"], str)
+                                else json.dumps(c["arguments"]),
+                            },
+                        }
+                        for n, c in enumerate(content["tool_calls"])
+                    ]
+                    message = {"role": "assistant", "content": None, "tool_calls": calls}
+                    finish = "tool_calls"
+                else:
+                    text = content if isinstance(content, str) else json.dumps(content)
+                    message = {"role": "assistant", "content": text}
+                    finish = "stop"
+                prompt_tokens, completion_tokens = stub.usage
                 self._send(
                     200,
                     {
@@ -64,14 +90,14 @@ class OpenAIStub:
                         "choices": [
                             {
                                 "index": 0,
-                                "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": text},
+                                "finish_reason": finish,
+                                "message": message,
                             }
                         ],
                         "usage": {
-                            "prompt_tokens": 120,
-                            "completion_tokens": 40,
-                            "total_tokens": 160,
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens,
                         },
                     },
                 )
