@@ -201,14 +201,15 @@ def analytics(outcomes: pd.DataFrame, tts: pd.DataFrame, rate: pd.DataFrame | No
         st.info("No decided disputes yet: win rates appear once disputes are won or lost.")
     else:
         fig = go.Figure()
-        for reason, grp in outcomes.groupby("reason"):
-            name = html.escape(reason_label(str(reason)))
-            fig.add_bar(x=grp["month"], y=grp["amount_won"] / 100, name=f"won · {name}")
-            fig.add_bar(x=grp["month"], y=-grp["amount_lost"] / 100, name=f"lost · {name}")
+        # amounts are in each currency's major unit (¥5,000 is 5,000, $50.00 is 50)
+        for (reason, currency), grp in outcomes.groupby(["reason", "currency"]):
+            name = f"{html.escape(reason_label(str(reason)))} · {str(currency).upper()}"
+            fig.add_bar(x=grp["month"], y=grp["amount_won"], name=f"won · {name}")
+            fig.add_bar(x=grp["month"], y=-grp["amount_lost"], name=f"lost · {name}")
         fig.update_layout(
             barmode="relative",
-            title="Amounts won (up) and lost (down) by reason",
-            yaxis_title="amount",
+            title="Amounts won (up) and lost (down) by reason and currency",
+            yaxis_title="amount in the dispute's currency",
         )
         st.plotly_chart(fig, width="stretch")
         by_reason = (

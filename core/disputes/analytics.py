@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models.disputes import DisputeCase
+from core.money import to_major
 
 # Monthly disputes ÷ sales transactions at which the networks start monitoring a merchant.
 MONITORING_THRESHOLDS: dict[str, float] = {
@@ -59,9 +60,19 @@ def cases_frame(
 def outcomes(
     session: Session, date_from: date | None = None, date_to: date | None = None
 ) -> pd.DataFrame:
-    """Per reason and month: won / lost counts, amounts won / lost and the win rate."""
+    """Per reason, currency and month: won / lost counts, amounts won / lost in the currency's
+    major unit (a ¥5,000 dispute counts 5,000, a $50.00 one 50.0) and the win rate."""
     df = cases_frame(session, date_from, date_to)
-    columns = ["month", "reason", "won", "lost", "amount_won", "amount_lost", "win_rate"]
+    columns = [
+        "month",
+        "reason",
+        "currency",
+        "won",
+        "lost",
+        "amount_won",
+        "amount_lost",
+        "win_rate",
+    ]
     if df.empty:
         return pd.DataFrame(columns=columns)
     decided = df[df["outcome"].isin(["won", "lost"])].copy()
@@ -69,9 +80,14 @@ def outcomes(
         return pd.DataFrame(columns=columns)
     decided["won"] = (decided["outcome"] == "won").astype(int)
     decided["lost"] = (decided["outcome"] == "lost").astype(int)
-    decided["amount_won"] = decided["amount"].where(decided["outcome"] == "won", 0)
-    decided["amount_lost"] = decided["amount"].where(decided["outcome"] == "lost", 0)
-    out = decided.groupby(["month", "reason"], as_index=False)[
+    major = [
+        to_major(int(a), str(c))
+        for a, c in zip(decided["amount"], decided["currency"], strict=True)
+    ]
+    decided["amount_major"] = major
+    decided["amount_won"] = decided["amount_major"].where(decided["outcome"] == "won", 0.0)
+    decided["amount_lost"] = decided["amount_major"].where(decided["outcome"] == "lost", 0.0)
+    out = decided.groupby(["month", "reason", "currency"], as_index=False)[
         ["won", "lost", "amount_won", "amount_lost"]
     ].sum()
     out["win_rate"] = out["won"] / (out["won"] + out["lost"])
