@@ -110,10 +110,10 @@ def tiles() -> None:
               "Open drift")  # fmt: skip
     with r2[3]:
         s = ov.sync
-        badge = {"ok": "🟢 OK", "failing": "🔴 Failing", "stopped": "⛔ Stopped"}
+        badge = {"ok": "OK", "failing": "Failing", "stopped": "Stopped"}
         _tile(
             "Sync health",
-            badge.get(s.status, "⚪ Never synced"),
+            badge.get(s.status, "Never synced"),
             f"Lag {fmt.duration(s.max_lag_seconds)} · last success {fmt.when(s.last_success_at, tz)}"
             f" · {fmt.number(s.pending)} unprocessed · {fmt.number(s.dead)} dead letters",
             "pages/sync_health.py",

@@ -45,15 +45,15 @@ if not loading.complete:
         st.progress(loading.lists_done / loading.lists_total)
 
 BADGE = {
-    "ok": "🟢 OK",
-    "failing": "🔴 Failing",
-    "stopped": "⛔ Stopped",
-    "never": "⚪ Never synced",
+    "ok": ":green-badge[OK]",
+    "failing": ":red-badge[Failing]",
+    "stopped": ":red-badge[Stopped]",
+    "never": ":gray-badge[Never synced]",
 }
 for a in accounts:
     with st.container(border=True):
         top = st.columns([2, 1, 1, 1, 1])
-        top[0].subheader(f"{a.label} — {BADGE.get(a.status, a.status)}")
+        top[0].subheader(f"{md_text(a.label)} — {BADGE.get(a.status, md_text(a.status))}")
         top[1].metric("Lag", "n/a" if a.lag_seconds is None else f"{a.lag_seconds:,.0f} s")
         top[2].metric("Events / hour", f"{a.events_last_hour:,}")
         top[3].metric("Duplicates suppressed", f"{a.duplicates:,}")
