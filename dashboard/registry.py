@@ -33,6 +33,13 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("pages/home.py", "Connection", ":material/cable:", "Health"),
     PageSpec("pages/approvals.py", "Approvals", ":material/task_alt:", "Work queues"),
+    PageSpec(
+        "pages/assistant.py",
+        "Desk assistant",
+        ":material/forum:",
+        "Work queues",
+        roles=("operator", "approver", "admin"),
+    ),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "Health"),
     PageSpec("pages/users.py", "Users & policy", ":material/group:", "Admin", roles=("admin",)),
     PageSpec("pages/disputes.py", "Disputes", ":material/gavel:", "Work queues", figures=True),
