@@ -85,8 +85,7 @@ if shown:
         f"{fmt.plural(shown['rounds'], 'model call')} · {fmt.number(shown['tokens'])} tokens"
     )
     for p in shown["proposals"]:
-        amount = p.get("amount") or {}
-        money = f" of {amount['amount']:,} {amount['currency'].upper()}" if amount else ""
+        money = f" of {p['amount_text']}" if p.get("amount_text") else ""
         st.success(
             f"Proposed as action #{p['action_id']}: {p['action_type'].replace('_', ' ')}{money} "
             f"on {fmt.md_text(p['target_id'])}; it waits for "

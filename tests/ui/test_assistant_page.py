@@ -107,7 +107,7 @@ def test_a_question_answered_with_records_and_a_proposal(tmp_path: Path, stub: A
     # the answer quotes the hostile ticket subject as text, never as an image
     answer = next(m.value for m in at.markdown if "open ticket" in m.value)
     assert md_text(PIXEL) in answer and PIXEL not in answer
-    assert f"Proposed as action #{action.id}: refund of 120.0 USD" in shown
+    assert f"Proposed as action #{action.id}: refund of $120.00" in shown
     assert "Nothing has been executed" in shown
     records = at.dataframe[0].value
     assert set(records["id"]) >= {dispute, str(action.id)}

@@ -49,6 +49,7 @@ def propose_action(ctx: Context, args: dict[str, Any]) -> Result:
         "action_type": t.action_type,
         "target_id": t.target_id,
         "amount": money(t.amount, t.currency),
+        "amount_text": t.amount_text if t.amount is not None else None,
         "approvals_needed": t.approvals_needed,
         "policy_rule": t.rule,
     }
