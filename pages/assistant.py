@@ -67,6 +67,7 @@ with st.form("assistant_ask"):
                 "answer": reply.answer,
                 "stopped": reply.stopped,
                 "cited": reply.cited,
+                "unverified": reply.unverified,
                 "proposals": reply.proposals,
                 "rounds": reply.rounds,
                 "tokens": reply.tokens,
@@ -81,6 +82,11 @@ if shown:
     else:
         # the model's text, shown as text: nothing in it becomes a link, an image or a badge
         st.markdown(fmt.md_text(shown["answer"]))
+    if shown.get("unverified"):
+        st.warning(
+            "The answer names ids no query returned; check them before relying on it: "
+            + ", ".join(fmt.md_text(i) for i in shown["unverified"])
+        )
     st.caption(
         f"{fmt.plural(shown['rounds'], 'model call')} · {fmt.number(shown['tokens'])} tokens"
     )

@@ -262,3 +262,43 @@ def test_the_budget_stops_the_conversation(Session: Any, desk: dict, db_url: str
         # the next question makes no call at all
         again = run(Session, settings, stub, desk["team"]["operator"], "And now?")
         assert len(stub.requests) == 2 and again.stopped and again.rounds == 0
+
+
+def test_requests_waiting_are_listed_and_invented_ids_are_flagged(Session: Any, desk: dict) -> None:
+    charge = desk["refundable_charge"]
+    with running_openai_stub() as stub:
+        stub.replies = [
+            tool_call("propose_action", action_type="refund", target_id=charge, reason="dup"),
+            "Proposed.",
+            tool_call("find_requests"),
+            lambda body: (
+                "Waiting: "
+                + ", ".join(
+                    f"#{r['action_id']} on {r['target_id']}" for r in last_tool_result(body)["rows"]
+                )
+                + "; also in_invented42 and T-999."
+            ),  # fmt: skip
+        ]
+        run(Session, desk["settings"], stub, desk["team"]["operator"], f"Refund {charge}")
+        reply = run(Session, desk["settings"], stub, desk["team"]["approver"], "What waits?")
+    rows = last_tool_result(stub.requests[-1])["rows"]
+    assert [(r["action_type"], r["target_id"], r["status"]) for r in rows] == [
+        ("refund", charge, "requested")
+    ]
+    assert rows[0]["amount"] == {"amount": 120.0, "currency": "usd"}
+    assert reply.unverified == ["T-999", "in_invented42"]
+    assert [r["ref"] for r in reply.cited] == [charge]
+    answer = dict(audit_of(Session, reply.ref))["assistant.answer"]
+    assert answer["unverified_ids"] == ["T-999", "in_invented42"]
+    assert answer["answer"].startswith("Waiting: #")
+
+
+def test_a_failing_endpoint_stops_with_a_sentence(Session: Any, desk: dict) -> None:
+    with running_openai_stub() as stub:
+        stub.status = 500
+        reply = run(Session, desk["settings"], stub, desk["team"]["operator"], "Anything?")
+    assert reply.answer.startswith("The model could not answer: the model endpoint failed")
+    assert reply.rounds == 0
+    with Session() as s:
+        usage = s.scalars(select(AiUsage)).all()
+        assert [(u.outcome, u.prompt_tokens) for u in usage] == [("failed", 0)]

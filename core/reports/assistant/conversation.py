@@ -29,6 +29,8 @@ from core.reports.assistant.spec import Context
 MAX_ROUNDS = 6
 MAX_CALLS_PER_ROUND = 6
 MAX_QUESTION = 1_000
+# Ids as the desk writes them: Stripe objects and help-desk tickets.
+_IDS = re.compile(r"(?<![A-Za-z0-9_])(?:in|ch|cus|sub|dp|du|pi|py|re|po)_[A-Za-z0-9_]+|\bT-\d+\b")
 
 SYSTEM_PROMPT = """You are the desk assistant of Ledgerdesk, a finance-operations desk for Stripe.
 Answer the finance team's question from the desk's own data, using only the tools provided.
@@ -57,12 +59,28 @@ class AssistantReply:
     rounds: int = 0
     tokens: int = 0
     stopped: str | None = None  # why no model answer came (budget, endpoint, rounds)
+    rows: list[dict[str, Any]] = field(default_factory=list)  # every row the tools returned
+
+    @property
+    def unverified(self) -> list[str]:
+        """Ids the answer names that no tool returned (the page warns about them)."""
+        known = {v for r in self.records for v in (r["id"], r.get("ref") or "")}
+        known |= {str(v) for row in self.rows for v in _flat(row)}
+        return sorted({m for m in _IDS.findall(self.answer) if m not in known})
 
     @property
     def cited(self) -> list[dict[str, str]]:
         """The records the answer names, or every record used when it names none."""
         named = [r for r in self.records if _mentions(self.answer, r)]
         return named or list(self.records)
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _flat(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _flat(v)]
+    return [value]
 
 
 def _mentions(text: str, record: dict[str, str]) -> bool:
@@ -156,6 +174,7 @@ def ask(
             reply.tool_calls.append({"tool": call.name[:80], "ok": body["ok"],
                                      "error": body.get("error")})  # fmt: skip
             if result is not None:
+                reply.rows.extend(result.rows)
                 for record in result.records:
                     if record not in reply.records:
                         reply.records.append(record)
@@ -179,6 +198,8 @@ def ask(
             "rounds": reply.rounds,
             "tokens": reply.tokens,
             "stopped": reply.stopped,
+            "answer": reply.answer[:2000],
+            "unverified_ids": reply.unverified,
             "records": [f"{r['kind']}:{r['id']}" for r in reply.cited],
             "proposals": [p.get("action_id") for p in reply.proposals],
         },

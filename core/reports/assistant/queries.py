@@ -286,16 +286,36 @@ def get_record(ctx: Context, args: dict[str, Any]) -> Result:
     elif kind == "action_request" and key.isdigit():
         a = s.get(ActionRequest, int(key))
         if a is not None:
-            row = {
-                "action_id": a.id,
-                "action_type": a.action_type,
-                "target_id": a.target_id,
-                "status": a.status,
-                "amount": money(a.amount, a.currency),
-                "approvals_needed": a.required_approvals,
-                "requested_by": a.requested_by,
-                "reason": a.reason,
-            }
+            row = _action_row(a)
     if row is None:
         raise ToolRefused(f"No {kind} with id {key!r}: check the id from an earlier result.")
     return Result([row], [{"kind": kind, "id": key, "ref": ref}])
+
+
+def _action_row(a: ActionRequest) -> dict[str, Any]:
+    return {
+        "action_id": a.id,
+        "action_type": a.action_type,
+        "target_id": a.target_id,
+        "status": a.status,
+        "amount": money(a.amount, a.currency),
+        "approvals_needed": a.required_approvals,
+        "requested_by": a.requested_by,
+        "reason": a.reason,
+        "rule_id": a.rule_id,
+    }
+
+
+def find_requests(ctx: Context, args: dict[str, Any]) -> Result:
+    """Action requests, newest first: by default those waiting for approval."""
+    stmt = select(ActionRequest).order_by(ActionRequest.id.desc())
+    status = args.get("status", "requested")
+    if status != "any":
+        stmt = stmt.where(ActionRequest.status == status)
+    if args.get("action_type"):
+        stmt = stmt.where(ActionRequest.action_type == args["action_type"])
+    rows = list(ctx.session.scalars(stmt.limit(limit_of(args))))
+    return Result(
+        [_action_row(a) for a in rows],
+        [{"kind": "action_request", "id": str(a.id), "ref": a.target_id} for a in rows],
+    )

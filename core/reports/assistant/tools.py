@@ -12,9 +12,11 @@ from typing import Any
 
 from core.errors import CoreError
 from core.governance import audit
+from core.governance.states import ActionStatus, ActionType
 from core.reports.assistant import mrr, propose, queries
 from core.reports.assistant.spec import LIMIT, PERIOD, Context, Result, Tool, ToolRefused, params
 
+REQUEST_STATUSES = tuple(str(s) for s in ActionStatus)
 RECORD_KINDS = ("recovery_case", "dispute", "customer", "ticket", "action_request")
 
 TOOLS: dict[str, Tool] = {
@@ -79,6 +81,22 @@ TOOLS: dict[str, Tool] = {
                 ("kind", "id"),
             ),
             queries.get_record,
+        ),
+        Tool(
+            "find_requests",
+            "Action requests (refunds, credits, cancellations, messages, ...), newest first; by "
+            "default those waiting for approval.",
+            params(
+                {
+                    "status": {
+                        "type": "string",
+                        "enum": [*REQUEST_STATUSES, "any"],
+                    },
+                    "action_type": {"type": "string", "enum": [str(a) for a in ActionType]},
+                    "limit": LIMIT,
+                }
+            ),
+            queries.find_requests,
         ),
         Tool(
             "propose_action",
