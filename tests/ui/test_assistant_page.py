@@ -133,3 +133,21 @@ def test_users_page_shows_the_model_budget_and_use(tmp_path: Path) -> None:
     assert "No model configured" in shown
     usage = at.dataframe[-1].value
     assert sorted(usage["for"]) == ["assistant", "brief"] and list(usage["tokens"]) == [400, 400]
+
+
+def test_the_sidebar_lists_the_assistant_only_for_the_roles_switched_on(tmp_path: Path) -> None:
+    app = str(ROOT / "dashboard" / "app.py")
+    with _desk(tmp_path, AI_ASSISTANT_ROLES="approver,admin") as (_, engine):
+        with make_sessionmaker(engine).begin() as s:
+            team = make_team(s)
+        for role, listed in (("viewer", False), ("operator", False), ("approver", True)):
+            at = AppTest.from_file(app, default_timeout=60)
+            at.session_state[SESSION_KEY] = team[role]
+            at.run()
+            assert not at.exception, at.exception
+            if listed:
+                at.switch_page("../pages/assistant.py").run()
+                assert not at.exception and at.title[0].value == "Desk assistant"
+            else:
+                with pytest.raises(ValueError, match="Could not find a navigation page"):
+                    at.switch_page("../pages/assistant.py")

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from core.books import figures
 from core.models.recovery import RecoveryCase
 from core.reports.assistant.queries import customer_names
-from core.reports.assistant.spec import Context, Result, iso, money, since_day
+from core.reports.assistant.spec import MAX_ROWS, Context, Result, iso, money, since_day
 
 Amounts = dict[str, int]
 
@@ -111,7 +111,13 @@ def explain_mrr_at_risk(ctx: Context, args: dict[str, Any]) -> Result:
         "newly_at_risk": _money_list(newly),
         "no_longer_at_risk": _money_list(gone),
         "past_due_without_case": undated,
+        "subscriptions_changed": len(rows),
     }
+    # the largest changes first, at most MAX_ROWS of them (the totals above count every one)
+    order = sorted(range(len(rows)), key=lambda i: -rows[i]["subscription_mrr"]["amount"])[
+        :MAX_ROWS
+    ]
+    rows, records = [rows[i] for i in order], [records[i] for i in order]
     return Result(
         rows,
         records,
