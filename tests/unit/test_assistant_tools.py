@@ -10,6 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from core.governance.auth import Actor
+from core.reports.assistant.queries import find_disputes
 from core.reports.assistant.spec import Context, ToolRefused, money, period_start, since_day
 from core.reports.assistant.tools import TOOLS
 from tests.conftest import settings_for
@@ -60,6 +61,12 @@ def test_every_schema_is_valid_strict_and_read_only_but_one() -> None:
 def test_bad_arguments_are_refused_with_what_to_fix(tool: str, args: dict, message: str) -> None:
     with pytest.raises(ToolRefused, match=message):
         TOOLS[tool].validate(args)
+
+
+def test_a_minimum_with_decimals_in_yen_is_refused(tmp_path: Path) -> None:
+    c = ctx(tmp_path, datetime(2026, 12, 3, tzinfo=UTC))
+    with pytest.raises(ToolRefused, match="JPY amounts have 0 decimal places"):
+        find_disputes(c, {"min_amount": 500.5, "currency": "jpy"})
 
 
 def test_amounts_use_the_currency_exponent() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from core.errors import InputError
 from core.governance.auth import has_role
 from core.models.context import CrmAccount, HelpdeskTicket
 from core.models.disputes import DisputeCase, awaiting_response
@@ -169,7 +170,7 @@ def find_disputes(ctx: Context, args: dict[str, Any]) -> Result:
         cur = currency or "usd"
         try:
             floor = to_minor(args["min_amount"], cur)
-        except Exception as exc:  # InputError: say it to the model
+        except InputError as exc:  # e.g. 500.5 in a currency without decimals
             raise ToolRefused(f"Invalid min_amount: {exc}") from None
         stmt = stmt.where(func.lower(DisputeCase.currency) == cur, DisputeCase.amount > floor)
     elif currency:
