@@ -41,7 +41,7 @@ def main() -> None:
         st.navigation([st.Page(_signed_out, title="Sign in", default=True)], position="hidden")
     actor = require_user()  # the sign-in gate: nothing below renders for a signed-out visitor
     groups: dict[str, list[st.Page]] = {}
-    for spec in (p for p in PAGES if actor.role in p.roles):
+    for spec in (p for p in PAGES if p.open_to(actor.role, settings)):
         page = st.Page(
             str(ROOT / spec.file), title=spec.title, icon=spec.icon, default=spec.default
         )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 ALL_ROLES = ("viewer", "operator", "approver", "admin")
 SECTIONS = ("Overview", "Work queues", "Money", "Health", "Admin")
@@ -20,6 +24,15 @@ class PageSpec:
     default: bool = False
     # Shows figures computed from the synced data: held back until the first load is complete.
     figures: bool = False
+    # The name of a `Settings.ai` field listing the roles the page is switched on for
+    # (e.g. "assistant_roles" from AI_ASSISTANT_ROLES); None: always on for `roles`.
+    switch: str | None = None
+
+    def open_to(self, role: str, settings: Settings) -> bool:
+        """Whether the sidebar lists the page for `role` under these settings."""
+        if role not in self.roles:
+            return False
+        return self.switch is None or role in getattr(settings.ai, self.switch)
 
 
 PAGES: list[PageSpec] = [
@@ -33,6 +46,14 @@ PAGES: list[PageSpec] = [
     ),
     PageSpec("pages/home.py", "Connection", ":material/cable:", "Health"),
     PageSpec("pages/approvals.py", "Approvals", ":material/task_alt:", "Work queues"),
+    PageSpec(
+        "pages/assistant.py",
+        "Desk assistant",
+        ":material/forum:",
+        "Work queues",
+        roles=("operator", "approver", "admin"),
+        switch="assistant_roles",
+    ),
     PageSpec("pages/audit_log.py", "Audit log", ":material/history:", "Health"),
     PageSpec("pages/users.py", "Users & policy", ":material/group:", "Admin", roles=("admin",)),
     PageSpec("pages/disputes.py", "Disputes", ":material/gavel:", "Work queues", figures=True),

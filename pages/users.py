@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.adapters.ai_usage import allowance, usage_by_day
 from core.governance import auth
 from core.governance.auth import Role
 from core.governance.policy import load_policy
@@ -20,7 +21,7 @@ if actor.role != Role.ADMIN:  # the services check again; this only avoids an em
     st.error("Only admins manage users and policy. Ask an admin if you need a different role.")
     st.stop()
 
-tab_users, tab_policy = st.tabs(["Users", "Approval policy"])
+tab_users, tab_policy, tab_model = st.tabs(["Users", "Approval policy", "Model use"])
 with tab_users:
     show_flash()
     with Session() as session:
@@ -113,3 +114,48 @@ with tab_policy, shows_errors():
     )
     with st.expander("Policy file"):
         st.code(settings.policy_file.read_text(encoding="utf-8"), language="toml")
+
+with tab_model:
+    ai = settings.ai
+    model = (
+        f"Model **{fmt.md_text(settings.openai_model)}**"
+        + (" at a custom endpoint (OPENAI_BASE_URL)" if settings.openai_base_url else "")
+        if settings.openai_api_key
+        else "No model configured (OPENAI_API_KEY unset): briefs use the templates and the desk "
+        "assistant is off."
+    )
+    st.markdown(model)
+    with Session() as session:
+        today = allowance(session, settings)
+        days = usage_by_day(session, settings)
+    st.markdown(f"**Budget per day:** {ai.daily_tokens:,} tokens and ${ai.daily_cost_usd:,.2f} "
+                "(AI_DAILY_TOKEN_BUDGET, AI_DAILY_COST_BUDGET_USD).")  # fmt: skip
+    (st.warning if today.spent else st.caption)(
+        today.sentence() + (" The budget is spent: no model call until tomorrow." if today.spent
+                            else "")
+    )  # fmt: skip
+    st.markdown(
+        "**Case briefs written by the model for:** "
+        + (", ".join(ai.brief_roles) or "nobody")
+        + " (AI_BRIEF_ROLES)  \n**Desk assistant for:** "
+        + (", ".join(ai.assistant_roles) or "nobody")
+        + " (AI_ASSISTANT_ROLES)"
+    )
+    st.markdown("**Per day (last 14 days)**")
+    if days:
+        st.dataframe(
+            [
+                {
+                    "day": d["day"],
+                    "for": d["purpose"],
+                    "calls": d["calls"],
+                    "tokens": d["tokens"],
+                    "cost (USD)": d["cost_usd"],
+                }
+                for d in days
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("No model call in the last 14 days.")
