@@ -76,6 +76,9 @@ EVENTS = {
     "user.disabled": "disabled a user",
     "sign_in.failed": "failed to sign in",
     "sign_in.locked": "was locked out after failed sign-ins",
+    "assistant.session": "asked the desk assistant a question",
+    "assistant.tool_call": "let the desk assistant look up records",
+    "assistant.answer": "got an answer from the desk assistant",
 }
 
 

@@ -17,6 +17,7 @@ from core.adapters.ai_usage import allowance
 from core.adapters.llm import LlmClient
 from core.config import Settings
 from core.errors import PermissionDenied
+from core.governance.audit_text import describe
 from core.governance.executor import run_pending
 from core.models.ai import AiUsage
 from core.models.governance import ActionRequest, AuditEntry
@@ -85,6 +86,15 @@ def test_which_enterprise_accounts_failed_twice_this_month(Session: Any, desk: d
                                                               "propose_action"}  # fmt: skip
     actions = [a for a, _ in audit_of(Session, reply.ref)]
     assert actions == ["assistant.session", "assistant.tool_call", "assistant.answer"]
+    with Session() as s:  # the Audit log page reads each as a sentence
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.target == f"assistant:{reply.ref}")
+        ).all()
+        assert [describe(e) for e in sorted(entries, key=lambda e: e.id)] == [
+            "operator asked the desk assistant a question.",
+            "operator let the desk assistant look up records.",
+            "operator got an answer from the desk assistant.",
+        ]
 
 
 def test_disputes_due_this_week_over_500_with_an_open_ticket(Session: Any, desk: dict) -> None:
