@@ -1,0 +1,163 @@
+"""Briefs kept per inputs hash: computed when first needed, never paid for twice.
+
+brief_for()  facts → inputs hash → the stored brief for that hash, else
+             with no model, or a role the briefs are switched off for: the template brief;
+             with one: ensure_allowance → the model's brief (guarded) → book(..., "brief")
+             a spent budget or a failing endpoint gives the template brief (not stored
+             under the model's hash, so the model is asked again once it is back)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.adapters.ai_usage import book, ensure_allowance
+from core.adapters.draft_guard import RewriteModel
+from core.config import Settings
+from core.errors import AiBudgetSpent, InputError
+from core.models.ai import Brief
+from core.reports.briefs.compose import compose
+from core.reports.briefs.facts import FACTS, Facts, inputs_hash
+from core.reports.briefs.model import ModelBrief, write
+
+
+@dataclass(frozen=True)
+class ShownBrief:
+    """A brief as a page or an alert shows it."""
+
+    text: str
+    source: str  # template | model
+    model: str | None
+    guard: str
+    note: str  # why a model did not write it this time, or ""
+    created_at: datetime | None
+
+    def caption(self) -> str:
+        """One line under the brief: who wrote it and, when the model did not, why."""
+        if self.source == "model":
+            return f"Brief written by {self.model}, checked against the case's facts."
+        why = self.note or self.guard.removeprefix("template").strip(" ()")
+        return "Brief composed from the case's facts" + (f" ({why})." if why else ".")
+
+
+def _shown(row: Brief, note: str = "") -> ShownBrief:
+    return ShownBrief(row.text, row.source, row.model, row.guard, note, row.created_at)
+
+
+def _stored(session: Session, kind: str, subject_id: str, digest: str) -> Brief | None:
+    return session.scalar(
+        select(Brief).where(
+            Brief.subject_kind == kind, Brief.subject_id == subject_id, Brief.inputs_hash == digest
+        )
+    )
+
+
+def _keep(session: Session, row: Brief) -> Brief:
+    """Insert, or take the one another viewer stored a moment earlier."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+        return row
+    except IntegrityError:
+        found = _stored(session, row.subject_kind, row.subject_id, row.inputs_hash)
+        assert found is not None
+        return found
+
+
+def _template_row(kind: str, subject_id: str, facts: Facts, text: str, guard: str) -> Brief:
+    return Brief(
+        subject_kind=kind,
+        subject_id=subject_id,
+        inputs_hash=inputs_hash(kind, subject_id, facts, None),
+        text=text,
+        facts=facts,
+        source="template",
+        model=None,
+        guard=guard,
+    )
+
+
+def template_brief(session: Session, settings: Settings, kind: str, subject_id: int) -> ShownBrief:
+    """The template brief only (cheap: for jobs and alerts), stored once per inputs."""
+    return brief_for(session, settings, kind, subject_id, llm=None)
+
+
+def brief_for(
+    session: Session,
+    settings: Settings,
+    kind: str,
+    subject_id: int,
+    *,
+    llm: RewriteModel | None = None,
+    role: str | None = None,
+    actor: str | None = None,
+) -> ShownBrief:
+    """The brief for a recovery case, dispute case or request (by its row id).
+
+    The model writes it only when `llm` is given and `role` is among AI_BRIEF_ROLES; otherwise,
+    and whenever the model cannot or may not be used, the template brief is shown.
+    """
+    if kind not in FACTS:
+        raise InputError(f"No briefs for {kind!r}: use one of {', '.join(FACTS)}.")
+    sid = str(subject_id)
+    facts = FACTS[kind](session, subject_id, settings.tz)
+    text = compose(kind, facts)
+    note = ""
+    if llm is not None and role is not None and role not in settings.ai.brief_roles:
+        note = f"model briefs are off for the {role} role"
+        llm = None
+    if llm is not None:
+        digest = inputs_hash(kind, sid, facts, llm.model)
+        found = _stored(session, kind, sid, digest)
+        if found is not None:
+            return _shown(found)
+        try:
+            ensure_allowance(session, settings)
+        except AiBudgetSpent:
+            note = "today's model budget is spent"
+        else:
+            made = write(llm, kind, facts, text)
+            ref = f"{kind}:{sid}"
+            if made.reply is None:  # the endpoint failed: nothing to keep, ask again next time
+                book(session, settings, "brief", actor=actor, ref=ref, outcome="failed")
+                note = made.verdict.removeprefix("template (").rstrip(")")
+            else:
+                book(
+                    session,
+                    settings,
+                    "brief",
+                    reply=made.reply,
+                    actor=actor,
+                    ref=ref,
+                    outcome="ok" if made.text else "rejected",
+                )
+                return _shown(_keep(session, _model_row(kind, sid, facts, digest, text, made)))
+    found = _stored(session, kind, sid, inputs_hash(kind, sid, facts, None))
+    row = found or _keep(session, _template_row(kind, sid, facts, text, "template"))
+    return _shown(row, note)
+
+
+def _model_row(
+    kind: str, sid: str, facts: Facts, digest: str, template: str, made: ModelBrief
+) -> Brief:
+    reply = made.reply
+    assert reply is not None
+    return Brief(
+        subject_kind=kind,
+        subject_id=sid,
+        inputs_hash=digest,
+        text=made.text or template,
+        facts=facts,
+        source="model" if made.text else "template",
+        model=reply.model,
+        guard=made.verdict,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
+        cost_micro_usd=reply.cost_micro_usd,
+    )
