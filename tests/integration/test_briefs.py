@@ -14,6 +14,7 @@ from core.adapters.llm import LlmClient
 from core.db import make_engine, make_sessionmaker, migrate
 from core.imports import IMPORTERS
 from core.models.ai import AiUsage, Brief
+from core.models.governance import OutboxMessage
 from core.reports.briefs import brief_for
 from core.reports.briefs.model import SYSTEM_PROMPT
 from tests.conftest import settings_for
@@ -83,12 +84,17 @@ def test_without_a_model_every_subject_gets_a_useful_template_brief(
     with Session() as s:
         assert s.scalar(select(AiUsage.id)) is None
         rows = s.scalars(select(Brief).order_by(Brief.id)).all()
+        # the dispute's brief was made when it was processed (its escalation alert carries it)
         assert [(r.subject_kind, r.source, r.model) for r in rows] == [
-            ("recovery_case", "template", None),
             ("dispute", "template", None),
+            ("recovery_case", "template", None),
             ("request", "template", None),
         ]
-        assert rows[0].facts["account"]["mrr"] == "$9,000.00"
+        assert rows[1].facts["account"]["mrr"] == "$9,000.00"
+        alert = s.scalar(
+            select(OutboxMessage.body).where(OutboxMessage.dedupe_key.like("dispute-escalation:%"))
+        )
+        assert alert is not None and alert.endswith("\nBrief: " + dispute.text)
 
 
 def test_the_model_writes_from_quoted_facts_once_per_inputs(

@@ -118,6 +118,12 @@ def dispute_brief(f: Facts) -> str:
         + (f", expected value {f['expected_value']}" if f.get("expected_value") else "")
         + "."
     )
+    paid = f.get("paid_before_90d")
+    if paid:
+        what += (
+            f" In the 90 days before, the customer paid {_plural(paid['charges'], 'other charge')}"
+            + (f" ({paid['total']})." if paid["charges"] else ".")
+        )
     rec = rules_sentence(f)
     if f.get("why"):
         rec += " Why: " + "; ".join(str(w).rstrip(".") for w in f["why"]) + "."

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from core.disputes.evidence.context import _objects
 from core.disputes.labels import reason_label
 from core.errors import NotFound
 from core.governance.audit_text import customer_names
@@ -179,6 +180,24 @@ def recovery_facts(session: Session, case_id: int, tz: ZoneInfo) -> Facts:
     }
 
 
+def _paid_before(session: Session, case: DisputeCase) -> Facts | None:
+    """The customer's other paid charges in the 90 days before the dispute (same currency)."""
+    if not case.customer_id:
+        return None
+    since = case.stripe_created - 90 * 86_400
+    paid = [
+        c
+        for c in _objects(session, "charge", customer=case.customer_id)
+        if c.get("id") != case.charge_id
+        and c.get("status") == "succeeded"
+        and not c.get("disputed")
+        and since <= int(c.get("created") or 0) <= case.stripe_created
+        and str(c.get("currency") or "").lower() == case.currency.lower()
+    ]
+    total = sum(int(c.get("amount") or 0) - int(c.get("amount_refunded") or 0) for c in paid)
+    return {"charges": len(paid), "total": format_money(total, case.currency)}
+
+
 def dispute_facts(session: Session, case_id: int, tz: ZoneInfo) -> Facts:
     """What a person deciding on a dispute needs to know."""
     case = session.get(DisputeCase, case_id)
@@ -220,6 +239,7 @@ def dispute_facts(session: Session, case_id: int, tz: ZoneInfo) -> Facts:
         "account": account,
         "tickets": tickets,
         "history": history,
+        "paid_before_90d": _paid_before(session, case),
         "missing": missing,
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -83,9 +84,21 @@ def _template_row(kind: str, subject_id: str, facts: Facts, text: str, guard: st
     )
 
 
-def template_brief(session: Session, settings: Settings, kind: str, subject_id: int) -> ShownBrief:
-    """The template brief only (cheap: for jobs and alerts), stored once per inputs."""
-    return brief_for(session, settings, kind, subject_id, llm=None)
+def template_brief(session: Session, kind: str, subject_id: int, tz: ZoneInfo) -> ShownBrief:
+    """The template brief only (cheap, no model: for jobs and alerts), stored once per inputs."""
+    if kind not in FACTS:
+        raise InputError(f"No briefs for {kind!r}: use one of {', '.join(FACTS)}.")
+    sid = str(subject_id)
+    facts = FACTS[kind](session, subject_id, tz)
+    return _template(session, kind, sid, facts, compose(kind, facts))
+
+
+def _template(
+    session: Session, kind: str, sid: str, facts: Facts, text: str, note: str = ""
+) -> ShownBrief:
+    found = _stored(session, kind, sid, inputs_hash(kind, sid, facts, None))
+    row = found or _keep(session, _template_row(kind, sid, facts, text, "template"))
+    return _shown(row, note)
 
 
 def brief_for(
@@ -138,9 +151,7 @@ def brief_for(
                     outcome="ok" if made.text else "rejected",
                 )
                 return _shown(_keep(session, _model_row(kind, sid, facts, digest, text, made)))
-    found = _stored(session, kind, sid, inputs_hash(kind, sid, facts, None))
-    row = found or _keep(session, _template_row(kind, sid, facts, text, "template"))
-    return _shown(row, note)
+    return _template(session, kind, sid, facts, text, note)
 
 
 def _model_row(
