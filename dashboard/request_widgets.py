@@ -123,5 +123,6 @@ def brief_panel(kind: str, subject_id: int, actor: Actor, *, title: str = "Brief
         st.caption(f"No brief: {md_text(exc)}")
         return
     st.markdown(f"**{md_text(title)}**")
-    st.info(md_text(shown.text))
+    # Plain text: each line escaped on its own, kept as its own paragraph.
+    st.info("\n\n".join(md_text(line) for line in shown.text.splitlines() if line.strip()))
     st.caption(md_text(shown.caption()))

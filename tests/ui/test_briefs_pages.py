@@ -65,11 +65,12 @@ def test_the_case_opens_with_its_brief(world: dict[str, Any]) -> None:
     assert any(md_text("did not pay invoice INV-0001 ($2,500.00)") in b for b in briefs), briefs
     text = " ".join(briefs)
     assert md_text("REC-HIGH-VALUE") in text and md_text("MRR $9,000.00") in text
-    assert any("composed from the case's facts" in c.value for c in at.caption)
+    assert any(md_text("Brief composed from the records.") in c.value for c in at.caption)
     # computed once, kept: a second view reads the stored brief
     _page("failed_payments.py", world["team"]["approver"])
     with world["Session"]() as s:
-        assert s.scalars(select(Brief.subject_kind)).all() == ["recovery_case"]
+        kinds = s.scalars(select(Brief.subject_kind)).all()
+        assert kinds.count("recovery_case") == 1, kinds
 
 
 def test_the_dispute_opens_with_its_brief(world: dict[str, Any]) -> None:

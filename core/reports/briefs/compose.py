@@ -164,5 +164,6 @@ def compose(kind: str, facts: Facts) -> str:
     return COMPOSERS[kind](facts)
 
 
-def _join(*sentences: str) -> str:
-    return " ".join(s for s in sentences if s)
+def _join(*paragraphs: str) -> str:
+    # One line each: what happened, the account, the recommendation, what is missing.
+    return "\n".join(p for p in paragraphs if p)

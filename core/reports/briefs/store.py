@@ -41,9 +41,9 @@ class ShownBrief:
     def caption(self) -> str:
         """One line under the brief: who wrote it and, when the model did not, why."""
         if self.source == "model":
-            return f"Brief written by {self.model}, checked against the case's facts."
+            return f"Brief written by {self.model}; every figure, date and name checked against the records."
         why = self.note or self.guard.removeprefix("template").strip(" ()")
-        return "Brief composed from the case's facts" + (f" ({why})." if why else ".")
+        return "Brief composed from the records" + (f" ({why})." if why else ".")
 
 
 def _shown(row: Brief, note: str = "") -> ShownBrief:
