@@ -203,7 +203,8 @@ def dispute_facts(session: Session, case_id: int, tz: ZoneInfo) -> Facts:
     case = session.get(DisputeCase, case_id)
     if case is None:
         raise NotFound(f"Dispute case #{case_id} does not exist; reload the page.")
-    name = customer_names(session, [case.customer_id]).get(case.customer_id or "") or None
+    cid = case.customer_id
+    name = customer_names(session, [cid]).get(cid) if cid else None
     customer = get_object(session, case.customer_id) if case.customer_id else None
     email = (customer or {}).get("email")
     account = _account(find_account(session, case.customer_id, email), case.currency)
