@@ -166,6 +166,7 @@ def recovery_facts(session: Session, case_id: int, tz: ZoneInfo) -> Facts:
         "attempts": case.attempt_count,
         "first_failed": _day(case.first_failed_at, tz),
         "next_retry": retry,
+        "decline_code": case.raw_code,
         "why": why_bucket(case.bucket, case.raw_code, retry),
         "churn_signals": [s.replace("_", " ") for s in case.risk_signals or []],
         "account": account,
