@@ -16,7 +16,7 @@ from core.errors import CoreError
 from core.governance.auth import Actor, has_role
 from core.governance.requests import RequestOutcome, Terms
 from core.money import ZERO_DECIMAL, to_minor
-from core.reports.briefs import brief_for
+from core.reports.briefs import brief_in_steps
 from dashboard.context import get_sessionmaker, get_settings
 from dashboard.format import md_text
 
@@ -109,16 +109,15 @@ def brief_panel(kind: str, subject_id: int, actor: Actor, *, title: str = "Brief
     """
     settings = get_settings()
     try:
-        with get_sessionmaker().begin() as session:
-            shown = brief_for(
-                session,
-                settings,
-                kind,
-                subject_id,
-                llm=client_from_settings(settings),
-                role=actor.role,
-                actor=actor.username,
-            )
+        shown = brief_in_steps(
+            get_sessionmaker(),
+            settings,
+            kind,
+            subject_id,
+            llm=client_from_settings(settings),
+            role=actor.role,
+            actor=actor.username,
+        )
     except CoreError as exc:
         st.caption(f"No brief: {md_text(exc)}")
         return

@@ -8,6 +8,6 @@ store.py    brief_for(): stored per inputs hash, model calls asked of and booked
             the day's budget, the template whenever the model cannot or may not be used
 """
 
-from core.reports.briefs.store import ShownBrief, brief_for, template_brief
+from core.reports.briefs.store import ShownBrief, brief_for, brief_in_steps, template_brief
 
-__all__ = ["ShownBrief", "brief_for", "template_brief"]
+__all__ = ["ShownBrief", "brief_for", "brief_in_steps", "template_brief"]
