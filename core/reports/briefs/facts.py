@@ -296,9 +296,6 @@ def request_facts(session: Session, action_id: int, tz: ZoneInfo) -> Facts:
     name = customer_names(session, [customer_id]).get(customer_id) if customer_id else None
     account = _account(find_account(session, customer_id, email), action.currency)
     tickets = _tickets(session, customer_id, email)
-    evidence = {
-        k: _plain(v) for k, v in sorted((action.evidence or {}).items()) if k not in ("body",)
-    }
     return {
         "kind": "request",
         "request": f"#{action.id}",
@@ -313,7 +310,6 @@ def request_facts(session: Session, action_id: int, tz: ZoneInfo) -> Facts:
         "approvals_needed": action.required_approvals,
         "rules": [{"id": action.rule_id, "reason": None}] if action.rule_id else [],
         "policy_version": action.policy_version,
-        "evidence": evidence,
         "customer": name,
         "customer_id": customer_id,
         "case": related,
