@@ -1,6 +1,8 @@
 """The request form every page uses to ask for an approved action: the amount (in major units),
 the approvals it needs and the policy rule why, the reason, and what happened (a new request, or
-the open one it joined). Viewers do not see it; core refuses them anyway."""
+the open one it joined). Viewers do not see it; core refuses them anyway.
+
+Also the brief a case, a dispute or a request opens with (`brief_panel`)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,13 @@ from collections.abc import Callable
 import streamlit as st
 from sqlalchemy.orm import Session
 
+from core.adapters.llm import client_from_settings
 from core.errors import CoreError
 from core.governance.auth import Actor, has_role
 from core.governance.requests import RequestOutcome, Terms
 from core.money import ZERO_DECIMAL, to_minor
-from dashboard.context import get_sessionmaker
+from core.reports.briefs import brief_in_steps
+from dashboard.context import get_sessionmaker, get_settings
 from dashboard.format import md_text
 
 TermsFn = Callable[[Session, int | None], Terms]
@@ -95,3 +99,29 @@ def request_panel(
             st.error(f"{exc} Nothing was requested.")
             return
         st.success(outcome.message() + " Approvers decide on the Approvals page.")
+
+
+def brief_panel(kind: str, subject_id: int, actor: Actor, *, title: str = "Brief") -> None:
+    """The brief for a recovery case, dispute or request: plain text, who wrote it beneath.
+
+    Computed on first view and kept per inputs hash; the model writes it only for the roles
+    AI_BRIEF_ROLES names, within the day's budget.
+    """
+    settings = get_settings()
+    try:
+        shown = brief_in_steps(
+            get_sessionmaker(),
+            settings,
+            kind,
+            subject_id,
+            llm=client_from_settings(settings),
+            role=actor.role,
+            actor=actor.username,
+        )
+    except CoreError as exc:
+        st.caption(f"No brief: {md_text(exc)}")
+        return
+    st.markdown(f"**{md_text(title)}**")
+    # Plain text: each line escaped on its own, kept as its own paragraph.
+    st.info("\n\n".join(md_text(line) for line in shown.text.splitlines() if line.strip()))
+    st.caption(md_text(shown.caption()))

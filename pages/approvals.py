@@ -12,6 +12,7 @@ from dashboard.auth import require_user
 from dashboard.context import get_policy, get_sessionmaker, get_settings
 from dashboard.format import approval_outcome, md_text
 from dashboard.queue_widgets import export_buttons
+from dashboard.request_widgets import brief_panel
 from dashboard.widgets import (
     flash,
     is_money_move,
@@ -164,6 +165,7 @@ with tab_mine:
     for action in awaiting:
         with st.container(border=True):
             st.subheader(md_text(title_of(action, names)))
+            brief_panel("request", action.id, actor)
             render_why(action, trail[action.id], tz, mode)
             reason = st.text_input("Reason for your decision (required)", key=f"reason-{action.id}")
             left, right, _ = st.columns([1, 1, 4])

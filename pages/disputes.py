@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from core.adapters.llm import client_from_settings
+from core.adapters.metered import MeteredModel
 from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.books.views import CHARGES, read_model
 from core.disputes import actions as dispute_actions
@@ -69,6 +70,7 @@ with board_tab:
             f"{stripe_link(case.charge_id, mode, case.account)} · owner "
             f"{md_text(case.owner or 'none')}"
         )
+        rw.brief_panel("dispute", case.id, actor)
         w.case_summary(case, packet, tz, now)
         w.narrative_status(packet)
         w.packet_preview(packet)
@@ -101,7 +103,18 @@ with board_tab:
                     on_click=lambda: w.run_service(
                         "Rephrasing",
                         lambda s: dispute_actions.rephrase_narrative(
-                            s, actor, dispute_id, llm, cfg
+                            s,
+                            actor,
+                            dispute_id,
+                            MeteredModel(
+                                llm,
+                                s,
+                                settings,
+                                "narrative",
+                                actor=actor.username,
+                                ref=f"dispute:{dispute_id}",
+                            ),
+                            cfg,
                         ),
                         "Packet v{result.version} saved; the narrative line shows the guard's verdict.",
                     ),

@@ -83,6 +83,7 @@ with queue_tab:
         )
         with Session() as session:
             detail = case_detail(session, case_id)
+        rw.brief_panel("recovery_case", detail.case.id, actor)
         w.case_view(detail, settings.tz, settings.stripe_mode, numbers.get(detail.case.invoice_id))
         st.markdown("#### Draft")
 
@@ -108,6 +109,7 @@ with queue_tab:
                 channel,
                 cfg,
                 llm if use_ai else None,
+                settings,
             )
 
         if rw.may_request(actor):

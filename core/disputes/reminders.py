@@ -8,10 +8,17 @@ reminder twice — the one that inserted the row sends, every other one sees 0 r
 Nothing is sent once evidence is submitted or the dispute is closed. An appeal has its own
 deadline and its own reminders at the same thresholds (recorded as "appeal-7d", ...), so they
 are sent again for it.
+
+Alerts carry the dispute's brief (what happened, the account, the recommendation and what is
+missing) instead of raw data; the brief comes from the modules core.handlers.BRIEF_MODULES
+names, which register with `@alert_brief` (the reports package reads every domain; this one
+does not import it). Without a registered writer the alert lists the recent charges instead.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +34,7 @@ from core.disputes.evidence.context import _objects
 from core.disputes.labels import reason_label
 from core.disputes.settings import DisputeConfig
 from core.governance.audit_text import customer_names
+from core.handlers import BRIEF_MODULES
 from core.models.base import utcnow
 from core.models.context import CrmAccount
 from core.models.disputes import OPEN_STATUSES, DisputeCase, DisputeReminder, awaiting_response
@@ -34,6 +42,27 @@ from core.money import format_money
 
 DAY = 86_400
 APPEAL_PREFIX = "appeal-"
+
+AlertBrief = Callable[[Session, DisputeCase, str], str | None]
+_BRIEF_WRITERS: list[AlertBrief] = []
+
+
+def alert_brief(fn: AlertBrief) -> AlertBrief:
+    """Register a writer of an alert's brief: (session, case, team time zone) → text or None."""
+    if fn not in _BRIEF_WRITERS:
+        _BRIEF_WRITERS.append(fn)
+    return fn
+
+
+def brief_text(session: Session, case: DisputeCase, tz: str) -> str | None:
+    """The brief a registered writer gives for the case, or None."""
+    for name in BRIEF_MODULES:
+        importlib.import_module(name)
+    for writer in _BRIEF_WRITERS:
+        text = writer(session, case, tz)
+        if text:
+            return text
+    return None
 
 
 def reminder_label(case: DisputeCase, threshold: str) -> str:
@@ -147,7 +176,10 @@ def on_new_dispute(
         return  # backfilled history: nothing to chase
     if case.owner is None and _claim(session, case, "escalation"):
         case.escalated_at = utcnow()
+        brief = brief_text(session, case, tz)
         text = f"Unowned dispute needs an owner. {_headline(session, case, now, tz, mode)}"
+        if brief:
+            text += f"\nBrief: {brief}"
         _chat(session, text, f"dispute-escalation:{case.dispute_id}:chat")
         if cfg.escalation_email:
             _email(
@@ -160,12 +192,17 @@ def on_new_dispute(
                 related,
             )
     if case.amount > cfg.alert_threshold and _claim(session, case, "alert"):
+        brief = brief_text(session, case, tz)  # the same facts: stored once, read again
         text = (
             f"Large dispute opened. {_headline(session, case, now, tz, mode)}. "
             f"Owner: {case.owner or 'none'}.\n"
-            f"{_who(session, case)} — charges in the last 90 days:\n"
-            + recent_charges_text(session, case, now)
         )
+        if brief:
+            text += f"Brief: {brief}"
+        else:
+            text += f"{_who(session, case)} — charges in the last 90 days:\n" + recent_charges_text(
+                session, case, now
+            )
         _chat(session, text, f"dispute-alert:{case.dispute_id}:chat")
         if cfg.escalation_email:  # the team address of [disputes]: the alert also goes by e-mail
             _email(
@@ -239,7 +276,9 @@ def send_due_reminders(
                 f"Dispute of {_who(session, case)}: {'appeal ' if case.is_appeal else ''}"
                 f"evidence due {deadline_text(case.due_by, now, tz)} "
                 f"({countdown_text(case.due_by, now)})",
-                text + "\nOpen the Disputes page to review the evidence packet.",
+                text
+                + (f"\nBrief: {brief}" if (brief := brief_text(session, case, tz)) else "")
+                + "\nOpen the Disputes page to review the evidence packet.",
                 f"{key}:email",
                 f"dispute:{case.dispute_id}",
             )

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.adapters.draft_guard import RewriteModel, guarded_rewrite
+from core.adapters.metered import MeteredModel
+from core.config import Settings
 from core.errors import InputError, InvalidTransition, NotFound
 from core.governance import audit
 from core.governance.actions import request_action, supersede_open_for_target
@@ -343,12 +345,23 @@ def draft_for_operator(
     channel: str,
     cfg: RecoverySettings,
     llm: RewriteModel | None = None,
+    settings: Settings | None = None,
 ) -> RecoveryDraft:
-    """An operator asks for a draft on another channel, or an AI-personalised one (audited)."""
+    """An operator asks for a draft on another channel, or an AI-personalised one (audited).
+
+    A model call is asked of the day's budget first and booked as "draft" (`settings` says the
+    budget); a spent budget keeps the template, as a failing model does.
+    """
     require_role(actor, "operator", "approver", "admin")
     case = session.get(RecoveryCase, case_id)
     if case is None:
         raise NotFound(f"Recovery case #{case_id} does not exist; reload the page.")
+    if llm is not None:
+        if settings is None:
+            raise ValueError("a model draft needs the settings that hold its budget")
+        llm = MeteredModel(
+            llm, session, settings, "draft", actor=actor.username, ref=f"recovery_case:{case_id}"
+        )
     draft = create_draft(session, case, channel, cfg, llm=llm, created_by=actor.username)
     audit.record(
         session, actor, "recovery.draft_created", f"draft:{draft.id}", None,

@@ -104,7 +104,10 @@ def test_unowned_dispute_is_escalated_once_and_large_one_alerted(Session: Any) -
         alert = session.scalar(
             select(OutboxMessage).where(OutboxMessage.dedupe_key.like("dispute-alert:%"))
         )
-        assert alert is not None and "$750.00" in alert.body and "$750.00 succeeded" in alert.body
+        # the alert carries the brief, not a raw list of charges
+        assert alert is not None and "$750.00" in alert.body and "succeeded" not in alert.body
+        assert "Brief: “Ada Lovelace” (cus_" in alert.body
+        assert "In the 90 days before, the customer paid 0 other charges." in alert.body
         # The large-dispute alert also goes by e-mail to the team address.
         assert ("email", "leads@example.com", f"dispute-alert:{case.dispute_id}:email") in sent
         assert len(sent) == 4 and case.escalated_at is not None

@@ -192,6 +192,7 @@ def test_ai_personalisation_and_other_channel_drafts_from_the_page(
     with running_openai_stub() as stub:
         # an OpenAI-compatible endpoint on loopback, reached through the real openai client
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-stub")
+        monkeypatch.setenv("AI_BRIEF_ROLES", "none")  # the rewrite is tested: briefs stay templates
         monkeypatch.setenv("OPENAI_BASE_URL", stub.url)
         st.cache_resource.clear()
         stub.replies = [
@@ -250,6 +251,7 @@ def test_a_rejected_ai_rewrite_shows_the_template_and_why(
 
     with running_openai_stub() as stub:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-stub")
+        monkeypatch.setenv("AI_BRIEF_ROLES", "none")  # the rewrite is tested: briefs stay templates
         monkeypatch.setenv("OPENAI_BASE_URL", stub.url)
         st.cache_resource.clear()
         stub.replies = [hostile]
