@@ -101,11 +101,14 @@ def request_panel(
         st.success(outcome.message() + " Approvers decide on the Approvals page.")
 
 
-def brief_panel(kind: str, subject_id: int, actor: Actor, *, title: str = "Brief") -> None:
+def brief_panel(
+    kind: str, subject_id: int, actor: Actor, *, title: str = "Brief", wait: bool = True
+) -> None:
     """The brief for a recovery case, dispute or request: plain text, who wrote it beneath.
 
     Computed on first view and kept per inputs hash; the model writes it only for the roles
-    AI_BRIEF_ROLES names, within the day's budget.
+    AI_BRIEF_ROLES names, within the day's budget. `wait=False` (the second and later cards of
+    a list) shows the template until the briefs job has written the model's brief.
     """
     settings = get_settings()
     try:
@@ -117,6 +120,7 @@ def brief_panel(kind: str, subject_id: int, actor: Actor, *, title: str = "Brief
             llm=client_from_settings(settings),
             role=actor.role,
             actor=actor.username,
+            wait=wait,
         )
     except CoreError as exc:
         st.caption(f"No brief: {md_text(exc)}")

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "journal": "jobs.journal",
     "books": "jobs.books",
     "digest": "jobs.digest",
+    "briefs": "jobs.briefs",
 }
 
 SUMMARY: dict[str, str] = {
@@ -51,6 +52,7 @@ SUMMARY: dict[str, str] = {
     "journal": "build journal batches and export them for the books",
     "books": "reconcile payouts, rebuild journal batches and record drift",
     "digest": "write the daily digest's reports; mail them when SMTP is set",
+    "briefs": "have the model write the briefs of waiting requests ahead",
 }
 
 # Long-running commands with nothing to print as data: no --json.

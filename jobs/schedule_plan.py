@@ -16,10 +16,11 @@ PLAN: list[tuple[str, int, str]] = [
     ("digest", 86400, "jobs.digest:scheduled"),
     ("predunning", 86400, "jobs.predunning:scheduled"),
     ("dunning", 3600, "jobs.dunning:scheduled"),
+    ("briefs", 120, "jobs.briefs:scheduled"),
 ]
 
 # Jobs that read what the sync stores: they wait for the first complete load (figures computed
 # from half an account would be wrong), then run at once rather than an interval later.
 AFTER_FIRST_LOAD: frozenset[str] = frozenset(
-    {"books", "read-models", "digest", "predunning", "dunning"}
+    {"books", "read-models", "digest", "predunning", "dunning", "briefs"}
 )

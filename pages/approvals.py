@@ -162,10 +162,11 @@ with tab_mine:
         st.info(
             "Nothing awaits your decision. Requests you made yourself are decided by someone else."
         )
-    for action in awaiting:
+    for n, action in enumerate(awaiting):
         with st.container(border=True):
             st.subheader(md_text(title_of(action, names)))
-            brief_panel("request", action.id, actor)
+            # only the first card waits for the model; the briefs job writes the others ahead
+            brief_panel("request", action.id, actor, wait=n == 0)
             render_why(action, trail[action.id], tz, mode)
             reason = st.text_input("Reason for your decision (required)", key=f"reason-{action.id}")
             left, right, _ = st.columns([1, 1, 4])

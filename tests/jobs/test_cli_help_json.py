@@ -108,6 +108,7 @@ def test_every_data_command_prints_json(tmp_path: Path) -> None:
         assert exported["reexport"] is False and Path(exported["path"]).is_file()
         assert run("export", "payout_reconciliation", "--out", str(tmp_path))["format"] == "csv"
         assert "failed" in run("digest", "--day", "2026-01-02")
+        assert run("briefs") == {"model": False}  # no OPENAI_API_KEY here
     data_commands = set(COMMANDS) - SERVERS
     ops = {f"{name} {op}" for name, names in OPS.items() for op in names}
     assert done >= (data_commands - OPS.keys()) | ops, "a command printing data was not tried"

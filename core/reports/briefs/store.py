@@ -1,16 +1,20 @@
 """Briefs kept per inputs hash: computed when first needed, never paid for twice.
 
-    brief_for()       facts → inputs hash → the stored brief for that hash, else
-                      with no model, or a role the briefs are switched off for: the template;
-                      with one: ensure_allowance → the model's brief (guarded) → book("brief");
-                      a spent budget or a failing endpoint gives the template brief (not kept
-                      under the model's hash, so the model is asked again once it is back)
-    brief_in_steps()  the same for pages: the model is asked between two short transactions
-    template_brief()  the template only, for jobs and alerts (no model, no settings needed)
+brief_for()       facts → inputs hash → the stored brief for that hash, else
+                  with no model, or a role the briefs are switched off for: the template;
+                  with one: ensure_allowance → the model's brief (guarded) → book("brief");
+                  a spent budget or a failing endpoint gives the template brief (not kept
+                  under the model's hash, so the model is asked again once it is back)
+brief_in_steps()  the same for pages: the model is asked between two short transactions;
+                  with wait=False (lists of many cards) a brief the model has not written
+                  yet shows the template, and the briefs job writes it ahead
+write_ahead()     for the briefs job: the model's briefs for given subjects, a few per run
+template_brief()  the template only, for jobs and alerts (no model, no settings needed)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -193,17 +197,61 @@ def brief_in_steps(
     llm: RewriteModel | None = None,
     role: str | None = None,
     actor: str | None = None,
+    wait: bool = True,
 ) -> ShownBrief:
     """`brief_for` for pages: the model is asked between two short transactions, never inside
-    one, so a slow endpoint holds no database lock."""
+    one, so a slow endpoint holds no database lock. `wait=False` never asks: a brief the model
+    has not written yet shows the template (the briefs job writes it ahead)."""
     with Session.begin() as session:
         plan = _plan(session, settings, kind, subject_id, llm, role)
         if plan.shown is not None or llm is None:
             assert plan.shown is not None
             return plan.shown
+        if not wait:
+            return _template(
+                session, kind, plan.sid, plan.facts, plan.text, "the model's brief is on its way"
+            )
     made = write(llm, kind, plan.facts, plan.text)
     with Session.begin() as session:
         return _finish(session, settings, plan, made, actor)
+
+
+@dataclass(frozen=True)
+class AheadRun:
+    """What one run of the briefs job did."""
+
+    written: int  # model calls made (a rejected brief counts: it was paid for)
+    already: int  # subjects whose brief for today's facts was written before
+    stopped: str  # why the run stopped early, or ""
+
+
+def write_ahead(
+    Session: sessionmaker[Session],
+    settings: Settings,
+    llm: RewriteModel,
+    subjects: Iterable[tuple[str, int]],
+    *,
+    limit: int,
+    actor: str = "briefs job",
+) -> AheadRun:
+    """The model's briefs for `subjects` (most urgent first), at most `limit` calls, stopping
+    when the day's budget is spent; each call between two short transactions."""
+    written = already = 0
+    for kind, subject_id in subjects:
+        if written >= limit:
+            return AheadRun(written, already, f"stopped after {limit} briefs; the rest next run")
+        with Session.begin() as session:
+            plan = _plan(session, settings, kind, subject_id, llm, None)
+        if plan.shown is not None:
+            if plan.shown.note:  # the budget is spent: every further subject would be too
+                return AheadRun(written, already, plan.shown.note)
+            already += 1
+            continue
+        made = write(llm, kind, plan.facts, plan.text)
+        written += 1
+        with Session.begin() as session:
+            _finish(session, settings, plan, made, actor)
+    return AheadRun(written, already, "")
 
 
 def _model_row(
