@@ -109,8 +109,9 @@ def queue_table(qp: QueuePage, tz: Any) -> None:
                 "Status": r.status.capitalize(),
                 "Segment": segment(r.segment),
                 "Owner": r.owner or "—",
-                "Escalated": "yes" if r.escalated else "",
-                "Churn risk": "high" if r.high_risk else "",
+                "Flags": " · ".join(
+                    f for f, on in (("escalated", r.escalated), ("churn risk", r.high_risk)) if on
+                ),
                 "Attempts": r.attempt_count,
                 "First failure": when(r.first_failed_at, tz),
                 "Next step": next_step(r.recommended_action),
@@ -119,7 +120,12 @@ def queue_table(qp: QueuePage, tz: Any) -> None:
             for r in qp.rows
         ]
     )
-    st.dataframe(df, hide_index=True, width="stretch")
+    # narrow columns for short values, so the table fits a laptop screen without scrolling
+    narrow = {"Case", "Status", "Attempts", "Priority", "Segment", "Flags"}
+    config = {c: st.column_config.Column(width="small") for c in narrow}
+    config["Customer"] = st.column_config.Column(width="medium")
+    config["Next step"] = st.column_config.Column(width="medium")
+    st.dataframe(df, hide_index=True, width="stretch", column_config=config)
     last = max(0, (qp.total - 1) // qp.page_size)
     c1, c2, c3 = st.columns([1, 2, 1])
     if c1.button("← Previous", disabled=qp.page == 0, key="rf_prev"):
