@@ -7,10 +7,15 @@ work, counts an attempt and schedules a retry with backoff; after `max_attempts`
 (visible on the health page, re-playable with `python -m jobs process --replay`). Other events
 keep flowing.
 
-Set-based where it can be: a handler may name a `relevant(session, contexts)` pre-filter that,
-once per batch, returns the ids of the events it has work for (e.g. payments of invoices that have
-a recovery case); the others skip it. Events left without a handler take no savepoint: they, and
-every handled event that succeeded, are marked processed together at the end of the batch.
+Set-based where it can be:
+* the claim reads payloads as text and decodes (orjson) only those of events a handler wants;
+* a handler may name a `prepare(session, contexts, batch)` loader that, once per batch, reads
+  in bulk what its events will look up (into `batch`, shared as `EventContext.batch`), and a
+  `relevant(session, contexts)` pre-filter returning the ids of the events it has work for
+  (e.g. payments of invoices that have a recovery case); the others skip it;
+* events left without a handler take no savepoint: they, and every handled event that
+  succeeded, are marked processed by one executemany at the end of the batch; failed attempts
+  are written by one executemany too, and the objects they wait for requested in one insert.
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ import importlib
 import logging
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+import orjson
+from sqlalchemy import Table, Text, and_, bindparam, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import DEFAULT_POLICY_FILE, Settings
@@ -66,6 +73,9 @@ class EventContext:
     obj: dict[str, Any]
     previous_attributes: dict[str, Any] | None
     settings: Settings | None = None  # the run's settings; None in unit tests (shipped defaults)
+    # What the batch's `prepare` loaders read in bulk, shared by every event of the batch
+    # (empty outside a batch: handlers then look things up one by one).
+    batch: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def policy_file(self) -> Path:
@@ -82,16 +92,23 @@ Handler = Callable[[Session, EventContext], None]
 # Once per batch, given every handled event of the batch: the ids of its own events it has
 # work for (events earlier in the batch may create what it looks for, hence the whole batch).
 Relevance = Callable[[Session, list[EventContext]], set[str]]
+# Once per batch, before any event runs: bulk reads into the batch's shared dict. Only what the
+# batch's own handlers never write may be kept there (it is not refreshed between events).
+Prepare = Callable[[Session, list[EventContext], dict[str, Any]], None]
 HANDLERS: dict[str, list[Handler]] = {}
 RELEVANCE: dict[Handler, Relevance] = {}
+PREPARE: dict[Handler, Prepare] = {}
 
 
-def handles(*event_types: str, relevant: Relevance | None = None) -> Callable[[Handler], Handler]:
+def handles(
+    *event_types: str, relevant: Relevance | None = None, prepare: Prepare | None = None
+) -> Callable[[Handler], Handler]:
     """Register a handler for event types ("invoice.payment_failed", or "invoice.*").
 
     `relevant`, when given, is asked once per batch (shown every handled event of the batch)
     which of the handler's events it has work for; it must never leave out one the handler
-    would change anything for.
+    would change anything for. `prepare`, when given, is called once per batch (before
+    `relevant`) with the batch's handled events and the dict they share as `event.batch`.
     """
 
     def register(fn: Handler) -> Handler:
@@ -101,6 +118,8 @@ def handles(*event_types: str, relevant: Relevance | None = None) -> Callable[[H
                 bucket.append(fn)
         if relevant is not None:
             RELEVANCE[fn] = relevant
+        if prepare is not None:
+            PREPARE[fn] = prepare
         return fn
 
     return register
@@ -123,9 +142,15 @@ def load_handler_modules(modules: Iterable[str] | None = None) -> None:
         importlib.import_module(name)
 
 
-def context_of(row: Event | Any, settings: Settings | None = None) -> EventContext:
-    """The handler's view of a stored event (an Event, or a row with the same columns)."""
-    payload: dict[str, Any] = row.payload if isinstance(row.payload, dict) else {}
+def context_of(
+    row: Event | Any, settings: Settings | None = None, batch: dict[str, Any] | None = None
+) -> EventContext:
+    """The handler's view of a stored event (an Event, or a row with the same columns; the
+    payload may still be JSON text, as the claim reads it)."""
+    raw = row.payload
+    if isinstance(raw, str | bytes):
+        raw = orjson.loads(raw)
+    payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
     raw_data = payload.get("data")
     data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     obj = data.get("object")
@@ -140,6 +165,7 @@ def context_of(row: Event | Any, settings: Settings | None = None) -> EventConte
         obj=obj if isinstance(obj, dict) else {},
         previous_attributes=prev if isinstance(prev, dict) else None,
         settings=settings,
+        batch=batch if batch is not None else {},
     )
 
 
@@ -166,6 +192,7 @@ class ProcessReport:
         )
 
 
+# The payload as text: only the events a handler wants are decoded (with orjson).
 _CLAIM_COLUMNS = (
     Event.id,
     Event.event_id,
@@ -173,7 +200,7 @@ _CLAIM_COLUMNS = (
     Event.created,
     Event.account,
     Event.api_version,
-    Event.payload,
+    sql_cast(Event.payload, Text).label("payload"),
     Event.attempts,
     Event.object_id,
 )
@@ -245,7 +272,8 @@ def process_batch(
     """Process due events (pending, or failed and due) oldest first.
 
     Each event with work for a handler runs in its own savepoint; the others take none. Every
-    event that succeeded (or needed nothing) is marked processed in one statement at the end.
+    event that succeeded (or needed nothing) is marked processed in one statement at the end,
+    the failed ones in another.
     """
     now = now or datetime.now(UTC)
     report = ProcessReport()
@@ -254,6 +282,8 @@ def process_batch(
         report.claimed = len(rows)
         plan = _plan(session, rows, settings)
         done: list[int] = []
+        failures: list[tuple[Any, Exception, int]] = []
+        missing: dict[str, tuple[str, str, str]] = {}
         for row, ctx, handlers in plan:
             if not handlers or ctx is None:
                 done.append(row.id)
@@ -265,18 +295,22 @@ def process_batch(
             except MissingObject as exc:
                 session.expunge_all()
                 # Outside the rolled-back savepoint: the sync's next poll fetches the object.
-                request_refresh(session, [(exc.object_id, row.account or "", exc.object_type)])
-                attempts = max(max_attempts, MISSING_OBJECT_ATTEMPTS)
-                _record_failure(session, row, exc, attempts, now, report)
+                missing.setdefault(
+                    exc.object_id, (exc.object_id, row.account or "", exc.object_type)
+                )
+                failures.append((row, exc, max(max_attempts, MISSING_OBJECT_ATTEMPTS)))
                 continue
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
                 session.expunge_all()
-                _record_failure(session, row, exc, max_attempts, now, report)
+                failures.append((row, exc, max_attempts))
                 continue
             # Each event starts from an empty identity map: what earlier events loaded would
             # otherwise be snapshotted by every later savepoint (cost growing with the batch).
             session.expunge_all()
             done.append(row.id)
+        if missing:
+            request_refresh(session, list(missing.values()))
+        _record_failures(session, failures, now, report)
         _mark_processed(session, done, now)
         report.processed += len(done)
     return report
@@ -287,15 +321,18 @@ def _plan(
 ) -> list[tuple[Any, EventContext | None, list[Handler]]]:
     """Each claimed row with its context and the handlers that have work for it."""
     typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
+    shared: dict[str, Any] = {}
     plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
     for row in rows:
         handlers = typed[row.type]
-        plan.append((row, context_of(row, settings) if handlers else None, handlers))
-    asking = {fn for handlers in typed.values() for fn in handlers if fn in RELEVANCE}
-    if not asking:
+        plan.append((row, context_of(row, settings, shared) if handlers else None, handlers))
+    present = {fn for handlers in typed.values() for fn in handlers}
+    if not present & (RELEVANCE.keys() | PREPARE.keys()):
         return plan
     batch = [ctx for _, ctx, _ in plan if ctx is not None]
-    wanted = {fn: RELEVANCE[fn](session, batch) for fn in asking}
+    for prepare in dict.fromkeys(PREPARE[fn] for fn in present if fn in PREPARE):
+        prepare(session, batch, shared)
+    wanted = {fn: RELEVANCE[fn](session, batch) for fn in present if fn in RELEVANCE}
     return [
         (
             row,
@@ -307,45 +344,59 @@ def _plan(
 
 
 EVENTS = cast(Table, Event.__table__)
+_MARK_PROCESSED = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("eid"))
+    .values(status=EventStatus.PROCESSED, processed_at=bindparam("at"), next_attempt_at=None)
+)
+_MARK_FAILED = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("eid"))
+    .values(
+        status=bindparam("st"),
+        attempts=bindparam("n"),
+        last_error=bindparam("err"),
+        next_attempt_at=bindparam("retry_at"),
+    )
+)
 
 
 def _mark_processed(session: Session, ids: list[int], now: datetime) -> None:
     """Mark events processed in one executemany statement."""
     if not ids:
         return
-    session.execute(
-        update(EVENTS)
-        .where(EVENTS.c.id == bindparam("eid"))
-        .values(status=EventStatus.PROCESSED, processed_at=now, next_attempt_at=None),
-        [{"eid": i} for i in ids],
-    )
+    session.execute(_MARK_PROCESSED, [{"eid": i, "at": now} for i in ids])
 
 
-def _record_failure(
+def _record_failures(
     session: Session,
-    row: Any,
-    exc: Exception,
-    max_attempts: int,
+    failures: list[tuple[Any, Exception, int]],
     now: datetime,
     report: ProcessReport,
 ) -> None:
-    """Count a failed attempt: schedule a retry with backoff, or mark the event dead."""
-    attempts = int(row.attempts or 0) + 1
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "last_error": f"{type(exc).__name__}: {exc}"[:4000],
-    }
-    if attempts >= max_attempts:
-        values |= {"status": EventStatus.DEAD, "next_attempt_at": None}
-        report.dead += 1
-        log.warning("event %s dead after %d attempts: %s", row.event_id, attempts, exc)
-    else:
-        values |= {
-            "status": EventStatus.FAILED,
-            "next_attempt_at": now + timedelta(seconds=retry_delay(attempts)),
+    """Count each failed attempt (one executemany): a retry with backoff, or the event dead."""
+    if not failures:
+        return
+    params = []
+    for row, exc, max_attempts in failures:
+        attempts = int(row.attempts or 0) + 1
+        values: dict[str, Any] = {
+            "eid": row.id,
+            "n": attempts,
+            "err": f"{type(exc).__name__}: {exc}"[:4000],
         }
-        report.retrying += 1
-    session.execute(update(Event).where(Event.id == row.id).values(**values))
+        if attempts >= max_attempts:
+            values |= {"st": EventStatus.DEAD, "retry_at": None}
+            report.dead += 1
+            log.warning("event %s dead after %d attempts: %s", row.event_id, attempts, exc)
+        else:
+            values |= {
+                "st": EventStatus.FAILED,
+                "retry_at": now + timedelta(seconds=retry_delay(attempts)),
+            }
+            report.retrying += 1
+        params.append(values)
+    session.execute(_MARK_FAILED, params)
 
 
 def replay(session: Session, *, event_id: str | None = None, all_dead: bool = False) -> int:
