@@ -95,6 +95,10 @@ Relevance = Callable[[Session, list[EventContext]], set[str]]
 # Once per batch, before any event runs: bulk reads into the batch's shared dict. Only what the
 # batch's own handlers never write may be kept there (it is not refreshed between events).
 Prepare = Callable[[Session, list[EventContext], dict[str, Any]], None]
+# EventContext.batch key: {event id: exception} — events a `prepare` loader already knows to
+# fail as their handler would (e.g. MissingObject: what they need is not stored and nothing
+# earlier in the batch can store it). They are recorded as failed without running.
+FAILS_EARLY = "processing.fails_early"
 HANDLERS: dict[str, list[Handler]] = {}
 RELEVANCE: dict[Handler, Relevance] = {}
 PREPARE: dict[Handler, Prepare] = {}
@@ -285,10 +289,13 @@ def process_batch(
         failures: list[tuple[Any, Exception, int]] = []
         missing: dict[str, tuple[str, str, str]] = {}
         for row, ctx, handlers in plan:
-            if not handlers or ctx is None:
+            early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
+            if ctx is None or (early is None and not handlers):
                 done.append(row.id)
                 continue
             try:
+                if early is not None:
+                    raise early  # as its handler would have, without a savepoint
                 with session.begin_nested():
                     for fn in handlers:
                         fn(session, ctx)
