@@ -8,7 +8,8 @@ work, counts an attempt and schedules a retry with backoff; after `max_attempts`
 keep flowing.
 
 Set-based where it can be:
-* the claim reads payloads as text and decodes (orjson) only those of events a handler wants;
+* the claim locks the due rows without their payloads; the payloads of the events a handler
+  wants are then read in one query, as text, and decoded with orjson;
 * a handler may name a `prepare(session, contexts, batch)` loader that, once per batch, reads
   in bulk what its events will look up (into `batch`, shared as `EventContext.batch`), and a
   `relevant(session, contexts)` pre-filter returning the ids of the events it has work for
@@ -147,11 +148,14 @@ def load_handler_modules(modules: Iterable[str] | None = None) -> None:
 
 
 def context_of(
-    row: Event | Any, settings: Settings | None = None, batch: dict[str, Any] | None = None
+    row: Event | Any,
+    settings: Settings | None = None,
+    batch: dict[str, Any] | None = None,
+    payload: str | bytes | dict[str, Any] | None = None,
 ) -> EventContext:
     """The handler's view of a stored event (an Event, or a row with the same columns; the
-    payload may still be JSON text, as the claim reads it)."""
-    raw = row.payload
+    payload, when given apart, may be JSON text)."""
+    raw = row.payload if payload is None else payload
     if isinstance(raw, str | bytes):
         raw = orjson.loads(raw)
     payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -196,7 +200,7 @@ class ProcessReport:
         )
 
 
-# The payload as text: only the events a handler wants are decoded (with orjson).
+# No payload: only the events a handler wants have theirs read (see _payloads).
 _CLAIM_COLUMNS = (
     Event.id,
     Event.event_id,
@@ -204,7 +208,6 @@ _CLAIM_COLUMNS = (
     Event.created,
     Event.account,
     Event.api_version,
-    sql_cast(Event.payload, Text).label("payload"),
     Event.attempts,
     Event.object_id,
 )
@@ -249,10 +252,10 @@ def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[A
     objects = {r.object_id for r in rows if r.object_id}
     if not objects:
         return rows
+    mine = {r.id for r in rows}
     held = session.execute(
         select(Event.object_id, Event.created, Event.id).where(
             Event.object_id.in_(objects),
-            Event.id.not_in([r.id for r in rows]),
             or_(
                 Event.status == EventStatus.PENDING,
                 and_(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now),
@@ -261,6 +264,8 @@ def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[A
     ).all()
     first: dict[str, tuple[int, int]] = {}
     for h in held:
+        if h.id in mine:
+            continue
         first[h.object_id] = min(first.get(h.object_id, (h.created, h.id)), (h.created, h.id))
     return [r for r in rows if r.object_id not in first or (r.created, r.id) < first[r.object_id]]
 
@@ -329,10 +334,12 @@ def _plan(
     """Each claimed row with its context and the handlers that have work for it."""
     typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
     shared: dict[str, Any] = {}
+    payloads = _payloads(session, [row.id for row in rows if typed[row.type]])
     plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
     for row in rows:
         handlers = typed[row.type]
-        plan.append((row, context_of(row, settings, shared) if handlers else None, handlers))
+        ctx = context_of(row, settings, shared, payloads.get(row.id) or "{}") if handlers else None
+        plan.append((row, ctx, handlers))
     present = {fn for handlers in typed.values() for fn in handlers}
     if not present & (RELEVANCE.keys() | PREPARE.keys()):
         return plan
@@ -351,11 +358,26 @@ def _plan(
 
 
 EVENTS = cast(Table, Event.__table__)
+_PAYLOADS = select(EVENTS.c.id, sql_cast(EVENTS.c.payload, Text)).where(
+    EVENTS.c.id.in_(bindparam("ids", expanding=True))
+)
 _MARK_PROCESSED = (
     update(EVENTS)
-    .where(EVENTS.c.id == bindparam("eid"))
+    .where(EVENTS.c.id.in_(bindparam("ids", expanding=True)))
     .values(status=EventStatus.PROCESSED, processed_at=bindparam("at"), next_attempt_at=None)
 )
+_CHUNK = 1000  # ids per statement (well under SQLite's and psycopg's parameter limits)
+
+
+def _payloads(session: Session, ids: list[int]) -> dict[int, str]:
+    """The payloads (as JSON text) of these claimed events, in one query per 1,000."""
+    found: dict[int, str] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for eid, text in session.execute(_PAYLOADS, {"ids": ids[i : i + _CHUNK]}):
+            found[eid] = text
+    return found
+
+
 _MARK_FAILED = (
     update(EVENTS)
     .where(EVENTS.c.id == bindparam("eid"))
@@ -369,10 +391,9 @@ _MARK_FAILED = (
 
 
 def _mark_processed(session: Session, ids: list[int], now: datetime) -> None:
-    """Mark events processed in one executemany statement."""
-    if not ids:
-        return
-    session.execute(_MARK_PROCESSED, [{"eid": i, "at": now} for i in ids])
+    """Mark events processed in one statement (per 1,000)."""
+    for i in range(0, len(ids), _CHUNK):
+        session.execute(_MARK_PROCESSED, {"ids": ids[i : i + _CHUNK], "at": now})
 
 
 def _record_failures(
