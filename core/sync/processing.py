@@ -100,6 +100,8 @@ Prepare = Callable[[Session, list[EventContext], dict[str, Any]], None]
 # fail as their handler would (e.g. MissingObject: what they need is not stored and nothing
 # earlier in the batch can store it). They are recorded as failed without running.
 FAILS_EARLY = "processing.fails_early"
+# session.info key: the running batch's shared dict, for code that is handed only the session.
+BATCH_INFO = "ledgerdesk.processing_batch"
 HANDLERS: dict[str, list[Handler]] = {}
 RELEVANCE: dict[Handler, Relevance] = {}
 PREPARE: dict[Handler, Prepare] = {}
@@ -139,6 +141,12 @@ def handlers_for(event_type: str) -> list[Handler]:
             if fn not in found:
                 found.append(fn)
     return found
+
+
+def batch_of(session: Session) -> dict[str, Any]:
+    """The shared dict of the batch this session is processing (empty outside a batch)."""
+    found = session.info.get(BATCH_INFO)
+    return found if isinstance(found, dict) else {}
 
 
 def load_handler_modules(modules: Iterable[str] | None = None) -> None:
@@ -289,51 +297,66 @@ def process_batch(
     with session_factory.begin() as session:
         rows = _claim(session, limit, now)
         report.claimed = len(rows)
-        plan = _plan(session, rows, settings)
-        done: list[int] = []
-        failures: list[tuple[Any, Exception, int]] = []
-        missing: dict[str, tuple[str, str, str]] = {}
-        for row, ctx, handlers in plan:
-            early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
-            if ctx is None or (early is None and not handlers):
-                done.append(row.id)
-                continue
-            try:
-                if early is not None:
-                    raise early  # as its handler would have, without a savepoint
-                with session.begin_nested():
-                    for fn in handlers:
-                        fn(session, ctx)
-            except MissingObject as exc:
-                session.expunge_all()
-                # Outside the rolled-back savepoint: the sync's next poll fetches the object.
-                missing.setdefault(
-                    exc.object_id, (exc.object_id, row.account or "", exc.object_type)
-                )
-                failures.append((row, exc, max(max_attempts, MISSING_OBJECT_ATTEMPTS)))
-                continue
-            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
-                session.expunge_all()
-                failures.append((row, exc, max_attempts))
-                continue
-            # Each event starts from an empty identity map: what earlier events loaded would
-            # otherwise be snapshotted by every later savepoint (cost growing with the batch).
-            session.expunge_all()
-            done.append(row.id)
-        if missing:
-            request_refresh(session, list(missing.values()))
-        _record_failures(session, failures, now, report)
+        shared: dict[str, Any] = {}
+        session.info[BATCH_INFO] = shared
+        try:
+            done = _run(session, _plan(session, rows, settings, shared), max_attempts, now, report)
+        finally:
+            session.info.pop(BATCH_INFO, None)
         _mark_processed(session, done, now)
         report.processed += len(done)
     return report
 
 
+def _run(
+    session: Session,
+    plan: list[tuple[Any, EventContext | None, list[Handler]]],
+    max_attempts: int,
+    now: datetime,
+    report: ProcessReport,
+) -> list[int]:
+    """Run the planned events, each with work in its own savepoint; record the failures.
+    Returns the ids of the events to mark processed."""
+    done: list[int] = []
+    failures: list[tuple[Any, Exception, int]] = []
+    missing: dict[str, tuple[str, str, str]] = {}
+    for row, ctx, handlers in plan:
+        early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
+        if ctx is None or (early is None and not handlers):
+            done.append(row.id)
+            continue
+        try:
+            if early is not None:
+                raise early  # as its handler would have, without a savepoint
+            with session.begin_nested():
+                for fn in handlers:
+                    fn(session, ctx)
+        except MissingObject as exc:
+            session.expunge_all()
+            # Outside the rolled-back savepoint: the sync's next poll fetches the object.
+            missing.setdefault(exc.object_id, (exc.object_id, row.account or "", exc.object_type))
+            failures.append((row, exc, max(max_attempts, MISSING_OBJECT_ATTEMPTS)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
+            session.expunge_all()
+            failures.append((row, exc, max_attempts))
+            continue
+        # Each event starts from an empty identity map: what earlier events loaded would
+        # otherwise be snapshotted by every later savepoint (cost growing with the batch).
+        session.expunge_all()
+        done.append(row.id)
+    if missing:
+        request_refresh(session, list(missing.values()))
+    _record_failures(session, failures, now, report)
+    return done
+
+
 def _plan(
-    session: Session, rows: list[Any], settings: Settings | None
+    session: Session, rows: list[Any], settings: Settings | None, shared: dict[str, Any]
 ) -> list[tuple[Any, EventContext | None, list[Handler]]]:
-    """Each claimed row with its context and the handlers that have work for it."""
+    """Each claimed row with its context (sharing `shared` as its batch) and the handlers that
+    have work for it."""
     typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
-    shared: dict[str, Any] = {}
     payloads = _payloads(session, [row.id for row in rows if typed[row.type]])
     plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
     for row in rows:
