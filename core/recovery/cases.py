@@ -185,7 +185,10 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
         f"Attempt {attempt} failed: {failure_summary(case.bucket, case.raw_code)}",
         attempt=attempt,
     )
-    cfg, version = recovery_settings(event.policy_file)
+    key = f"recovery.settings:{event.policy_file}"  # read once per batch
+    cfg, version = event.batch.get(key) or event.batch.setdefault(
+        key, recovery_settings(event.policy_file)
+    )
     if case.status == "open":
         apply_policy(session, case, gather_context(session, case, cfg), cfg, version)
     case.updated_at = utcnow()
