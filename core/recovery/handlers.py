@@ -48,7 +48,7 @@ def _invoices_with_cases(session: Session, batch: list[EventContext]) -> set[str
     naming its invoice; one found through an existing case is among the stored ones).
     """
     mine = [e for e in batch if e.type in PAID_TYPES + LOST_INVOICE_TYPES]
-    listed = sorted({str(e.obj.get("id")) for e in mine})
+    listed = sorted({e.object_key for e in mine})
     found: set[str] = set()
     for i in range(0, len(listed), 500):
         found.update(
@@ -59,17 +59,19 @@ def _invoices_with_cases(session: Session, batch: list[EventContext]) -> set[str
             )
         )
     for e in batch:
-        legacy = e.obj.get("invoice")
         if e.type in FAILURE_TYPES and not failing_early(e):
-            found.add(str(e.obj.get("id")))
-        elif e.type in PAYMENT_FAILURE_TYPES and isinstance(legacy, str):
-            found.add(legacy)
-    return {e.event_id for e in mine if str(e.obj.get("id")) in found}
+            found.add(e.object_key)
+        elif e.type in PAYMENT_FAILURE_TYPES and isinstance(e.obj.get("invoice"), str):
+            found.add(e.obj["invoice"])
+    return {e.event_id for e in mine if e.object_key in found}
 
 
 def _canceled(session: Session, batch: list[EventContext]) -> set[str]:
-    """Only a canceled subscription can close cases."""
-    return {e.event_id for e in batch if e.obj.get("status") == "canceled"}
+    """Only a canceled subscription can close cases (a payload that does not mention
+    "canceled" is not decoded)."""
+    return {
+        e.event_id for e in batch if e.mentions('"canceled"') and e.obj.get("status") == "canceled"
+    }
 
 
 @handles(*PAID_TYPES, relevant=_invoices_with_cases)

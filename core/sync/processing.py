@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
@@ -61,22 +62,57 @@ class EventStatus(StrEnum):
     DEAD = "dead"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EventContext:
-    """What a handler sees of one event."""
+    """What a handler sees of one event. The payload is decoded when first read (`payload`,
+    `obj`, `previous_attributes`): most events of a batch are ruled out by their type, their
+    object id or `mentions` without it."""
 
     event_id: str
     type: str
     created: int
     account: str
     api_version: str | None
-    payload: dict[str, Any]
-    obj: dict[str, Any]
-    previous_attributes: dict[str, Any] | None
+    raw: str | bytes | dict[str, Any]  # the stored payload, as JSON text until first read
     settings: Settings | None = None  # the run's settings; None in unit tests (shipped defaults)
     # What the batch's `prepare` loaders read in bulk, shared by every event of the batch
     # (empty outside a batch: handlers then look things up one by one).
-    batch: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    batch: dict[str, Any] = field(default_factory=dict, repr=False)
+    object_id: str | None = None  # data.object.id, as stored beside the payload
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The whole event."""
+        raw = orjson.loads(self.raw) if isinstance(self.raw, str | bytes) else self.raw
+        return raw if isinstance(raw, dict) else {}
+
+    @cached_property
+    def obj(self) -> dict[str, Any]:
+        """data.object (empty when missing)."""
+        data = self.payload.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        return obj if isinstance(obj, dict) else {}
+
+    @cached_property
+    def previous_attributes(self) -> dict[str, Any] | None:
+        """data.previous_attributes of an `*.updated` event."""
+        data = self.payload.get("data")
+        prev = data.get("previous_attributes") if isinstance(data, dict) else None
+        return prev if isinstance(prev, dict) else None
+
+    @property
+    def object_key(self) -> str:
+        """data.object.id as text, without decoding the payload when it was stored apart."""
+        return self.object_id if self.object_id is not None else str(self.obj.get("id"))
+
+    def mentions(self, text: str) -> bool:
+        """Whether the stored payload may contain `text` (a quoted JSON string such as
+        '"canceled"'): False only when it certainly does not, without decoding it."""
+        if isinstance(self.raw, str):
+            return text in self.raw
+        if isinstance(self.raw, bytes):
+            return text.encode() in self.raw
+        return True
 
     @property
     def policy_file(self) -> Path:
@@ -162,26 +198,17 @@ def context_of(
     payload: str | bytes | dict[str, Any] | None = None,
 ) -> EventContext:
     """The handler's view of a stored event (an Event, or a row with the same columns; the
-    payload, when given apart, may be JSON text)."""
-    raw = row.payload if payload is None else payload
-    if isinstance(raw, str | bytes):
-        raw = orjson.loads(raw)
-    payload: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    raw_data = payload.get("data")
-    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-    obj = data.get("object")
-    prev = data.get("previous_attributes")
+    payload, when given apart, may be JSON text: it is decoded when first read)."""
     return EventContext(
         event_id=row.event_id,
         type=row.type,
         created=row.created,
         account=row.account,
         api_version=row.api_version,
-        payload=payload,
-        obj=obj if isinstance(obj, dict) else {},
-        previous_attributes=prev if isinstance(prev, dict) else None,
+        raw=row.payload if payload is None else payload,
         settings=settings,
         batch=batch if batch is not None else {},
+        object_id=getattr(row, "object_id", None),
     )
 
 
