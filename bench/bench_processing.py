@@ -4,7 +4,9 @@ For SQLite and PostgreSQL, the same stream of Stripe-shaped events (bench/bench_
 invoices, charges, payment intents, subscriptions, disputes, ...) is ingested, then processed by
 `process_batch` until the queue is empty; events per second (wall and CPU) are printed beside the
 floor measured in the same run: one plain `executemany` INSERT of the same raw events into a table
-of the same shape, through the raw driver. The ratio is processing time over floor time.
+of the same shape, through the raw driver, committed (the best of FLOOR_RUNS tries, so a floor
+slowed by the shared machine never flatters the ratio). The ratio is processing wall time over
+floor time; events per CPU-second and the load average are printed beside it.
 
 The processing of the code as it was at BASELINE_REF (before set-based processing) is measured in
 the same run from a `git archive` of that commit, in a subprocess, on the same events.
@@ -12,6 +14,7 @@ the same run from a `git archive` of that commit, in a subprocess, on the same e
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -26,10 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BASELINE_REF = "21f2f81"  # the processing loop before set-based processing
 EVENTS = 3000
 BATCH = 500
+FLOOR_RUNS = 3
 
 
 def _floor(url: str, events: list[dict[str, Any]]) -> float:
-    """Seconds for one executemany INSERT of the raw events into a table like `events`."""
+    """Seconds for one executemany INSERT of the raw events into a table like `events`, the
+    best of FLOOR_RUNS tries."""
+    return min(_floor_once(url, events) for _ in range(FLOOR_RUNS))
+
+
+def _floor_once(url: str, events: list[dict[str, Any]]) -> float:
     from sqlalchemy import create_engine
 
     rows = [
@@ -86,6 +95,9 @@ def measure(url: str, events_file: str) -> dict[str, Any]:
     for i in range(0, len(events), 1000):
         with Session.begin() as s:
             ingest_events(s, events[i : i + 1000])
+    count = len(events)
+    del events  # a worker holds no parsed backlog: neither does the timed process
+    gc.collect()
     totals = {"processed": 0, "retrying": 0, "dead": 0}
     wall, cpu = time.perf_counter(), time.process_time()
     while True:
@@ -98,7 +110,7 @@ def measure(url: str, events_file: str) -> dict[str, Any]:
             break  # only retries left: they are due later
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     engine.dispose()
-    return {"wall": wall, "cpu": cpu, "events": len(events), **totals}
+    return {"wall": wall, "cpu": cpu, "events": count, **totals}
 
 
 def _measure_in(code_root: Path, url: str, events_file: str) -> dict[str, Any]:
