@@ -92,8 +92,7 @@ def apply_dispute(
             recommendation_explanation=[],
             **fields,
         )
-        session.add(case)
-        session.flush()
+        session.add(case)  # inserted with the fields below, in one statement
         before = None
     else:
         if event_created < case.source_created:
@@ -117,6 +116,8 @@ def apply_dispute(
         case.outcome = case.status
         case.closed_at = datetime.fromtimestamp(event_created, UTC)
     case.updated_at = utcnow()
+    if created:
+        session.flush()
     assess(session, case, cfg, now)
     after = audit_view(case)
     if before != after:
