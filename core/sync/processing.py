@@ -7,41 +7,74 @@ work, counts an attempt and schedules a retry with backoff; after `max_attempts`
 (visible on the health page, re-playable with `python -m jobs process --replay`). Other events
 keep flowing.
 
-Set-based where it can be:
+Set-based where it can be (the registration side is core/sync/handling.py):
 * the claim locks the due rows without their payloads; the payloads of the events a handler
-  wants are then read in one query, as text, and decoded with orjson;
+  wants are read in one query, as text, and decoded (orjson) only when a handler reads them;
 * a handler may name a `prepare(session, contexts, batch)` loader that, once per batch, reads
   in bulk what its events will look up (into `batch`, shared as `EventContext.batch`), and a
   `relevant(session, contexts)` pre-filter returning the ids of the events it has work for
-  (e.g. payments of invoices that have a recovery case); the others skip it;
+  (e.g. payments of invoices that have a recovery case); the others skip it. A loader may also
+  name events that fail as their handler would (FAILS_EARLY): they take no savepoint either;
 * events left without a handler take no savepoint: they, and every handled event that
-  succeeded, are marked processed by one executemany at the end of the batch; failed attempts
-  are written by one executemany too, and the objects they wait for requested in one insert.
+  succeeded, are marked processed by one statement at the end of the batch; failed attempts
+  are written by one executemany, and the objects they wait for requested in one insert.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import random
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cached_property
-from pathlib import Path
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import Table, Text, and_, bindparam, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import DEFAULT_POLICY_FILE, Settings
+from core.config import Settings
 from core.errors import MissingObject
-from core.handlers import HANDLER_MODULES
 from core.models.sync import Event
+from core.sync.handling import (
+    BATCH_INFO,
+    FAILS_EARLY,
+    HANDLERS,
+    PREPARE,
+    RELEVANCE,
+    EventContext,
+    Handler,
+    Prepare,
+    Relevance,
+    batch_of,
+    context_of,
+    handlers_for,
+    handles,
+    load_handler_modules,
+)
 from core.sync.ingest import request_refresh
+
+__all__ = [
+    "BATCH_INFO",
+    "FAILS_EARLY",
+    "HANDLERS",
+    "PREPARE",
+    "RELEVANCE",
+    "EventContext",
+    "EventStatus",
+    "Handler",
+    "Prepare",
+    "ProcessReport",
+    "Relevance",
+    "batch_of",
+    "context_of",
+    "handlers_for",
+    "handles",
+    "load_handler_modules",
+    "process_batch",
+    "replay",
+    "retry_delay",
+]
 
 log = logging.getLogger("ledgerdesk.processing")
 
@@ -60,156 +93,6 @@ class EventStatus(StrEnum):
     FAILED = "failed"  # will be retried at next_attempt_at
     PROCESSED = "processed"
     DEAD = "dead"
-
-
-@dataclass(frozen=True, eq=False)
-class EventContext:
-    """What a handler sees of one event. The payload is decoded when first read (`payload`,
-    `obj`, `previous_attributes`): most events of a batch are ruled out by their type, their
-    object id or `mentions` without it."""
-
-    event_id: str
-    type: str
-    created: int
-    account: str
-    api_version: str | None
-    raw: str | bytes | dict[str, Any]  # the stored payload, as JSON text until first read
-    settings: Settings | None = None  # the run's settings; None in unit tests (shipped defaults)
-    # What the batch's `prepare` loaders read in bulk, shared by every event of the batch
-    # (empty outside a batch: handlers then look things up one by one).
-    batch: dict[str, Any] = field(default_factory=dict, repr=False)
-    object_id: str | None = None  # data.object.id, as stored beside the payload
-
-    @cached_property
-    def payload(self) -> dict[str, Any]:
-        """The whole event."""
-        raw = orjson.loads(self.raw) if isinstance(self.raw, str | bytes) else self.raw
-        return raw if isinstance(raw, dict) else {}
-
-    @cached_property
-    def obj(self) -> dict[str, Any]:
-        """data.object (empty when missing)."""
-        data = self.payload.get("data")
-        obj = data.get("object") if isinstance(data, dict) else None
-        return obj if isinstance(obj, dict) else {}
-
-    @cached_property
-    def previous_attributes(self) -> dict[str, Any] | None:
-        """data.previous_attributes of an `*.updated` event."""
-        data = self.payload.get("data")
-        prev = data.get("previous_attributes") if isinstance(data, dict) else None
-        return prev if isinstance(prev, dict) else None
-
-    @property
-    def object_key(self) -> str:
-        """data.object.id as text, without decoding the payload when it was stored apart."""
-        return self.object_id if self.object_id is not None else str(self.obj.get("id"))
-
-    def mentions(self, text: str) -> bool:
-        """Whether the stored payload may contain `text` (a quoted JSON string such as
-        '"canceled"'): False only when it certainly does not, without decoding it."""
-        if isinstance(self.raw, str):
-            return text in self.raw
-        if isinstance(self.raw, bytes):
-            return text.encode() in self.raw
-        return True
-
-    @property
-    def policy_file(self) -> Path:
-        """The policy file this run works under (`POLICY_FILE`, wherever it was set)."""
-        return self.settings.policy_file if self.settings else DEFAULT_POLICY_FILE
-
-    @property
-    def team_timezone(self) -> str:
-        """The team's time zone (`TEAM_TIMEZONE`) for texts written while handling."""
-        return self.settings.team_timezone if self.settings else "UTC"
-
-
-Handler = Callable[[Session, EventContext], None]
-# Once per batch, given every handled event of the batch: the ids of its own events it has
-# work for (events earlier in the batch may create what it looks for, hence the whole batch).
-Relevance = Callable[[Session, list[EventContext]], set[str]]
-# Once per batch, before any event runs: bulk reads into the batch's shared dict. Only what the
-# batch's own handlers never write may be kept there (it is not refreshed between events).
-Prepare = Callable[[Session, list[EventContext], dict[str, Any]], None]
-# EventContext.batch key: {event id: exception} — events a `prepare` loader already knows to
-# fail as their handler would (e.g. MissingObject: what they need is not stored and nothing
-# earlier in the batch can store it). They are recorded as failed without running.
-FAILS_EARLY = "processing.fails_early"
-# session.info key: the running batch's shared dict, for code that is handed only the session.
-BATCH_INFO = "ledgerdesk.processing_batch"
-HANDLERS: dict[str, list[Handler]] = {}
-RELEVANCE: dict[Handler, Relevance] = {}
-PREPARE: dict[Handler, Prepare] = {}
-
-
-def handles(
-    *event_types: str, relevant: Relevance | None = None, prepare: Prepare | None = None
-) -> Callable[[Handler], Handler]:
-    """Register a handler for event types ("invoice.payment_failed", or "invoice.*").
-
-    `relevant`, when given, is asked once per batch (shown every handled event of the batch)
-    which of the handler's events it has work for; it must never leave out one the handler
-    would change anything for. `prepare`, when given, is called once per batch (before
-    `relevant`) with the batch's handled events and the dict they share as `event.batch`.
-    """
-
-    def register(fn: Handler) -> Handler:
-        for etype in event_types:
-            bucket = HANDLERS.setdefault(etype, [])
-            if fn not in bucket:
-                bucket.append(fn)
-        if relevant is not None:
-            RELEVANCE[fn] = relevant
-        if prepare is not None:
-            PREPARE[fn] = prepare
-        return fn
-
-    return register
-
-
-def handlers_for(event_type: str) -> list[Handler]:
-    """Handlers for an exact type, then for its wildcard prefixes ("charge.dispute.*", "*")."""
-    found = list(HANDLERS.get(event_type, []))
-    parts = event_type.split(".")
-    for i in range(len(parts) - 1, -1, -1):
-        for fn in HANDLERS.get(".".join(parts[:i] + ["*"]), []):
-            if fn not in found:
-                found.append(fn)
-    return found
-
-
-def batch_of(session: Session) -> dict[str, Any]:
-    """The shared dict of the batch this session is processing (empty outside a batch)."""
-    found = session.info.get(BATCH_INFO)
-    return found if isinstance(found, dict) else {}
-
-
-def load_handler_modules(modules: Iterable[str] | None = None) -> None:
-    """Import the handler modules (core/handlers.py) so their @handles run."""
-    for name in HANDLER_MODULES if modules is None else modules:
-        importlib.import_module(name)
-
-
-def context_of(
-    row: Event | Any,
-    settings: Settings | None = None,
-    batch: dict[str, Any] | None = None,
-    payload: str | bytes | dict[str, Any] | None = None,
-) -> EventContext:
-    """The handler's view of a stored event (an Event, or a row with the same columns; the
-    payload, when given apart, may be JSON text: it is decoded when first read)."""
-    return EventContext(
-        event_id=row.event_id,
-        type=row.type,
-        created=row.created,
-        account=row.account,
-        api_version=row.api_version,
-        raw=row.payload if payload is None else payload,
-        settings=settings,
-        batch=batch if batch is not None else {},
-        object_id=getattr(row, "object_id", None),
-    )
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
