@@ -148,13 +148,15 @@ def _load_snapshots(session: Session, batch: list[EventContext], shared: dict[st
     if not disputes:
         return
     charges = load_snapshots(session, {c for c in map(_charge_id, disputes) if c})
-    customers = set(
-        session.scalars(
+    customers: set[str] = set(
+        c
+        for c in session.scalars(
             select(DisputeCase.customer_id).where(
                 DisputeCase.dispute_id.in_(sorted({str(d["id"]) for d in disputes})),
                 DisputeCase.customer_id.is_not(None),
             )
         )
+        if c
     )
     for text in charges.values():
         customer = orjson.loads(text).get("customer") if text else None
