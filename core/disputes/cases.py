@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Text, cast, select
 from sqlalchemy.orm import Session
 
 from core.disputes.deadlines import Urgency, countdown_text, urgency
@@ -26,9 +27,13 @@ from core.governance import audit
 from core.governance.auth import require_role
 from core.models.base import utcnow
 from core.models.disputes import OPEN_STATUSES, DisputeCase, is_answered
+from core.models.sync import StripeObject
+from core.sync.processing import batch_of
 from core.sync.snapshots import get_object
 
 DISPUTE_FEE = 1500  # what a chargeback costs on top of the amount (USD); shown on EFW refunds
+# Processing batch key: {object id: its snapshot as JSON text, or None when not stored}.
+SNAPSHOTS = "disputes.snapshots"
 
 
 def config(policy_file: Path | None = None) -> DisputeConfig:
@@ -37,8 +42,30 @@ def config(policy_file: Path | None = None) -> DisputeConfig:
 
 
 def stripe_object(session: Session, object_id: str | None) -> dict[str, Any] | None:
-    """The latest stored snapshot of a Stripe object, or None."""
-    return get_object(session, object_id) if object_id else None
+    """The latest stored snapshot of a Stripe object, or None (read once per processing batch
+    when the batch loaded it, see `load_snapshots`; each caller gets its own copy)."""
+    if not object_id:
+        return None
+    loaded = batch_of(session).get(SNAPSHOTS)
+    if loaded is not None and object_id in loaded:
+        text = loaded[object_id]
+        return orjson.loads(text) if text is not None else None
+    return get_object(session, object_id)
+
+
+def load_snapshots(session: Session, object_ids: set[str]) -> dict[str, str | None]:
+    """The stored snapshots of these objects as JSON text (None when not stored), one query per
+    500. Processing never writes snapshots, so a batch may keep them while it runs."""
+    found: dict[str, str | None] = dict.fromkeys(object_ids)
+    listed = sorted(object_ids)
+    for i in range(0, len(listed), 500):
+        for oid, text in session.execute(
+            select(StripeObject.id, cast(StripeObject.data, Text)).where(
+                StripeObject.id.in_(listed[i : i + 500])
+            )
+        ):
+            found[oid] = text
+    return found
 
 
 def _bt_amounts(dispute: dict[str, Any]) -> dict[str, int]:

@@ -28,7 +28,13 @@ from core.recovery.classification import FailureFacts, classify
 from core.recovery.context import apply_policy, gather_context, recovery_settings
 from core.recovery.drafts import ensure_auto_drafts, supersede_outstanding
 from core.recovery.explain import failure_summary
-from core.recovery.linking import decline_of, event_object, latest_event
+from core.recovery.linking import (
+    NOT_LOOKED_UP,
+    decline_of,
+    event_object,
+    invoice_payment_intent,
+    latest_event,
+)
 from core.sync.invoice_shape import invoice_subscription_id
 from core.sync.processing import EventContext
 from core.sync.snapshots import get_object
@@ -118,6 +124,14 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
     inv_id = str(inv["id"])
     case = case_for_invoice(session, inv_id)
     created_case = case is None
+    pi_id: Any = NOT_LOOKED_UP
+    if (
+        case is None
+        or (int(inv.get("attempt_count") or 0) or max(case.attempt_count, 1)) >= case.attempt_count
+    ):
+        # Read before anything is written: an invoice whose payments are not stored yet fails
+        # the event here (MissingObject), not after a case and its savepoint were flushed.
+        pi_id = invoice_payment_intent(session, inv, event.batch)
     if case is None:
         case = RecoveryCase(
             invoice_id=inv_id,
@@ -149,7 +163,7 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
     newest_attempt = attempt >= case.attempt_count
     case.attempt_count = max(case.attempt_count, attempt)
     if newest_attempt:
-        decline = decline_of(session, inv, event)
+        decline = decline_of(session, inv, event, pi_id)
         case.payment_intent_id = decline.pop("payment_intent_id") or case.payment_intent_id
         case.charge_id = decline.pop("charge_id") or case.charge_id
         case.first_failed_at = min(case.first_failed_at, int(decline.pop("failed_at")))
@@ -171,7 +185,10 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
         f"Attempt {attempt} failed: {failure_summary(case.bucket, case.raw_code)}",
         attempt=attempt,
     )
-    cfg, version = recovery_settings(event.policy_file)
+    key = f"recovery.settings:{event.policy_file}"  # read once per batch
+    cfg, version = event.batch.get(key) or event.batch.setdefault(
+        key, recovery_settings(event.policy_file)
+    )
     if case.status == "open":
         apply_policy(session, case, gather_context(session, case, cfg), cfg, version)
     case.updated_at = utcnow()

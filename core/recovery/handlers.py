@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models.recovery import RecoveryCase
+from core.recovery.batch import PAYMENT_FAILURE_TYPES, failing_early, payments_to_run, prepare
 from core.recovery.cases import (
     FAILURE_TYPES,
     LOST_INVOICE_TYPES,
@@ -19,17 +20,15 @@ from core.recovery.linking import invoice_of_payment
 from core.sync.processing import EventContext, handles
 from core.sync.snapshots import get_object
 
-PAYMENT_FAILURE_TYPES = ("charge.failed", "payment_intent.payment_failed")
 
-
-@handles(*FAILURE_TYPES)
+@handles(*FAILURE_TYPES, prepare=prepare)
 def on_invoice_failure(session: Session, event: EventContext) -> None:
     """A failed attempt (or one waiting for authentication) opens or updates the case."""
     if event.obj.get("id"):
         open_or_update(session, event, event.obj)
 
 
-@handles(*PAYMENT_FAILURE_TYPES)
+@handles(*PAYMENT_FAILURE_TYPES, prepare=prepare, relevant=payments_to_run)
 def on_payment_failure(session: Session, event: EventContext) -> None:
     """A failed charge / payment intent of an invoice: open or refresh that invoice's case."""
     inv_id = invoice_of_payment(session, event.obj)
@@ -45,11 +44,11 @@ def _invoices_with_cases(session: Session, batch: list[EventContext]) -> set[str
     """The paid/lost events (by id) about an invoice that has a case or may get one in this batch.
 
     One query per batch for the cases stored already; plus the invoices this batch's own failure
-    events may open a case for (an invoice failure, or a failed payment naming its invoice; one
-    found through an existing case is among the stored ones).
+    events may open a case for (an invoice failure that does not fail early, or a failed payment
+    naming its invoice; one found through an existing case is among the stored ones).
     """
     mine = [e for e in batch if e.type in PAID_TYPES + LOST_INVOICE_TYPES]
-    listed = sorted({str(e.obj.get("id")) for e in mine})
+    listed = sorted({e.object_key for e in mine})
     found: set[str] = set()
     for i in range(0, len(listed), 500):
         found.update(
@@ -60,17 +59,19 @@ def _invoices_with_cases(session: Session, batch: list[EventContext]) -> set[str
             )
         )
     for e in batch:
-        legacy = e.obj.get("invoice")
-        if e.type in FAILURE_TYPES:
-            found.add(str(e.obj.get("id")))
-        elif e.type in PAYMENT_FAILURE_TYPES and isinstance(legacy, str):
-            found.add(legacy)
-    return {e.event_id for e in mine if str(e.obj.get("id")) in found}
+        if e.type in FAILURE_TYPES and not failing_early(e):
+            found.add(e.object_key)
+        elif e.type in PAYMENT_FAILURE_TYPES and isinstance(e.obj.get("invoice"), str):
+            found.add(e.obj["invoice"])
+    return {e.event_id for e in mine if e.object_key in found}
 
 
 def _canceled(session: Session, batch: list[EventContext]) -> set[str]:
-    """Only a canceled subscription can close cases."""
-    return {e.event_id for e in batch if e.obj.get("status") == "canceled"}
+    """Only a canceled subscription can close cases (a payload that does not mention
+    "canceled" is not decoded)."""
+    return {
+        e.event_id for e in batch if e.mentions('"canceled"') and e.obj.get("status") == "canceled"
+    }
 
 
 @handles(*PAID_TYPES, relevant=_invoices_with_cases)

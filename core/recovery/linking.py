@@ -60,27 +60,55 @@ def event_object(row: StoredEvent | None) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _invoice_payment_intent(session: Session, inv: dict[str, Any]) -> str | None:
+# EventContext.batch key: {invoice id: its stored invoice_payment objects}, read once per batch.
+INVOICE_PAYMENTS = "recovery.invoice_payments"
+
+
+def names_its_payment(inv: dict[str, Any]) -> bool:
+    """Whether the invoice itself says which payment intent is its own (no look-up needed)."""
+    return bool(
+        invoice_payment_intent_id(inv)
+        or isinstance(inv.get("payments"), dict)
+        or "payment_intent" in inv
+    )
+
+
+def load_invoice_payments(
+    session: Session, invoice_ids: set[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The stored invoice_payment objects of these invoices (one query per 500 invoices); every
+    asked-for invoice is a key, with an empty list when none is stored."""
+    found: dict[str, list[dict[str, Any]]] = {i: [] for i in invoice_ids}
+    listed = sorted(invoice_ids)
+    for i in range(0, len(listed), 500):
+        for data in session.scalars(
+            select(StripeObject.data).where(
+                StripeObject.object_type == "invoice_payment",
+                data_invoice(StripeObject.data).in_(listed[i : i + 500]),
+            )
+        ):
+            found.setdefault(str(data.get("invoice")), []).append(dict(data))
+    return found
+
+
+def invoice_payment_intent(
+    session: Session, inv: dict[str, Any], batch: dict[str, Any] | None = None
+) -> str | None:
     """The invoice's payment intent, from Stripe's own link — never guessed.
 
     The pre-2025 shape names it (`invoice.payment_intent`), an invoice read with
     `expand[]=payments` lists it; the current event shape does not, so the link comes from the
     invoice's payments as Stripe lists them (`GET /v1/invoice_payments?invoice=`), stored by
-    the sync. Not stored yet: MissingObject, and the sync fetches them on its next poll.
+    the sync (read once per batch when the batch loaded them, see INVOICE_PAYMENTS). Not stored
+    yet: MissingObject, and the sync fetches them on its next poll.
     """
-    found = invoice_payment_intent_id(inv)
-    if found or isinstance(inv.get("payments"), dict) or "payment_intent" in inv:
-        return found  # the invoice itself says (expanded payments, or the pre-2025 field)
+    if names_its_payment(inv):
+        return invoice_payment_intent_id(inv)  # expanded payments, or the pre-2025 field
     inv_id = str(inv.get("id"))
-    payments = [
-        dict(d)
-        for d in session.scalars(
-            select(StripeObject.data).where(
-                StripeObject.object_type == "invoice_payment",
-                data_invoice(StripeObject.data) == inv_id,
-            )
-        )
-    ]
+    loaded = (batch or {}).get(INVOICE_PAYMENTS) or {}
+    payments = (
+        loaded[inv_id] if inv_id in loaded else load_invoice_payments(session, {inv_id})[inv_id]
+    )
     if not payments:
         raise MissingObject(
             "invoice_payment",
@@ -110,16 +138,23 @@ def _latest_charge_of(session: Session, pi_id: str | None, customer: Any) -> str
     return str(newest["id"]) if newest else None
 
 
-def decline_of(session: Session, inv: dict[str, Any], event: EventContext) -> dict[str, Any]:
+NOT_LOOKED_UP: Any = object()
+
+
+def decline_of(
+    session: Session, inv: dict[str, Any], event: EventContext, pi_id: Any = NOT_LOOKED_UP
+) -> dict[str, Any]:
     """The decline fields for this invoice's latest failure, kept from the events themselves.
 
-    The payment intent comes from Stripe's link (see `_invoice_payment_intent`), its charge
+    The payment intent comes from Stripe's link (see `invoice_payment_intent`; `pi_id` when
+    the caller has it already), its charge
     from `latest_charge` (or the old `invoice.charge`); the decline fields from their own
     failure events when stored (Stripe clears `last_payment_error` on the next update), else
     from their snapshots. A failure event that arrives later finds the case by its payment
     intent and completes it, so every order of arrival ends in the same case.
     """
-    pi_id = _invoice_payment_intent(session, inv)
+    if pi_id is NOT_LOOKED_UP:
+        pi_id = invoice_payment_intent(session, inv, event.batch)
     pi_event = latest_event(session, pi_id, ("payment_intent.payment_failed",))
     pi = event_object(pi_event)
     if pi is None and event.obj.get("object") == "payment_intent" and event.obj.get("id") == pi_id:
@@ -151,6 +186,12 @@ def decline_of(session: Session, inv: dict[str, Any], event: EventContext) -> di
     }
 
 
+def payment_intent_of(obj: dict[str, Any]) -> str | None:
+    """The payment intent of a charge or payment intent object (None when it names none)."""
+    pi_id = obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
+    return pi_id if isinstance(pi_id, str) else None
+
+
 def invoice_of_payment(session: Session, obj: dict[str, Any]) -> str | None:
     """The invoice a failed charge or payment intent belongs to, from Stripe's links only: the
     pre-2025 `invoice` field, or the case its invoice opened with this payment intent. None
@@ -158,8 +199,8 @@ def invoice_of_payment(session: Session, obj: dict[str, Any]) -> str | None:
     legacy = obj.get("invoice")
     if isinstance(legacy, str):
         return legacy
-    pi_id = obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
-    if not isinstance(pi_id, str):
+    pi_id = payment_intent_of(obj)
+    if pi_id is None:
         return None
     found = session.scalar(
         select(RecoveryCase.invoice_id).where(RecoveryCase.payment_intent_id == pi_id).limit(1)

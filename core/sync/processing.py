@@ -7,32 +7,74 @@ work, counts an attempt and schedules a retry with backoff; after `max_attempts`
 (visible on the health page, re-playable with `python -m jobs process --replay`). Other events
 keep flowing.
 
-Set-based where it can be: a handler may name a `relevant(session, contexts)` pre-filter that,
-once per batch, returns the ids of the events it has work for (e.g. payments of invoices that have
-a recovery case); the others skip it. Events left without a handler take no savepoint: they, and
-every handled event that succeeded, are marked processed together at the end of the batch.
+Set-based where it can be (the registration side is core/sync/handling.py):
+* the claim locks the due rows without their payloads; the payloads of the events a handler
+  wants are read in one query, as text, and decoded (orjson) only when a handler reads them;
+* a handler may name a `prepare(session, contexts, batch)` loader that, once per batch, reads
+  in bulk what its events will look up (into `batch`, shared as `EventContext.batch`), and a
+  `relevant(session, contexts)` pre-filter returning the ids of the events it has work for
+  (e.g. payments of invoices that have a recovery case); the others skip it. A loader may also
+  name events that fail as their handler would (FAILS_EARLY): they take no savepoint either;
+* events left without a handler take no savepoint: they, and every handled event that
+  succeeded, are marked processed by one statement at the end of the batch; failed attempts
+  are written by one executemany, and the objects they wait for requested in one insert.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import random
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, Text, and_, bindparam, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import DEFAULT_POLICY_FILE, Settings
+from core.config import Settings
 from core.errors import MissingObject
-from core.handlers import HANDLER_MODULES
 from core.models.sync import Event
+from core.sync.handling import (
+    BATCH_INFO,
+    FAILS_EARLY,
+    HANDLERS,
+    PREPARE,
+    RELEVANCE,
+    EventContext,
+    Handler,
+    Prepare,
+    Relevance,
+    batch_of,
+    context_of,
+    handlers_for,
+    handles,
+    load_handler_modules,
+)
 from core.sync.ingest import request_refresh
+
+__all__ = [
+    "BATCH_INFO",
+    "FAILS_EARLY",
+    "HANDLERS",
+    "PREPARE",
+    "RELEVANCE",
+    "EventContext",
+    "EventStatus",
+    "Handler",
+    "Prepare",
+    "ProcessReport",
+    "Relevance",
+    "batch_of",
+    "context_of",
+    "handlers_for",
+    "handles",
+    "load_handler_modules",
+    "process_batch",
+    "replay",
+    "retry_delay",
+]
 
 log = logging.getLogger("ledgerdesk.processing")
 
@@ -51,96 +93,6 @@ class EventStatus(StrEnum):
     FAILED = "failed"  # will be retried at next_attempt_at
     PROCESSED = "processed"
     DEAD = "dead"
-
-
-@dataclass(frozen=True)
-class EventContext:
-    """What a handler sees of one event."""
-
-    event_id: str
-    type: str
-    created: int
-    account: str
-    api_version: str | None
-    payload: dict[str, Any]
-    obj: dict[str, Any]
-    previous_attributes: dict[str, Any] | None
-    settings: Settings | None = None  # the run's settings; None in unit tests (shipped defaults)
-
-    @property
-    def policy_file(self) -> Path:
-        """The policy file this run works under (`POLICY_FILE`, wherever it was set)."""
-        return self.settings.policy_file if self.settings else DEFAULT_POLICY_FILE
-
-    @property
-    def team_timezone(self) -> str:
-        """The team's time zone (`TEAM_TIMEZONE`) for texts written while handling."""
-        return self.settings.team_timezone if self.settings else "UTC"
-
-
-Handler = Callable[[Session, EventContext], None]
-# Once per batch, given every handled event of the batch: the ids of its own events it has
-# work for (events earlier in the batch may create what it looks for, hence the whole batch).
-Relevance = Callable[[Session, list[EventContext]], set[str]]
-HANDLERS: dict[str, list[Handler]] = {}
-RELEVANCE: dict[Handler, Relevance] = {}
-
-
-def handles(*event_types: str, relevant: Relevance | None = None) -> Callable[[Handler], Handler]:
-    """Register a handler for event types ("invoice.payment_failed", or "invoice.*").
-
-    `relevant`, when given, is asked once per batch (shown every handled event of the batch)
-    which of the handler's events it has work for; it must never leave out one the handler
-    would change anything for.
-    """
-
-    def register(fn: Handler) -> Handler:
-        for etype in event_types:
-            bucket = HANDLERS.setdefault(etype, [])
-            if fn not in bucket:
-                bucket.append(fn)
-        if relevant is not None:
-            RELEVANCE[fn] = relevant
-        return fn
-
-    return register
-
-
-def handlers_for(event_type: str) -> list[Handler]:
-    """Handlers for an exact type, then for its wildcard prefixes ("charge.dispute.*", "*")."""
-    found = list(HANDLERS.get(event_type, []))
-    parts = event_type.split(".")
-    for i in range(len(parts) - 1, -1, -1):
-        for fn in HANDLERS.get(".".join(parts[:i] + ["*"]), []):
-            if fn not in found:
-                found.append(fn)
-    return found
-
-
-def load_handler_modules(modules: Iterable[str] | None = None) -> None:
-    """Import the handler modules (core/handlers.py) so their @handles run."""
-    for name in HANDLER_MODULES if modules is None else modules:
-        importlib.import_module(name)
-
-
-def context_of(row: Event | Any, settings: Settings | None = None) -> EventContext:
-    """The handler's view of a stored event (an Event, or a row with the same columns)."""
-    payload: dict[str, Any] = row.payload if isinstance(row.payload, dict) else {}
-    raw_data = payload.get("data")
-    data: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
-    obj = data.get("object")
-    prev = data.get("previous_attributes")
-    return EventContext(
-        event_id=row.event_id,
-        type=row.type,
-        created=row.created,
-        account=row.account,
-        api_version=row.api_version,
-        payload=payload,
-        obj=obj if isinstance(obj, dict) else {},
-        previous_attributes=prev if isinstance(prev, dict) else None,
-        settings=settings,
-    )
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> float:
@@ -166,6 +118,7 @@ class ProcessReport:
         )
 
 
+# No payload: only the events a handler wants have theirs read (see _payloads).
 _CLAIM_COLUMNS = (
     Event.id,
     Event.event_id,
@@ -173,7 +126,6 @@ _CLAIM_COLUMNS = (
     Event.created,
     Event.account,
     Event.api_version,
-    Event.payload,
     Event.attempts,
     Event.object_id,
 )
@@ -218,10 +170,10 @@ def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[A
     objects = {r.object_id for r in rows if r.object_id}
     if not objects:
         return rows
+    mine = {r.id for r in rows}
     held = session.execute(
         select(Event.object_id, Event.created, Event.id).where(
             Event.object_id.in_(objects),
-            Event.id.not_in([r.id for r in rows]),
             or_(
                 Event.status == EventStatus.PENDING,
                 and_(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now),
@@ -230,6 +182,8 @@ def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[A
     ).all()
     first: dict[str, tuple[int, int]] = {}
     for h in held:
+        if h.id in mine:
+            continue
         first[h.object_id] = min(first.get(h.object_id, (h.created, h.id)), (h.created, h.id))
     return [r for r in rows if r.object_id not in first or (r.created, r.id) < first[r.object_id]]
 
@@ -245,57 +199,87 @@ def process_batch(
     """Process due events (pending, or failed and due) oldest first.
 
     Each event with work for a handler runs in its own savepoint; the others take none. Every
-    event that succeeded (or needed nothing) is marked processed in one statement at the end.
+    event that succeeded (or needed nothing) is marked processed in one statement at the end,
+    the failed ones in another.
     """
     now = now or datetime.now(UTC)
     report = ProcessReport()
     with session_factory.begin() as session:
         rows = _claim(session, limit, now)
         report.claimed = len(rows)
-        plan = _plan(session, rows, settings)
-        done: list[int] = []
-        for row, ctx, handlers in plan:
-            if not handlers or ctx is None:
-                done.append(row.id)
-                continue
-            try:
-                with session.begin_nested():
-                    for fn in handlers:
-                        fn(session, ctx)
-            except MissingObject as exc:
-                session.expunge_all()
-                # Outside the rolled-back savepoint: the sync's next poll fetches the object.
-                request_refresh(session, [(exc.object_id, row.account or "", exc.object_type)])
-                attempts = max(max_attempts, MISSING_OBJECT_ATTEMPTS)
-                _record_failure(session, row, exc, attempts, now, report)
-                continue
-            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
-                session.expunge_all()
-                _record_failure(session, row, exc, max_attempts, now, report)
-                continue
-            # Each event starts from an empty identity map: what earlier events loaded would
-            # otherwise be snapshotted by every later savepoint (cost growing with the batch).
-            session.expunge_all()
-            done.append(row.id)
+        shared: dict[str, Any] = {}
+        session.info[BATCH_INFO] = shared
+        try:
+            done = _run(session, _plan(session, rows, settings, shared), max_attempts, now, report)
+        finally:
+            session.info.pop(BATCH_INFO, None)
         _mark_processed(session, done, now)
         report.processed += len(done)
     return report
 
 
+def _run(
+    session: Session,
+    plan: list[tuple[Any, EventContext | None, list[Handler]]],
+    max_attempts: int,
+    now: datetime,
+    report: ProcessReport,
+) -> list[int]:
+    """Run the planned events, each with work in its own savepoint; record the failures.
+    Returns the ids of the events to mark processed."""
+    done: list[int] = []
+    failures: list[tuple[Any, Exception, int]] = []
+    missing: dict[str, tuple[str, str, str]] = {}
+    for row, ctx, handlers in plan:
+        early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
+        if ctx is None or (early is None and not handlers):
+            done.append(row.id)
+            continue
+        try:
+            if early is not None:
+                raise early  # as its handler would have, without a savepoint
+            with session.begin_nested():
+                for fn in handlers:
+                    fn(session, ctx)
+        except MissingObject as exc:
+            session.expunge_all()
+            # Outside the rolled-back savepoint: the sync's next poll fetches the object.
+            missing.setdefault(exc.object_id, (exc.object_id, row.account or "", exc.object_type))
+            failures.append((row, exc, max(max_attempts, MISSING_OBJECT_ATTEMPTS)))
+            continue
+        except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
+            session.expunge_all()
+            failures.append((row, exc, max_attempts))
+            continue
+        # Each event starts from an empty identity map: what earlier events loaded would
+        # otherwise be snapshotted by every later savepoint (cost growing with the batch).
+        session.expunge_all()
+        done.append(row.id)
+    if missing:
+        request_refresh(session, list(missing.values()))
+    _record_failures(session, failures, now, report)
+    return done
+
+
 def _plan(
-    session: Session, rows: list[Any], settings: Settings | None
+    session: Session, rows: list[Any], settings: Settings | None, shared: dict[str, Any]
 ) -> list[tuple[Any, EventContext | None, list[Handler]]]:
-    """Each claimed row with its context and the handlers that have work for it."""
+    """Each claimed row with its context (sharing `shared` as its batch) and the handlers that
+    have work for it."""
     typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
+    payloads = _payloads(session, [row.id for row in rows if typed[row.type]])
     plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
     for row in rows:
         handlers = typed[row.type]
-        plan.append((row, context_of(row, settings) if handlers else None, handlers))
-    asking = {fn for handlers in typed.values() for fn in handlers if fn in RELEVANCE}
-    if not asking:
+        ctx = context_of(row, settings, shared, payloads.get(row.id) or "{}") if handlers else None
+        plan.append((row, ctx, handlers))
+    present = {fn for handlers in typed.values() for fn in handlers}
+    if not present & (RELEVANCE.keys() | PREPARE.keys()):
         return plan
     batch = [ctx for _, ctx, _ in plan if ctx is not None]
-    wanted = {fn: RELEVANCE[fn](session, batch) for fn in asking}
+    for prepare in dict.fromkeys(PREPARE[fn] for fn in present if fn in PREPARE):
+        prepare(session, batch, shared)
+    wanted = {fn: RELEVANCE[fn](session, batch) for fn in present if fn in RELEVANCE}
     return [
         (
             row,
@@ -307,45 +291,73 @@ def _plan(
 
 
 EVENTS = cast(Table, Event.__table__)
+_PAYLOADS = select(EVENTS.c.id, sql_cast(EVENTS.c.payload, Text)).where(
+    EVENTS.c.id.in_(bindparam("ids", expanding=True))
+)
+_MARK_PROCESSED = (
+    update(EVENTS)
+    .where(EVENTS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=EventStatus.PROCESSED, processed_at=bindparam("at"), next_attempt_at=None)
+)
+_CHUNK = 1000  # ids per statement (well under SQLite's and psycopg's parameter limits)
+
+
+def _payloads(session: Session, ids: list[int]) -> dict[int, str]:
+    """The payloads (as JSON text) of these claimed events, in one query per 1,000."""
+    found: dict[int, str] = {}
+    for i in range(0, len(ids), _CHUNK):
+        for eid, text in session.execute(_PAYLOADS, {"ids": ids[i : i + _CHUNK]}):
+            found[eid] = text
+    return found
+
+
+_MARK_FAILED = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("eid"))
+    .values(
+        status=bindparam("st"),
+        attempts=bindparam("n"),
+        last_error=bindparam("err"),
+        next_attempt_at=bindparam("retry_at"),
+    )
+)
 
 
 def _mark_processed(session: Session, ids: list[int], now: datetime) -> None:
-    """Mark events processed in one executemany statement."""
-    if not ids:
-        return
-    session.execute(
-        update(EVENTS)
-        .where(EVENTS.c.id == bindparam("eid"))
-        .values(status=EventStatus.PROCESSED, processed_at=now, next_attempt_at=None),
-        [{"eid": i} for i in ids],
-    )
+    """Mark events processed in one statement (per 1,000)."""
+    for i in range(0, len(ids), _CHUNK):
+        session.execute(_MARK_PROCESSED, {"ids": ids[i : i + _CHUNK], "at": now})
 
 
-def _record_failure(
+def _record_failures(
     session: Session,
-    row: Any,
-    exc: Exception,
-    max_attempts: int,
+    failures: list[tuple[Any, Exception, int]],
     now: datetime,
     report: ProcessReport,
 ) -> None:
-    """Count a failed attempt: schedule a retry with backoff, or mark the event dead."""
-    attempts = int(row.attempts or 0) + 1
-    values: dict[str, Any] = {
-        "attempts": attempts,
-        "last_error": f"{type(exc).__name__}: {exc}"[:4000],
-    }
-    if attempts >= max_attempts:
-        values |= {"status": EventStatus.DEAD, "next_attempt_at": None}
-        report.dead += 1
-        log.warning("event %s dead after %d attempts: %s", row.event_id, attempts, exc)
-    else:
-        values |= {
-            "status": EventStatus.FAILED,
-            "next_attempt_at": now + timedelta(seconds=retry_delay(attempts)),
+    """Count each failed attempt (one executemany): a retry with backoff, or the event dead."""
+    if not failures:
+        return
+    params = []
+    for row, exc, max_attempts in failures:
+        attempts = int(row.attempts or 0) + 1
+        values: dict[str, Any] = {
+            "eid": row.id,
+            "n": attempts,
+            "err": f"{type(exc).__name__}: {exc}"[:4000],
         }
-        report.retrying += 1
-    session.execute(update(Event).where(Event.id == row.id).values(**values))
+        if attempts >= max_attempts:
+            values |= {"st": EventStatus.DEAD, "retry_at": None}
+            report.dead += 1
+            log.warning("event %s dead after %d attempts: %s", row.event_id, attempts, exc)
+        else:
+            values |= {
+                "st": EventStatus.FAILED,
+                "retry_at": now + timedelta(seconds=retry_delay(attempts)),
+            }
+            report.retrying += 1
+        params.append(values)
+    session.execute(_MARK_FAILED, params)
 
 
 def replay(session: Session, *, event_id: str | None = None, all_dead: bool = False) -> int:

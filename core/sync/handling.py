@@ -1,0 +1,171 @@
+"""What event handlers see and how they register: `EventContext`, `@handles` (with a batch's
+`prepare` loader and `relevant` pre-filter), and the batch's shared dict (`EventContext.batch`,
+also reachable from the session while the batch runs). The queue itself is
+core/sync/processing.py, which re-exports these names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from core.config import DEFAULT_POLICY_FILE, Settings
+from core.handlers import HANDLER_MODULES
+from core.models.sync import Event
+
+
+@dataclass(frozen=True, eq=False)
+class EventContext:
+    """What a handler sees of one event. The payload is decoded when first read (`payload`,
+    `obj`, `previous_attributes`): most events of a batch are ruled out by their type, their
+    object id or `mentions` without it."""
+
+    event_id: str
+    type: str
+    created: int
+    account: str
+    api_version: str | None
+    raw: str | bytes | dict[str, Any]  # the stored payload, as JSON text until first read
+    settings: Settings | None = None  # the run's settings; None in unit tests (shipped defaults)
+    # What the batch's `prepare` loaders read in bulk, shared by every event of the batch
+    # (empty outside a batch: handlers then look things up one by one).
+    batch: dict[str, Any] = field(default_factory=dict, repr=False)
+    object_id: str | None = None  # data.object.id, as stored beside the payload
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """The whole event."""
+        raw = orjson.loads(self.raw) if isinstance(self.raw, str | bytes) else self.raw
+        return raw if isinstance(raw, dict) else {}
+
+    @cached_property
+    def obj(self) -> dict[str, Any]:
+        """data.object (empty when missing)."""
+        data = self.payload.get("data")
+        obj = data.get("object") if isinstance(data, dict) else None
+        return obj if isinstance(obj, dict) else {}
+
+    @cached_property
+    def previous_attributes(self) -> dict[str, Any] | None:
+        """data.previous_attributes of an `*.updated` event."""
+        data = self.payload.get("data")
+        prev = data.get("previous_attributes") if isinstance(data, dict) else None
+        return prev if isinstance(prev, dict) else None
+
+    @property
+    def object_key(self) -> str:
+        """data.object.id as text, without decoding the payload when it was stored apart."""
+        return self.object_id if self.object_id is not None else str(self.obj.get("id"))
+
+    def mentions(self, text: str) -> bool:
+        """Whether the stored payload may contain `text` (a quoted JSON string such as
+        '"canceled"'): False only when it certainly does not, without decoding it."""
+        if isinstance(self.raw, str):
+            return text in self.raw
+        if isinstance(self.raw, bytes):
+            return text.encode() in self.raw
+        return True
+
+    @property
+    def policy_file(self) -> Path:
+        """The policy file this run works under (`POLICY_FILE`, wherever it was set)."""
+        return self.settings.policy_file if self.settings else DEFAULT_POLICY_FILE
+
+    @property
+    def team_timezone(self) -> str:
+        """The team's time zone (`TEAM_TIMEZONE`) for texts written while handling."""
+        return self.settings.team_timezone if self.settings else "UTC"
+
+
+Handler = Callable[[Session, EventContext], None]
+# Once per batch, given every handled event of the batch: the ids of its own events it has
+# work for (events earlier in the batch may create what it looks for, hence the whole batch).
+Relevance = Callable[[Session, list[EventContext]], set[str]]
+# Once per batch, before any event runs: bulk reads into the batch's shared dict. Only what the
+# batch's own handlers never write may be kept there (it is not refreshed between events).
+Prepare = Callable[[Session, list[EventContext], dict[str, Any]], None]
+# EventContext.batch key: {event id: exception} — events a `prepare` loader already knows to
+# fail as their handler would (e.g. MissingObject: what they need is not stored and nothing
+# earlier in the batch can store it). They are recorded as failed without running.
+FAILS_EARLY = "processing.fails_early"
+# session.info key: the running batch's shared dict, for code that is handed only the session.
+BATCH_INFO = "ledgerdesk.processing_batch"
+HANDLERS: dict[str, list[Handler]] = {}
+RELEVANCE: dict[Handler, Relevance] = {}
+PREPARE: dict[Handler, Prepare] = {}
+
+
+def handles(
+    *event_types: str, relevant: Relevance | None = None, prepare: Prepare | None = None
+) -> Callable[[Handler], Handler]:
+    """Register a handler for event types ("invoice.payment_failed", or "invoice.*").
+
+    `relevant`, when given, is asked once per batch (shown every handled event of the batch)
+    which of the handler's events it has work for; it must never leave out one the handler
+    would change anything for. `prepare`, when given, is called once per batch (before
+    `relevant`) with the batch's handled events and the dict they share as `event.batch`.
+    """
+
+    def register(fn: Handler) -> Handler:
+        for etype in event_types:
+            bucket = HANDLERS.setdefault(etype, [])
+            if fn not in bucket:
+                bucket.append(fn)
+        if relevant is not None:
+            RELEVANCE[fn] = relevant
+        if prepare is not None:
+            PREPARE[fn] = prepare
+        return fn
+
+    return register
+
+
+def handlers_for(event_type: str) -> list[Handler]:
+    """Handlers for an exact type, then for its wildcard prefixes ("charge.dispute.*", "*")."""
+    found = list(HANDLERS.get(event_type, []))
+    parts = event_type.split(".")
+    for i in range(len(parts) - 1, -1, -1):
+        for fn in HANDLERS.get(".".join(parts[:i] + ["*"]), []):
+            if fn not in found:
+                found.append(fn)
+    return found
+
+
+def batch_of(session: Session) -> dict[str, Any]:
+    """The shared dict of the batch this session is processing (empty outside a batch)."""
+    found = session.info.get(BATCH_INFO)
+    return found if isinstance(found, dict) else {}
+
+
+def load_handler_modules(modules: Iterable[str] | None = None) -> None:
+    """Import the handler modules (core/handlers.py) so their @handles run."""
+    for name in HANDLER_MODULES if modules is None else modules:
+        importlib.import_module(name)
+
+
+def context_of(
+    row: Event | Any,
+    settings: Settings | None = None,
+    batch: dict[str, Any] | None = None,
+    payload: str | bytes | dict[str, Any] | None = None,
+) -> EventContext:
+    """The handler's view of a stored event (an Event, or a row with the same columns; the
+    payload, when given apart, may be JSON text: it is decoded when first read)."""
+    return EventContext(
+        event_id=row.event_id,
+        type=row.type,
+        created=row.created,
+        account=row.account,
+        api_version=row.api_version,
+        raw=row.payload if payload is None else payload,
+        settings=settings,
+        batch=batch if batch is not None else {},
+        object_id=getattr(row, "object_id", None),
+    )
