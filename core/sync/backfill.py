@@ -10,13 +10,16 @@ kinds of lists make a complete first load:
 - **the recent past** (invoices, charges, payment intents, refunds, early fraud warnings,
   payouts and balance transactions of the last `since` days): sharded into `created` windows.
 
-Shards are fetched concurrently under one token bucket (below the account's rate limit) and
-each page is stored with the shard's cursor in one transaction, so an interrupted backfill
-resumes where it stopped. When a worker runs out of shards it splits the unexplored part of a
-running windowed shard in half (work stealing), so the tail of the run is not one worker paging
-through a dense window alone. Snapshots read this way carry their fetch time as
-`source_created`, so an older event can never overwrite them; objects Stripe expanded inside
-another (a customer's default card, a dispute's charge) are stored as snapshots of their own.
+Shards are fetched concurrently under one token bucket (below the account's rate limit), whole
+lists first (each is one chain of pages, so the longest bounds the run); windows never queue for
+the rate ahead of them. Pages go to one writer (core/sync/backfill_writer.py), which stores each
+with its shard's cursor, many pages per transaction, while the workers fetch on; an interrupted
+backfill resumes where the store stopped. When a worker runs out of shards it splits the
+unexplored part of a running windowed shard in half (work stealing), so the tail of the run is
+not one worker paging through a dense window alone. Snapshots read this way carry their fetch
+time as `source_created`, so an older event can never overwrite them; objects Stripe expanded
+inside another (a customer's default card, a dispute's charge) are stored as snapshots of their
+own. Plans and outcomes are kept in sync_state (core/sync/backfill_plan.py).
 
 A server that refuses a parameter (400) is not asked again: the page is fetched without the
 optional parameter it refused (`expand`, then `status`, then the `created` window), and what it
@@ -39,17 +42,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import StripeAuthError, StripeError, StripePermissionError, StripeRequestError
-from core.models.sync import BackfillShard, SyncRun, SyncState
+from core.models.sync import BackfillShard
 from core.sync.backfill_lists import LISTS, OPTIONAL_PARAMS, ListSpec
 from core.sync.backfill_plan import (
-    MAX_RETRY_BACKOFF,
-    RETRY_BACKOFF,
     STREAM,
     BackfillReport,
     needs_backfill,
     plan,
+    record,
 )
-from core.sync.backfill_writer import PageTicket, PageWriter
+from core.sync.backfill_writer import PageTicket, PageWriter, settled
 from core.sync.ratelimit import PacedCaller
 
 __all__ = ["STREAM", "Backfill", "BackfillReport", "needs_backfill", "plan"]
@@ -221,7 +223,7 @@ class Backfill:
         if errors:
             report.ok, report.error = False, str(errors[0])
         report.unsupported = list(self._unsupported)
-        self._record(report, started, stopped=self._stop.is_set())
+        record(self.Session, report, started, stopped=self._stop.is_set())
         return report
 
     def _split(self) -> int | None:
@@ -306,7 +308,7 @@ class Backfill:
                 except StripeRequestError as exc:
                     if self._refuse(name, params, exc, shard_id):
                         continue  # the same page again, without the parameter refused
-                    stored = _settled(stored)
+                    stored = settled(stored)
                     self._finish_shard(shard_id, cursor)
                     return
                 got = [o for o in page.get("data") or [] if isinstance(o, dict)]
@@ -327,7 +329,7 @@ class Backfill:
                 cursor = got[-1].get("id") if got else cursor
                 # The previous page must be committed before this one is handed over: the
                 # shard's stored cursor never passes objects that are not stored.
-                stored = _settled(stored)
+                stored = settled(stored)
                 # Stored with the shard's cursor in one transaction, beside other workers'
                 # pages, while this worker fetches the next page.
                 stored = self._writer.submit(
@@ -336,7 +338,7 @@ class Backfill:
                 if not more:
                     return
         finally:
-            _settled(stored)
+            settled(stored)
 
     def _request(self, live: _Live, resource: str, params: dict[str, Any]) -> dict[str, Any]:
         """One page through the paced caller. While a whole list is walked (one page after
@@ -401,54 +403,3 @@ class Backfill:
             shard = session.get(BackfillShard, shard_id)
             if shard is not None:
                 shard.error, shard.updated_at = str(exc)[:2000], datetime.now(UTC)
-
-    def _record(self, report: BackfillReport, started: datetime, *, stopped: bool) -> None:
-        with self.Session.begin() as session:
-            state = session.get(SyncState, (self.account, STREAM))
-            assert state is not None
-            state.requests += report.requests
-            state.retries += report.retries
-            state.errors += int(not report.ok)
-            state.events_received += report.objects  # objects, for this stream
-            if report.unsupported:
-                known = list(state.unsupported or [])
-                state.unsupported = known + [u for u in report.unsupported if u not in known]
-            now = datetime.now(UTC)
-            if report.ok and report.shards_done >= report.shards:
-                state.status, state.last_error, state.retry_after = "done", None, None
-                state.last_success_at = now
-                state.failures = 0
-            elif not stopped and report.error is not None:
-                # Some lists failed after their retries: what was stored stands; the failed
-                # shards are retried after a back-off that doubles, not on every sync pass.
-                state.failures = (state.failures or 0) + 1
-                wait = min(MAX_RETRY_BACKOFF, RETRY_BACKOFF * 2 ** (state.failures - 1))
-                state.status, state.retry_after = "partial", now + wait
-                state.last_error = (
-                    f"{report.error} — the lists that failed are retried after "
-                    f"{state.retry_after:%H:%M} UTC (or run `python -m jobs backfill`)."
-                )
-            else:
-                state.last_error = report.error or "interrupted"
-            session.add(
-                SyncRun(
-                    account=self.account,
-                    stream=STREAM,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    ok=report.ok,
-                    events_new=report.objects,
-                    duplicates=0,
-                    requests=report.requests,
-                    retries=report.retries,
-                    lag_seconds=None,
-                    error=report.error,
-                )
-            )
-
-
-def _settled(ticket: PageTicket | None) -> None:
-    """Wait until the writer committed `ticket` (raise what stopped it); None either way."""
-    if ticket is not None:
-        ticket.wait()
-    return None

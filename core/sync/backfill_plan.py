@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import insert_ignore
-from core.models.sync import BackfillShard, SyncState
+from core.models.sync import BackfillShard, SyncRun, SyncState
 from core.sync.backfill_lists import LISTS, ListSpec
 
 STREAM = "backfill"
@@ -128,3 +128,56 @@ def plan(
         rows,
         ["account", "resource", "window_start", "window_end"],
     )
+
+
+def record(
+    session_factory: sessionmaker[Session],
+    report: BackfillReport,
+    started: datetime,
+    *,
+    stopped: bool,
+) -> None:
+    """Record a run's outcome in sync_state (done, partial with a back-off, or interrupted)
+    and in sync_runs."""
+    with session_factory.begin() as session:
+        state = session.get(SyncState, (report.account, STREAM))
+        assert state is not None
+        state.requests += report.requests
+        state.retries += report.retries
+        state.errors += int(not report.ok)
+        state.events_received += report.objects  # objects, for this stream
+        if report.unsupported:
+            known = list(state.unsupported or [])
+            state.unsupported = known + [u for u in report.unsupported if u not in known]
+        now = datetime.now(UTC)
+        if report.ok and report.shards_done >= report.shards:
+            state.status, state.last_error, state.retry_after = "done", None, None
+            state.last_success_at = now
+            state.failures = 0
+        elif not stopped and report.error is not None:
+            # Some lists failed after their retries: what was stored stands; the failed
+            # shards are retried after a back-off that doubles, not on every sync pass.
+            state.failures = (state.failures or 0) + 1
+            wait = min(MAX_RETRY_BACKOFF, RETRY_BACKOFF * 2 ** (state.failures - 1))
+            state.status, state.retry_after = "partial", now + wait
+            state.last_error = (
+                f"{report.error} — the lists that failed are retried after "
+                f"{state.retry_after:%H:%M} UTC (or run `python -m jobs backfill`)."
+            )
+        else:
+            state.last_error = report.error or "interrupted"
+        session.add(
+            SyncRun(
+                account=report.account,
+                stream=STREAM,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                ok=report.ok,
+                events_new=report.objects,
+                duplicates=0,
+                requests=report.requests,
+                retries=report.retries,
+                lag_seconds=None,
+                error=report.error,
+            )
+        )

@@ -164,3 +164,10 @@ def _advance(ticket: PageTicket, now: datetime) -> dict[str, Any]:
         "finished": not ticket.more,
         "stamp": now,
     }
+
+
+def settled(ticket: PageTicket | None) -> None:
+    """Wait until the writer committed `ticket` (raise what stopped it); None either way."""
+    if ticket is not None:
+        ticket.wait()
+    return None
