@@ -8,7 +8,9 @@ fresh process runs, on an empty SQLite store, what a first start runs:
 
 Each figure is printed beside its bound, measured against the same sandbox in the same run:
 
-- backfill requests/s as a share of the **rate limit**;
+- backfill requests/s as a share of the **rate limit**, and beside what the same number of
+  workers under the same token bucket get with **nothing stored** (first pages of every list,
+  for six seconds): what the sandbox and the HTTP client allow on this machine at this load;
 - the walk's requests/s beside the **sequential bound**: a cursor walk asks for page n+1 only
   once page n has arrived, so it cannot beat one request per round trip (the median round trip
   of a bare 100-event page, measured in the run) — nor the limit;
@@ -32,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -137,6 +140,7 @@ def _bounds_child(url: str, rate: float) -> dict[str, Any]:
     from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
     from core.config import load_settings
     from core.sync.backfill_lists import LISTS
+    from core.sync.ratelimit import PacedCaller, TokenBucket
 
     folder = tempfile.mkdtemp(prefix="ledgerdesk-bench-")
     settings = load_settings(_env(folder, url, rate), secrets_file=Path("/nonexistent"))
@@ -158,6 +162,31 @@ def _bounds_child(url: str, rate: float) -> dict[str, Any]:
             time.sleep(pause)
         return count, cpu, trips
 
+    def paced(seconds: float) -> float:
+        """Requests/s the backfill's workers get with nothing stored: first pages of every
+        list, as many threads and the same token bucket as `jobs backfill` uses."""
+        from jobs.backfill import default_concurrency
+
+        caller = PacedCaller(TokenBucket(rate, burst=max(1.0, min(10.0, rate / 10))))
+        specs = list(LISTS.values())
+        stop = time.perf_counter() + seconds
+
+        def work(n: int) -> None:
+            while time.perf_counter() < stop:
+                spec = specs[n % len(specs)]
+                caller.call(list_page_raw, gateway, spec.resource, {**spec.params, "limit": PAGE})
+                n += 1
+
+        threads = [
+            threading.Thread(target=work, args=(n,)) for n in range(default_concurrency(rate))
+        ]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return caller.stats.requests / (time.perf_counter() - t0)
+
     list_page_raw(gateway, "events", {"limit": 1})  # warm: imports, connection
     events, events_cpu, trips = walk("events", {}, 20)
     objects = objects_cpu = 0.0
@@ -165,8 +194,10 @@ def _bounds_child(url: str, rate: float) -> dict[str, Any]:
         spec = LISTS[name]
         n, c, _ = walk(spec.resource, dict(spec.params), 5)
         objects, objects_cpu = objects + n, objects_cpu + c
+    served = paced(6.0)
     shutil.rmtree(folder, ignore_errors=True)
     return {
+        "fetch_only_request_rate": round(served, 1),
         "page_round_trip_s": round(statistics.median(trips), 4),
         "fetch_parse_events_per_cpu_s": int(events / events_cpu),
         "fetch_parse_objects_per_cpu_s": int(objects / objects_cpu),
@@ -230,7 +261,9 @@ def bench_rate(rate: float, customers: int, compare: bool) -> dict[str, Any]:
     walk_bound = min(rate, 1 / bounds["page_round_trip_s"])
     out["figures"] = {
         "backfill_share_of_limit": f"{desk['backfill_request_rate'] / rate:.1%} "
-        f"({desk['backfill_request_rate']}/s of {rate:g}/s)",
+        f"({desk['backfill_request_rate']}/s of {rate:g}/s); the same workers fetching "
+        f"first pages with nothing stored got {bounds['fetch_only_request_rate']}/s "
+        f"({bounds['fetch_only_request_rate'] / rate:.1%})",
         "walk_share_of_sequential_bound": f"{desk['walk_request_rate'] / walk_bound:.1%} "
         f"({desk['walk_request_rate']}/s of {walk_bound:.1f}/s = one request per "
         f"{bounds['page_round_trip_s'] * 1000:.0f} ms round trip; limit {rate:g}/s)",
