@@ -308,7 +308,8 @@ class Backfill:
                 except StripeRequestError as exc:
                     if self._refuse(name, params, exc, shard_id):
                         continue  # the same page again, without the parameter refused
-                    stored = settled(stored)
+                    settled(stored)  # its cursor is stored before the shard is finished
+                    stored = None
                     self._finish_shard(shard_id, cursor)
                     return
                 got = [o for o in page.get("data") or [] if isinstance(o, dict)]
@@ -329,7 +330,7 @@ class Backfill:
                 cursor = got[-1].get("id") if got else cursor
                 # The previous page must be committed before this one is handed over: the
                 # shard's stored cursor never passes objects that are not stored.
-                stored = settled(stored)
+                settled(stored)
                 # Stored with the shard's cursor in one transaction, beside other workers'
                 # pages, while this worker fetches the next page.
                 stored = self._writer.submit(

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models.base import utcnow
@@ -31,7 +31,7 @@ from core.sync.snapshots import fetched_rows, store_snapshot_rows
 
 MAX_GROUP_PAGES = 64  # pages per transaction at most (about 6,400 objects at page size 100)
 
-_SHARDS = BackfillShard.__table__
+_SHARDS: Table = BackfillShard.__table__  # type: ignore[assignment]
 _ADVANCE = (
     update(_SHARDS)
     .where(_SHARDS.c.id == bindparam("shard_id"))
@@ -167,7 +167,6 @@ def _advance(ticket: PageTicket, now: datetime) -> dict[str, Any]:
 
 
 def settled(ticket: PageTicket | None) -> None:
-    """Wait until the writer committed `ticket` (raise what stopped it); None either way."""
+    """Wait until the writer committed `ticket` (raise what stopped it)."""
     if ticket is not None:
         ticket.wait()
-    return None
