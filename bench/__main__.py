@@ -1,7 +1,8 @@
 """`python -m bench [name ...]`: run the benchmarks, print figures, write bench/results/*.json.
 
 Each module bench/bench_<name>.py defines `run() -> dict` returning its figures. Benchmarks are
-measurements, never pass/fail tests.
+measurements, never pass/fail tests. Optional groups (OPTIONAL: they install other tools into
+their own virtualenv) run only when named, e.g. `BENCH=peers make bench`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,28 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+OPTIONAL = {"peers"}
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def _show(key: str, value: object, indent: str) -> None:
+    """One figure a line; groups of figures indented under their name."""
+    if isinstance(value, dict):
+        print(f"{indent}{key}:")
+        for k, v in value.items():
+            _show(str(k), v, indent + "  ")
+    else:
+        print(f"{indent}{key}: {value}")
+
+
 def main(argv: list[str]) -> int:
     """Run the named benchmarks (all by default) and save their figures."""
-    names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    names = argv or sorted(
+        name
+        for name in (p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+        if name not in OPTIONAL
+    )
     results_dir = HERE / "results"
     results_dir.mkdir(exist_ok=True)
     for name in names:
@@ -36,7 +52,7 @@ def main(argv: list[str]) -> int:
         }
         for key, value in figures.items():
             if key != "_meta":
-                print(f"  {key}: {value}")
+                _show(key, value, "  ")
         (results_dir / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
     return 0
 

@@ -1,19 +1,27 @@
-"""What a sync costs the user: HTTP, parse and store, at Stripe's page size, against the limit.
+"""What a sync costs the user: HTTP, parse and store, at Stripe's page size, against its bounds.
 
 A sandbox account with 100 ms latency, limited to 25 and then 100 requests/s. At each limit a
-fresh process runs, on an empty SQLite store:
+fresh process runs, on an empty SQLite store, what a first start runs:
 
-- the backfill at page size 100 (every list, concurrent under the limit): requests/s achieved
-  as a share of the limit, objects stored per CPU-second;
-- then the event walk of the sync (the 30-day window, one page after the other): events
-  stored per CPU-second.
+- the backfill at page size 100 (every list, concurrent under the limit);
+- then the event walk of the sync (the 30-day window, newest first, one page after the other).
 
-Each figure is measured twice in the same run, beside each other: the desk's fetch (the body
-parsed once, with orjson) and the previous one (stripe-python turning every page into
-StripeObjects first), so the ratio shows what parsing once buys. CPU is the sync process's own
-(user + system, every thread); the sandbox runs in another process.
+Each figure is printed beside its bound, measured against the same sandbox in the same run:
 
-`BENCH_FETCH_CUSTOMERS` sizes the account (default 2,000).
+- backfill requests/s as a share of the **rate limit**, and beside what the same number of
+  workers under the same token bucket get with **nothing stored** (first pages of every list,
+  for six seconds): what the sandbox and the HTTP client allow on this machine at this load;
+- the walk's requests/s beside the **sequential bound**: a cursor walk asks for page n+1 only
+  once page n has arrived, so it cannot beat one request per round trip (the median round trip
+  of a bare 100-event page, measured in the run) — nor the limit;
+- objects and events stored per CPU-second (fetch + parse + store) beside the same pages
+  **fetched and parsed only** (nothing stored), i.e. what storing costs on top; and beside the
+  issue's target of 5,000 events per CPU-second.
+
+CPU is the sync process's own (user + system, every thread); the sandbox runs in this process.
+`BENCH_FETCH_CUSTOMERS` sizes the account (default 2,000); `BENCH_FETCH_RATES=25` picks limits;
+`BENCH_FETCH_COMPARE=1` also runs the previous fetch (stripe-python's StripeObjects, then the
+JSON taken back), beside the desk's, in the same run.
 """
 
 from __future__ import annotations
@@ -22,9 +30,11 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LATENCY_MS = 100
 PAGE = 100
 RATES = (25.0, 100.0)
-PATHS = ("raw", "converted")
+TARGET_EVENTS_PER_CPU_S = 5000
 
 
 def _loadavg() -> float:
@@ -43,6 +53,17 @@ def _loadavg() -> float:
 def _cpu() -> float:
     use = resource.getrusage(resource.RUSAGE_SELF)
     return use.ru_utime + use.ru_stime
+
+
+def _env(folder: str, url: str, rate: float) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+        "LEDGERDESK_DATA_DIR": folder,
+        "STRIPE_API_KEY": "sk_test_sandbox",
+        "STRIPE_API_BASE": url,
+        "LEDGERDESK_SANDBOX": "1",
+        "STRIPE_RATE_LIMIT": str(rate),
+    }
 
 
 def _converted_list_page(gateway: Any, resource_name: str, params: Any) -> dict[str, Any]:
@@ -63,8 +84,8 @@ def _converted_list_page(gateway: Any, resource_name: str, params: Any) -> dict[
     return plain
 
 
-def _child(url: str, rate: float, path: str) -> dict[str, Any]:
-    """Runs in its own process: backfill, then the event walk, into a fresh SQLite store."""
+def _sync_child(url: str, rate: float, path: str) -> dict[str, Any]:
+    """Own process: the backfill, then the event walk, into a fresh SQLite store."""
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import func, select
 
@@ -78,17 +99,8 @@ def _child(url: str, rate: float, path: str) -> dict[str, Any]:
         jobs.backfill.list_page_raw = _converted_list_page  # type: ignore[assignment]
         jobs.sync.list_page_raw = _converted_list_page  # type: ignore[assignment]
     folder = tempfile.mkdtemp(prefix="ledgerdesk-bench-")
-    env = {
-        "DATABASE_URL": f"sqlite:///{folder}/bench.db",
-        "LEDGERDESK_DATA_DIR": folder,
-        "STRIPE_API_KEY": "sk_test_sandbox",
-        "STRIPE_API_BASE": url,
-        "LEDGERDESK_SANDBOX": "1",
-        "STRIPE_RATE_LIMIT": str(rate),
-    }
-    rt = open_runtime(load_settings(env, secrets_file=Path("/nonexistent")))
+    rt = open_runtime(load_settings(_env(folder, url, rate), secrets_file=Path("/nonexistent")))
     try:
-        load = _loadavg()
         cpu0, t0 = _cpu(), time.perf_counter()
         report = jobs.backfill.run_backfill(
             rt, "", since_days=90, concurrency=None, progress=False, page_limit=PAGE
@@ -102,55 +114,100 @@ def _child(url: str, rate: float, path: str) -> dict[str, Any]:
         with rt.Session() as s:
             events = s.scalar(select(func.count()).select_from(Event)) or 0
         return {
-            "loadavg_1m": load,
             "backfill_requests": report.requests,
             "backfill_429": report.rate_limited,
             "backfill_seconds": round(wall, 2),
-            "request_rate": round(report.requests / wall, 1),
-            "share_of_limit": round(report.requests / wall / rate, 3),
+            "backfill_request_rate": round(report.requests / wall, 1),
             "objects_stored": objects,
             "backfill_cpu_seconds": round(cpu, 2),
             "objects_per_cpu_s": int(objects / cpu),
-            "event_walk_requests": walk.requests,
-            "event_walk_seconds": round(walk_wall, 2),
+            "walk_requests": walk.requests,
+            "walk_seconds": round(walk_wall, 2),
+            "walk_request_rate": round(walk.requests / walk_wall, 1),
             "events_stored": events,
-            "event_walk_cpu_seconds": round(walk_cpu, 2),
+            "walk_cpu_seconds": round(walk_cpu, 2),
             "events_per_cpu_s": int(events / walk_cpu),
-            "stored_per_cpu_s": int((objects + events) / (cpu + walk_cpu)),
         }
     finally:
         rt.engine.dispose()
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _parse_child(url: str) -> dict[str, Any]:
-    """Runs in its own process: CPU to fetch and parse one 100-event page, both ways."""
+def _bounds_child(url: str, rate: float) -> dict[str, Any]:
+    """Own process: the same fetch with nothing stored — CPU per object and per event to fetch
+    and parse pages of 100, and the round trip of one page, one request at a time."""
     sys.path.insert(0, str(ROOT))
     from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
     from core.config import load_settings
+    from core.sync.backfill_lists import LISTS
+    from core.sync.ratelimit import PacedCaller, TokenBucket
 
     folder = tempfile.mkdtemp(prefix="ledgerdesk-bench-")
-    env = {
-        "DATABASE_URL": f"sqlite:///{folder}/bench.db",
-        "LEDGERDESK_DATA_DIR": folder,
-        "STRIPE_API_KEY": "sk_test_sandbox",
-        "STRIPE_API_BASE": url,
-    }
-    gateway = StripeGateway(make_client(load_settings(env, secrets_file=Path("/nonexistent"))))
-    out: dict[str, Any] = {}
-    for name, fetch in (("raw", list_page_raw), ("converted", _converted_list_page)):
-        fetch(gateway, "events", {"limit": PAGE})  # warm: imports, connection
-        cpu0 = _cpu()
-        for _ in range(10):
-            fetch(gateway, "events", {"limit": PAGE})
-        out[f"{name}_cpu_ms_per_page"] = round((_cpu() - cpu0) * 100, 1)
+    settings = load_settings(_env(folder, url, rate), secrets_file=Path("/nonexistent"))
+    gateway = StripeGateway(make_client(settings))
+    pause = 1.0 / rate  # stay under the limit: no 429 in the figures
+
+    def walk(resource: str, params: dict[str, Any], pages: int) -> tuple[int, float, list[float]]:
+        count, cpu, trips = 0, 0.0, []
+        params = {**params, "limit": PAGE}
+        for _ in range(pages):
+            cpu0, t0 = _cpu(), time.perf_counter()
+            page = list_page_raw(gateway, resource, params)
+            trips.append(time.perf_counter() - t0)
+            cpu += _cpu() - cpu0
+            count += len(page["data"])
+            if not page["has_more"]:
+                break
+            params["starting_after"] = page["data"][-1]["id"]
+            time.sleep(pause)
+        return count, cpu, trips
+
+    def paced(seconds: float) -> float:
+        """Requests/s the backfill's workers get with nothing stored: first pages of every
+        list, as many threads and the same token bucket as `jobs backfill` uses."""
+        from jobs.backfill import default_concurrency
+
+        caller = PacedCaller(TokenBucket(rate, burst=max(1.0, min(10.0, rate / 10))))
+        specs = list(LISTS.values())
+        stop = time.perf_counter() + seconds
+
+        def work(n: int) -> None:
+            while time.perf_counter() < stop:
+                spec = specs[n % len(specs)]
+                caller.call(list_page_raw, gateway, spec.resource, {**spec.params, "limit": PAGE})
+                n += 1
+
+        threads = [
+            threading.Thread(target=work, args=(n,)) for n in range(default_concurrency(rate))
+        ]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return caller.stats.requests / (time.perf_counter() - t0)
+
+    list_page_raw(gateway, "events", {"limit": 1})  # warm: imports, connection
+    events, events_cpu, trips = walk("events", {}, 20)
+    objects = objects_cpu = 0.0
+    for name in ("customers", "subscriptions", "charges", "invoices"):
+        spec = LISTS[name]
+        n, c, _ = walk(spec.resource, dict(spec.params), 5)
+        objects, objects_cpu = objects + n, objects_cpu + c
+    served = paced(6.0)
     shutil.rmtree(folder, ignore_errors=True)
-    return out
+    return {
+        "fetch_only_request_rate": round(served, 1),
+        "page_round_trip_s": round(statistics.median(trips), 4),
+        "fetch_parse_events_per_cpu_s": int(events / events_cpu),
+        "fetch_parse_objects_per_cpu_s": int(objects / objects_cpu),
+        "fetch_parse_cpu_ms_per_100_events": round(events_cpu / events * 100_000, 1),
+    }
 
 
-def _measure(url: str, rate: float, path: str) -> dict[str, Any]:
+def _child(kind: str, url: str, rate: float) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "child", url, str(rate), path],
+        [sys.executable, __file__, "child", kind, url, str(rate)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -162,8 +219,12 @@ def _measure(url: str, rate: float, path: str) -> dict[str, Any]:
     return figures
 
 
-def bench_rate(rate: float, customers: int) -> dict[str, Any]:
-    """Both fetch paths against one sandbox limited to `rate`/s with 100 ms latency."""
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def bench_rate(rate: float, customers: int, compare: bool) -> dict[str, Any]:
+    """The desk's sync against one sandbox limited to `rate`/s, beside its bounds."""
     sys.path.insert(0, str(ROOT))
     from sandbox.server import SandboxConfig, SandboxServer
 
@@ -179,39 +240,67 @@ def bench_rate(rate: float, customers: int) -> dict[str, Any]:
     )
     url = server.start()
     try:
-        runs = {path: _measure(url, rate, path) for path in PATHS}
-        runs["parse"] = _measure(url, rate, "parse")
+        load = _loadavg()
+        desk = _child("raw", url, rate)
+        bounds = _child("bounds", url, rate)
+        old = _child("converted", url, rate) if compare else None
+        load_after = _loadavg()
     finally:
         server.stop()
-    raw, old = runs["raw"], runs["converted"]
-    if "failed" in raw or "failed" in old:
-        return {"limit_per_s": rate, "customers": customers, "raw": raw, "converted": old}
-    return {
+    out: dict[str, Any] = {
         "limit_per_s": rate,
         "latency_ms": LATENCY_MS,
         "page_size": PAGE,
         "customers": customers,
-        "raw": raw,
-        "converted": old,
-        "fetch_and_parse_100_events": runs["parse"],
-        "share_of_limit": f"{raw['share_of_limit']:.1%} vs {old['share_of_limit']:.1%}",
-        "events_per_cpu_s_ratio": round(raw["events_per_cpu_s"] / old["events_per_cpu_s"], 2),
-        "objects_per_cpu_s_ratio": round(raw["objects_per_cpu_s"] / old["objects_per_cpu_s"], 2),
-        "stored_per_cpu_s_ratio": round(raw["stored_per_cpu_s"] / old["stored_per_cpu_s"], 2),
+        "loadavg_1m": f"{load} before, {load_after} after",
+        "desk": desk,
+        "bounds": bounds,
     }
+    if "failed" in desk or "failed" in bounds:
+        return out
+    walk_bound = min(rate, 1 / bounds["page_round_trip_s"])
+    out["figures"] = {
+        "backfill_share_of_limit": f"{desk['backfill_request_rate'] / rate:.1%} "
+        f"({desk['backfill_request_rate']}/s of {rate:g}/s); the same workers fetching "
+        f"first pages with nothing stored got {bounds['fetch_only_request_rate']}/s "
+        f"({bounds['fetch_only_request_rate'] / rate:.1%})",
+        "walk_share_of_sequential_bound": f"{desk['walk_request_rate'] / walk_bound:.1%} "
+        f"({desk['walk_request_rate']}/s of {walk_bound:.1f}/s = one request per "
+        f"{bounds['page_round_trip_s'] * 1000:.0f} ms round trip; limit {rate:g}/s)",
+        "objects_per_cpu_s": f"{desk['objects_per_cpu_s']:,} stored vs "
+        f"{bounds['fetch_parse_objects_per_cpu_s']:,} fetched and parsed only "
+        f"({_ratio(desk['objects_per_cpu_s'], bounds['fetch_parse_objects_per_cpu_s'])})",
+        "events_per_cpu_s": f"{desk['events_per_cpu_s']:,} stored vs "
+        f"{bounds['fetch_parse_events_per_cpu_s']:,} fetched and parsed only "
+        f"({_ratio(desk['events_per_cpu_s'], bounds['fetch_parse_events_per_cpu_s'])}); "
+        f"target {TARGET_EVENTS_PER_CPU_S:,} "
+        f"({_ratio(desk['events_per_cpu_s'], TARGET_EVENTS_PER_CPU_S)})",
+    }
+    if old is not None:
+        out["previous_fetch"] = old
+        if "failed" not in old:
+            out["figures"]["vs_previous_fetch"] = (
+                f"backfill {_ratio(desk['backfill_request_rate'], old['backfill_request_rate'])} "
+                f"requests/s, {_ratio(desk['objects_per_cpu_s'], old['objects_per_cpu_s'])} "
+                f"objects/CPU-s, {_ratio(desk['events_per_cpu_s'], old['events_per_cpu_s'])} "
+                "events/CPU-s"
+            )
+    return out
 
 
 def run() -> dict[str, Any]:
-    """Sync figures at both limits, raw fetch beside the converted one."""
+    """Sync figures at each limit, each beside its bound from the same run."""
     customers = int(os.environ.get("BENCH_FETCH_CUSTOMERS", "2000"))
     only = os.environ.get("BENCH_FETCH_RATES")
     rates = tuple(float(r) for r in only.split(",")) if only else RATES
-    return {f"sync_{rate:g}_per_s": bench_rate(rate, customers) for rate in rates}
+    compare = os.environ.get("BENCH_FETCH_COMPARE") == "1"
+    return {f"sync_{rate:g}_per_s": bench_rate(rate, customers, compare) for rate in rates}
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "child":
-        url, rate, path = sys.argv[2], float(sys.argv[3]), sys.argv[4]
-        print(json.dumps(_parse_child(url) if path == "parse" else _child(url, rate, path)))
+        kind, url, rate = sys.argv[2], sys.argv[3], float(sys.argv[4])
+        result = _bounds_child(url, rate) if kind == "bounds" else _sync_child(url, rate, kind)
+        print(json.dumps(result))
     else:
         print(json.dumps(run(), indent=2))

@@ -10,13 +10,16 @@ kinds of lists make a complete first load:
 - **the recent past** (invoices, charges, payment intents, refunds, early fraud warnings,
   payouts and balance transactions of the last `since` days): sharded into `created` windows.
 
-Shards are fetched concurrently under one token bucket (below the account's rate limit) and
-each page is stored with the shard's cursor in one transaction, so an interrupted backfill
-resumes where it stopped. When a worker runs out of shards it splits the unexplored part of a
-running windowed shard in half (work stealing), so the tail of the run is not one worker paging
-through a dense window alone. Snapshots read this way carry their fetch time as
-`source_created`, so an older event can never overwrite them; objects Stripe expanded inside
-another (a customer's default card, a dispute's charge) are stored as snapshots of their own.
+Shards are fetched concurrently under one token bucket (below the account's rate limit), whole
+lists first (each is one chain of pages, so the longest bounds the run); windows never queue for
+the rate ahead of them. Pages go to one writer (core/sync/backfill_writer.py), which stores each
+with its shard's cursor, many pages per transaction, while the workers fetch on; an interrupted
+backfill resumes where the store stopped. When a worker runs out of shards it splits the
+unexplored part of a running windowed shard in half (work stealing), so the tail of the run is
+not one worker paging through a dense window alone. Snapshots read this way carry their fetch
+time as `source_created`, so an older event can never overwrite them; objects Stripe expanded
+inside another (a customer's default card, a dispute's charge) are stored as snapshots of their
+own. Plans and outcomes are kept in sync_state (core/sync/backfill_plan.py).
 
 A server that refuses a parameter (400) is not asked again: the page is fetched without the
 optional parameter it refused (`expand`, then `status`, then the `created` window), and what it
@@ -31,24 +34,27 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.db import insert_ignore
 from core.errors import StripeAuthError, StripeError, StripePermissionError, StripeRequestError
-from core.models.sync import BackfillShard, SyncRun, SyncState
-from core.sync.backfill_lists import LISTS, OPTIONAL_PARAMS, ListSpec, expanded_objects
+from core.models.sync import BackfillShard
+from core.sync.backfill_lists import LISTS, OPTIONAL_PARAMS, ListSpec
+from core.sync.backfill_plan import (
+    STREAM,
+    BackfillReport,
+    needs_backfill,
+    plan,
+    record,
+)
+from core.sync.backfill_writer import PageTicket, PageWriter, settled
 from core.sync.ratelimit import PacedCaller
-from core.sync.snapshots import store_fetched
 
-STREAM = "backfill"
-RETRY_BACKOFF = timedelta(minutes=15)  # first wait before a partial backfill is retried
-MAX_RETRY_BACKOFF = timedelta(hours=6)
-
+__all__ = ["STREAM", "Backfill", "BackfillReport", "needs_backfill", "plan"]
 
 ListFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -63,7 +69,6 @@ class _Live:
     low: int | None = None  # lowest `created` fetched so far (None before the first page)
     seen: int = 0
     more: bool = True
-    storing: bool = False  # between reading `start` for a page and recording its `low`
 
     windowed: bool = True
 
@@ -71,7 +76,7 @@ class _Live:
         """Estimated objects left, from the density of what was fetched so far."""
         if not self.windowed:
             return 0.0  # a whole list has no window to split
-        if self.low is None or not self.more or self.storing or self.low - self.start < 2:
+        if self.low is None or not self.more or self.low - self.start < 2:
             return 0.0
         return self.seen / max(1, self.end - self.low) * (self.low - self.start)
 
@@ -79,113 +84,6 @@ class _Live:
 def _created(obj: dict[str, Any], default: int) -> int:
     value = obj.get("created")
     return value if isinstance(value, int) else default
-
-
-@dataclass
-class BackfillReport:
-    """What one backfill run did."""
-
-    account: str
-    ok: bool = True
-    shards: int = 0
-    shards_done: int = 0
-    objects: int = 0
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    seconds: float = 0.0
-    error: str | None = None
-    unsupported: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for --json."""
-        return asdict(self)
-
-    def summary(self) -> str:
-        """One line for the log."""
-        rate = self.requests / self.seconds if self.seconds else 0.0
-        return (
-            f"{self.account or 'platform'}: backfill {'ok' if self.ok else 'FAILED'} "
-            f"objects={self.objects} shards={self.shards_done}/{self.shards} "
-            f"requests={self.requests} ({rate:.1f}/s) retries={self.retries}"
-            + (f" — {self.error}" if self.error else "")
-        )
-
-
-def needs_backfill(session: Session, account: str, now: datetime | None = None) -> bool:
-    """True on first start (no events cursor, no finished backfill), when one was interrupted,
-    and when a partial one's back-off has passed; never on every pass after a failure."""
-    back = session.get(SyncState, (account, STREAM))
-    if back is not None and back.status == "running":
-        return True
-    if back is not None and back.status == "partial":
-        due = back.retry_after is None or back.retry_after <= (now or datetime.now(UTC))
-        return due
-    events = session.get(SyncState, (account, "events"))
-    has_cursor = events is not None and (events.cursor or events.walk_head)
-    return not has_cursor and (back is None or back.status != "done")
-
-
-def plan(
-    session: Session,
-    account: str,
-    *,
-    since: int,
-    until: int,
-    windows: int,
-    lists: dict[str, ListSpec] = LISTS,
-) -> None:
-    """Create the shards of a new backfill, or keep the unfinished plan of an interrupted one
-    (a partial one retries only its failed shards)."""
-    state = session.get(SyncState, (account, STREAM))
-    if state is not None and state.status in ("running", "partial"):
-        if state.status == "partial":
-            for shard in session.scalars(
-                select(BackfillShard).where(
-                    BackfillShard.account == account, BackfillShard.error.is_not(None)
-                )
-            ):
-                shard.error, shard.done = None, False
-            state.status = "running"
-        return  # resume: the shards and their cursors are already stored
-    if state is None:
-        state = SyncState(
-            account=account,
-            stream=STREAM,
-            events_received=0,
-            duplicates=0,
-            retries=0,
-            requests=0,
-        )
-        session.add(state)
-    state.status, state.cursor, state.errors = "running", f"{since}:{until}", 0
-    state.failures, state.retry_after = 0, None
-    state.last_attempt_at = datetime.now(UTC)
-    session.query(BackfillShard).filter(BackfillShard.account == account).delete()
-    step = max(1, (until - since + windows - 1) // windows)
-    rows = [
-        {
-            "account": account,
-            "resource": name,
-            "window_start": start,
-            "window_end": min(until, start + step),
-            "cursor": None,
-            "done": False,
-            "objects": 0,
-            "updated_at": datetime.now(UTC),
-        }
-        for name, spec in lists.items()
-        for start in (range(since, until, step) if spec.windowed else (0,))
-    ]
-    for row in rows:
-        if row["window_start"] == 0:
-            row["window_end"] = until  # a whole list: one shard, no window
-    insert_ignore(
-        session,
-        BackfillShard.__table__,  # type: ignore[arg-type]
-        rows,
-        ["account", "resource", "window_start", "window_end"],
-    )
 
 
 class Backfill:
@@ -219,6 +117,7 @@ class Backfill:
         self._lock = threading.Lock()
         self._split_lock = threading.Lock()  # one split at a time: each sees the last one's result
         self._objects = 0
+        self._chains = 0  # whole lists being walked (no window to split)
         self._stop = threading.Event()
 
     def run(self, *, since_days: float = 90.0, windows: int | None = None) -> BackfillReport:
@@ -242,7 +141,22 @@ class Backfill:
             shards = session.scalars(
                 select(BackfillShard).where(BackfillShard.account == self.account)
             ).all()
-        pending = deque(s.id for s in shards if not s.done)
+        # Whole lists first: each is walked one page after the other, so the longest of them
+        # bounds the backfill unless it starts at once; windows fill the rate around them.
+        order = {name: n for n, name in enumerate(self.lists)}
+        pending = deque(
+            s.id
+            for s in sorted(
+                shards,
+                key=lambda s: (
+                    self.lists.get(s.resource, ListSpec(s.resource)).windowed,
+                    order.get(s.resource, len(order)),
+                    s.window_start,
+                    s.id,
+                ),
+            )
+            if not s.done
+        )
         report.shards, done_before = len(shards), len(shards) - len(pending)
         finished = [done_before]
         errors: list[StripeError] = []
@@ -293,10 +207,11 @@ class Backfill:
             threading.Thread(target=worker, name=f"backfill-{n}", daemon=True)
             for n in range(self.concurrency)
         ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with PageWriter(self.Session, account=self.account) as self._writer:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
         if crashed:
             raise crashed[0]  # what was stored stands; the shards resume on the next run
         report.seconds = time.monotonic() - t0
@@ -308,7 +223,7 @@ class Backfill:
         if errors:
             report.ok, report.error = False, str(errors[0])
         report.unsupported = list(self._unsupported)
-        self._record(report, started, stopped=self._stop.is_set())
+        record(self.Session, report, started, stopped=self._stop.is_set())
         return report
 
     def _split(self) -> int | None:
@@ -367,43 +282,72 @@ class Backfill:
         if owner is not None and owner != shard_id:
             self._finish_shard(shard_id, cursor)
             return
-        while not self._stop.is_set():
-            params = self._params(name, spec, live, shard_id)
-            if cursor:
-                params["starting_after"] = cursor
-            try:
-                page = self.caller.call(self.list_fn, spec.resource, params)
-            except StripeRequestError as exc:
-                if self._refuse(name, params, exc, shard_id):
-                    continue  # the same page again, without the parameter refused
-                self._finish_shard(shard_id, cursor)
-                return
-            got = [o for o in page.get("data") or [] if isinstance(o, dict)]
-            fetched_at = int(self.clock())
+        chain = not live.windowed
+        if chain:
             with self._lock:
-                # No split may move `start` until this page is stored and its `low` recorded.
-                start, live.storing = live.start, True
-            # Objects below a split point belong to the other half, which lists them itself.
-            data = [o for o in got if _created(o, start) >= start] if live.windowed else got
-            more = bool(page.get("has_more")) and bool(got) and len(data) == len(got)
-            cursor = got[-1].get("id") if got else cursor
-            with self.Session.begin() as session:
-                store_fetched(
-                    session, expanded_objects(data), account=self.account, fetched_at=fetched_at
+                self._chains += 1
+        try:
+            self._walk_shard(shard_id, name, spec, live, cursor)
+        finally:
+            if chain:
+                with self._lock:
+                    self._chains -= 1
+
+    def _walk_shard(
+        self, shard_id: int, name: str, spec: ListSpec, live: _Live, cursor: str | None
+    ) -> None:
+        """Page through one shard, each page handed to the writer as the next is fetched."""
+        stored: PageTicket | None = None  # the page the writer holds for this shard
+        try:
+            while not self._stop.is_set():
+                params = self._params(name, spec, live, shard_id)
+                if cursor:
+                    params["starting_after"] = cursor
+                try:
+                    page = self._request(live, spec.resource, params)
+                except StripeRequestError as exc:
+                    if self._refuse(name, params, exc, shard_id):
+                        continue  # the same page again, without the parameter refused
+                    settled(stored)  # its cursor is stored before the shard is finished
+                    stored = None
+                    self._finish_shard(shard_id, cursor)
+                    return
+                got = [o for o in page.get("data") or [] if isinstance(o, dict)]
+                fetched_at = int(self.clock())
+                with self._lock:
+                    # One critical section from reading `start` to recording `low`: a split
+                    # never moves `start` past objects this page keeps.
+                    start = live.start
+                    # Objects below a split point belong to the other half, which lists them.
+                    data = [o for o in got if _created(o, start) >= start] if live.windowed else got
+                    more = bool(page.get("has_more")) and bool(got) and len(data) == len(got)
+                    self._objects += len(data)
+                    live.seen += len(data)
+                    live.more = more
+                    if data:
+                        oldest = _created(data[-1], start)
+                        live.low = oldest if live.low is None else min(live.low, oldest)
+                cursor = got[-1].get("id") if got else cursor
+                # The previous page must be committed before this one is handed over: the
+                # shard's stored cursor never passes objects that are not stored.
+                settled(stored)
+                # Stored with the shard's cursor in one transaction, beside other workers'
+                # pages, while this worker fetches the next page.
+                stored = self._writer.submit(
+                    shard_id, data, cursor=cursor, more=more, fetched_at=fetched_at
                 )
-                shard = session.get(BackfillShard, shard_id)
-                assert shard is not None
-                shard.cursor, shard.objects = cursor, shard.objects + len(data)
-                shard.done, shard.updated_at = not more, datetime.now(UTC)
-            with self._lock:
-                self._objects += len(data)
-                live.seen += len(data)
-                live.more, live.storing = more, False
-                if data:
-                    oldest = _created(data[-1], start)
-                    live.low = oldest if live.low is None else min(live.low, oldest)
-            if not more:
-                return
+                if not more:
+                    return
+        finally:
+            settled(stored)
+
+    def _request(self, live: _Live, resource: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One page through the paced caller. While a whole list is walked (one page after
+        the other, its length the backfill's critical path), pages of windows — which idle
+        workers can split — do not queue for the rate limit ahead of it."""
+        if live.windowed and self._chains:
+            return self.caller.call_unqueued(self.list_fn, resource, params)
+        return self.caller.call(self.list_fn, resource, params)
 
     def _params(self, name: str, spec: ListSpec, live: _Live, shard_id: int) -> dict[str, Any]:
         """The page's parameters, less what the server refused for this list."""
@@ -460,47 +404,3 @@ class Backfill:
             shard = session.get(BackfillShard, shard_id)
             if shard is not None:
                 shard.error, shard.updated_at = str(exc)[:2000], datetime.now(UTC)
-
-    def _record(self, report: BackfillReport, started: datetime, *, stopped: bool) -> None:
-        with self.Session.begin() as session:
-            state = session.get(SyncState, (self.account, STREAM))
-            assert state is not None
-            state.requests += report.requests
-            state.retries += report.retries
-            state.errors += int(not report.ok)
-            state.events_received += report.objects  # objects, for this stream
-            if report.unsupported:
-                known = list(state.unsupported or [])
-                state.unsupported = known + [u for u in report.unsupported if u not in known]
-            now = datetime.now(UTC)
-            if report.ok and report.shards_done >= report.shards:
-                state.status, state.last_error, state.retry_after = "done", None, None
-                state.last_success_at = now
-                state.failures = 0
-            elif not stopped and report.error is not None:
-                # Some lists failed after their retries: what was stored stands; the failed
-                # shards are retried after a back-off that doubles, not on every sync pass.
-                state.failures = (state.failures or 0) + 1
-                wait = min(MAX_RETRY_BACKOFF, RETRY_BACKOFF * 2 ** (state.failures - 1))
-                state.status, state.retry_after = "partial", now + wait
-                state.last_error = (
-                    f"{report.error} — the lists that failed are retried after "
-                    f"{state.retry_after:%H:%M} UTC (or run `python -m jobs backfill`)."
-                )
-            else:
-                state.last_error = report.error or "interrupted"
-            session.add(
-                SyncRun(
-                    account=self.account,
-                    stream=STREAM,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    ok=report.ok,
-                    events_new=report.objects,
-                    duplicates=0,
-                    requests=report.requests,
-                    retries=report.retries,
-                    lag_seconds=None,
-                    error=report.error,
-                )
-            )

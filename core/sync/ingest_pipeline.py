@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from core.sync.ingest_prepare import merge_batches, prepare_events
 
 GROUP_PAGES = 100
 GROUP_WAIT_S = 0.05
+GROUP_SPAN_S = 1.0
 
 
 def store_pipelined(
@@ -22,6 +24,7 @@ def store_pipelined(
     source: str = "poll",
     max_group: int = GROUP_PAGES,
     group_wait: float = GROUP_WAIT_S,
+    group_span: float = GROUP_SPAN_S,
     on_commit: Any = None,
 ) -> IngestResult:
     """Fetch and prepare pages in a helper thread while this thread stores them in groups.
@@ -75,11 +78,20 @@ def store_pipelined(
     try:
         while not finished:
             group = [ready.get()]
+            until = time.monotonic() + group_span
             while group[-1] is not done and len(group) < max_group:
                 try:
                     group.append(ready.get(timeout=group_wait))
                 except queue.Empty:
-                    break
+                    # Nothing for a moment: the next page is on its way over the network (the
+                    # helper hands over `done` when there is none); wait while the group is young.
+                    left = until - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        group.append(ready.get(timeout=left))
+                    except queue.Empty:
+                        break
             if group[-1] is done:
                 group.pop()
                 finished = True

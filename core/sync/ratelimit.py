@@ -72,6 +72,31 @@ class TokenBucket:
         if wait > 0:
             self._sleep(wait)
 
+    def try_reserve(self, max_wait: float) -> float:
+        """Take one token only if it can be used within `max_wait` seconds: return its wait
+        (>= 0); otherwise take nothing and return minus how long until one would fit."""
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            after = self._tokens - 1.0
+            if after < -max_wait * self.rate:
+                return -max(1e-3, (-after / self.rate) - max_wait)
+            self._tokens = after
+            return 0.0 if after >= 0 else -after / self.rate
+
+    def acquire_unqueued(self, slots: float = 2.0) -> None:
+        """Like `acquire`, but never reserve more than `slots` requests ahead of now: whoever
+        calls `acquire` meanwhile is served first (a caller on the critical path)."""
+        while True:
+            wait = self.try_reserve(slots / self.rate)
+            if wait >= 0:
+                if wait > 0:
+                    self._sleep(wait)
+                return
+            # Spread the retries of many waiting callers over a slot, not all at once.
+            self._sleep(-wait + random.random() / self.rate)
+
     def slow_down(self) -> None:
         """The server said 429: halve the pace (not below the floor) and drop saved-up burst."""
         with self._lock:
@@ -145,9 +170,21 @@ class PacedCaller:
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call `fn`, retrying retryable Stripe errors with backoff; re-raise the rest."""
+        return self._call(fn, args, kwargs, unqueued=False)
+
+    def call_unqueued(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like `call`, but yield the rate to callers of `call`: wait without queueing more
+        than two requests ahead (TokenBucket.acquire_unqueued)."""
+        return self._call(fn, args, kwargs, unqueued=True)
+
+    def _call(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any], unqueued: bool
+    ) -> T:
         attempt = 0
         while True:
-            if self.bucket is not None:
+            if self.bucket is not None and unqueued:
+                self.bucket.acquire_unqueued()
+            elif self.bucket is not None:
                 self.bucket.acquire()
             self.stats.bump(requests=1)
             try:

@@ -4,16 +4,31 @@ for a fresh read (ambiguous same-second snapshots, objects an event referred to 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    cast,
+    delete,
+    select,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from core.db import upsert
 from core.errors import StripeRequestError
-from core.models.base import utcnow
+from core.models.base import UTCDateTime, utcnow
 from core.models.sync import SnapshotRefresh, StripeObject
+from core.sync import ingest_sqlite
 from core.sync.ingest_sqlite import SNAPSHOT_UPDATE_COLUMNS
 
 # object type → list/retrieve resource of the StripeClient (client.v1.<resource>)
@@ -57,33 +72,78 @@ def objects_of_type(
     return [dict(d) for d in session.scalars(stmt)]
 
 
+def fetched_rows(
+    objects: Iterable[Any], *, account: str, fetched_at: int, now: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Snapshot rows of objects read directly from Stripe, by id (the last read of an id wins),
+    their data encoded to JSON once (orjson); their fetch time is their `source_created`."""
+    now = now or utcnow()
+    rows: dict[str, dict[str, Any]] = {}
+    for o in objects:
+        if isinstance(o, dict) and isinstance(o.get("id"), str):
+            rows[o["id"]] = {
+                "id": o["id"],
+                "account": account,
+                "object_type": str(o.get("object", "unknown"))[:64],
+                "source_created": fetched_at,
+                "source_event_id": None,
+                "data": orjson.dumps(o).decode(),
+                "updated_at": now,
+            }
+    return rows
+
+
+def store_snapshot_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Upsert rows from `fetched_rows` (one per id) in the caller's transaction, unless a newer
+    snapshot is stored; return how many were written. One prepared statement for all rows:
+    the driver's executemany on SQLite, a cached Core executemany on PostgreSQL."""
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "sqlite":
+        return ingest_sqlite.upsert_snapshots(session, rows)
+    return len(session.execute(_PG_UPSERT, list(rows)).all())
+
+
 def store_fetched(
     session: Session, objects: list[dict[str, Any]], *, account: str, fetched_at: int
 ) -> int:
     """Store objects read directly from Stripe; their fetch time is their `source_created`."""
-    now = utcnow()
-    rows = [
-        {
-            "id": o["id"],
-            "account": account,
-            "object_type": str(o.get("object", "unknown"))[:64],
-            "source_created": fetched_at,
-            "source_event_id": None,
-            "data": o,
-            "updated_at": now,
-        }
-        for o in objects
-        if isinstance(o, dict) and isinstance(o.get("id"), str)
-    ]
-    table = StripeObject.__table__
-    return upsert(
-        session,
-        table,  # type: ignore[arg-type]
-        rows,
-        ["id"],
-        SNAPSHOT_UPDATE_COLUMNS,
-        where=lambda excluded: excluded.source_created >= table.c.source_created,
+    rows = fetched_rows(objects, account=account, fetched_at=fetched_at)
+    return store_snapshot_rows(session, list(rows.values()))
+
+
+class _JSONText(TypeDecorator[str]):
+    """JSON already encoded (orjson), sent as text and cast to jsonb by the server."""
+
+    impl = Text
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast(bindvalue, JSONB)
+
+
+def _pg_upsert() -> Any:
+    table = Table(
+        "stripe_objects",
+        MetaData(),
+        Column("id", String, primary_key=True),
+        Column("account", String),
+        Column("object_type", String),
+        Column("source_created", BigInteger),
+        Column("source_event_id", String),
+        Column("data", _JSONText),
+        Column("updated_at", UTCDateTime),
     )
+    ins = postgresql.insert(table)
+    return ins.on_conflict_do_update(
+        index_elements=["id"],
+        set_={c: ins.excluded[c] for c in SNAPSHOT_UPDATE_COLUMNS},
+        # A concurrent writer (webhook and poll) may have stored a newer state meanwhile.
+        where=ins.excluded.source_created >= table.c.source_created,
+    ).returning(table.c.id)
+
+
+_PG_UPSERT = _pg_upsert()
 
 
 PER_POLL = 20  # fetches per poll: a busy second must not turn every poll into 100 requests
