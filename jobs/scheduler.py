@@ -16,11 +16,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import schedule
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import insert_ignore, record_storage_error, storage_error
@@ -28,6 +28,7 @@ from core.errors import ConflictError
 from core.governance.anchors import anchor_head
 from core.models.sync import JobLease
 from core.sync.health import first_load
+from core.sync.leases import database_now
 from jobs.runtime import Runtime, open_runtime
 from jobs.schedule_plan import AFTER_FIRST_LOAD, PLAN
 
@@ -91,15 +92,6 @@ def current_holder(session_factory: sessionmaker[Session]) -> JobLease | None:
     with session_factory() as session:
         lease = session.get(JobLease, LEASE_NAME)
         return lease if lease and lease.expires_at > database_now(session) else None
-
-
-def database_now(session: Session) -> datetime:
-    """The time on the database's clock (PostgreSQL); SQLite lives on this machine's."""
-    if session.get_bind().dialect.name == "postgresql":
-        value = session.scalar(select(func.clock_timestamp()))
-        if isinstance(value, datetime):
-            return value.astimezone(UTC)
-    return datetime.now(UTC)
 
 
 def resolve(target: str) -> Callable[[Runtime], object]:
