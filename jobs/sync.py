@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             emit(Output([r.as_dict() for r in reports], text), args.json, indent=False)
         if args.once:
             return 1 if any(not r.ok for r in reports) else 0
-        time.sleep(min(1.0, interval))
+        time.sleep(leases.seconds_until_due(interval))
 
 
 NOTHING_DUE = (

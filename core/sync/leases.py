@@ -135,6 +135,19 @@ class AccountLeases:
             self.held.add(account)
         return str(account)
 
+    def seconds_until_due(self, every: float) -> float:
+        """How long a looping worker may sleep: until the next free account falls due or the
+        next held lease expires (a worker that died), at most `every`."""
+        with self.Session() as session:
+            now = database_now(session)
+            oldest = session.scalar(select(func.min(AccountLease.started_at)).where(_free(now)))
+            expiry = session.scalar(
+                select(func.min(AccountLease.expires_at)).where(AccountLease.expires_at > now)
+            )
+        times = [t for t in (oldest and oldest + timedelta(seconds=every), expiry) if t]
+        wait = min((t - now).total_seconds() for t in times) if times else every
+        return min(every, max(0.01, wait))
+
     def renew(self) -> None:
         """Push the expiry of every held lease out by a lease length; note any lost."""
         with self._lock:
