@@ -5,7 +5,8 @@ Each account has a row in `account_leases`. A worker claims one due account at a
 two workers never pick the same row and never wait for each other. The claim writes the
 worker's name and an expiry on the database's clock, so machines with different clocks agree.
 While the account syncs, a heartbeat renews the lease; the release records when it finished.
-A worker that dies leaves its lease to expire; the account is then due again for anyone.
+A worker that dies leaves its lease to expire; the account is then due again for anyone. On
+the dead worker's own machine the lease is taken over at once: its process is known to be gone.
 
 An account is due when its last sync never finished, or started before `threshold`: the start
 of a one-shot pass (`jobs sync --once`, the scheduler's sync), or "one interval ago" for a
@@ -14,6 +15,7 @@ looping worker, so every account is synced once per interval whatever the number
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
@@ -22,6 +24,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -42,9 +45,39 @@ def database_now(session: Session) -> datetime:
     return datetime.now(UTC)
 
 
+def _process_space() -> str:
+    """A tag shared exactly by the processes whose pids this one can check: same kernel boot,
+    same PID namespace (containers on one machine differ)."""
+    parts = []
+    for path in (Path("/proc/sys/kernel/random/boot_id"), Path("/proc/self/ns/pid")):
+        try:
+            parts.append(str(path.readlink()) if path.name == "pid" else path.read_text())
+        except OSError:  # not Linux: the host name stands in
+            parts.append(socket.gethostname())
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:8]
+
+
+SPACE = _process_space()
+
+
 def worker_name() -> str:
-    """host:pid:random, unique per process (a restarted pid is a new worker)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """host:pid:random:space, unique per process (a restarted pid is a new worker)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}:{SPACE}"
+
+
+def dead_here(holder: str | None) -> bool:
+    """Whether `holder` is a worker of this machine (and PID namespace) that no longer runs:
+    its lease need not be waited out. Workers elsewhere are only known dead by expiry."""
+    parts = (holder or "").split(":")
+    if len(parts) != 4 or parts[3] != SPACE or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class AccountLeases:
@@ -104,7 +137,15 @@ class AccountLeases:
             limit = threshold if every is None else now - timedelta(seconds=every)
             if limit is None:
                 raise ValueError("claim() needs a threshold or an interval")
-            query = select(AccountLease.account).where(_free(now))
+            held_here = session.scalars(
+                select(AccountLease.holder)
+                .where(AccountLease.expires_at > now)
+                .where(AccountLease.holder.like(f"%:{SPACE}"))
+                .distinct()
+            )
+            dead = [h for h in held_here if h != self.holder and dead_here(h)]
+            free = or_(_free(now), AccountLease.holder.in_(dead)) if dead else _free(now)
+            query = select(AccountLease.account).where(free)
             if only is not None:
                 query = query.where(AccountLease.account == only)
             account: Any = session.scalar(
