@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.models.sync import AccountLease
@@ -106,7 +106,7 @@ class AccountLeases:
             known = set(session.scalars(select(AccountLease.account)))
             missing = [{"account": a} for a in accounts if a not in known]
             for start in range(0, len(missing), 1000):
-                session.execute(AccountLease.__table__.insert(), missing[start : start + 1000])
+                session.execute(insert(AccountLease), missing[start : start + 1000])
             gone = sorted(known - wanted)
             for start in range(0, len(gone), 1000):
                 session.execute(
