@@ -119,6 +119,87 @@ def run() -> dict[str, Any]:
             run_figures["speedup_vs_1"] = round(run_figures["events_per_s"] / base, 2)
             figures[f"workers_{n}"] = run_figures
         figures["load_average_1min"] = round(os.getloadavg()[0], 2)
+        figures["sync"] = _sync_scaling(pg, folder)
+        figures["load_average_1min_after_sync"] = round(os.getloadavg()[0], 2)
     finally:
         pg.stop()
     return figures
+
+
+SYNC_ACCOUNTS = 16  # the platform and 15 connected accounts
+SYNC_LATENCY_MS = 100
+
+
+def _sync_scaling(pg: ThrowawayPostgres, folder: Path) -> dict[str, Any]:
+    """`jobs sync` workers sharing a Connect platform's accounts through their leases: the
+    time from the first account claimed to the last one's first sync finished (start-up
+    excluded), every request 100 ms away as over a network, for 1, 2 and 4 workers."""
+    from tests.support.sandbox import SANDBOX_KEY, running_sandbox
+    from tests.support.sync import control
+
+    out: dict[str, Any] = {"accounts": SYNC_ACCOUNTS, "latency_ms": SYNC_LATENCY_MS}
+    with running_sandbox(
+        customers=8, days=20, connected_accounts=SYNC_ACCOUNTS - 1, latency_ms=SYNC_LATENCY_MS
+    ) as sandbox:
+        connected = control(sandbox.url, "accounts")["connected"]
+        base = None
+        for n in COUNTS:
+            url = pg.create_database()
+            engine = make_engine(url)
+            migrate(engine)
+            engine.dispose()
+            db = url.rsplit("/", 1)[1]
+            env = {
+                "PATH": os.environ.get("PATH", ""),
+                "DATABASE_URL": url,
+                "LEDGERDESK_DATA_DIR": str(folder),
+                "STRIPE_API_KEY": SANDBOX_KEY,
+                "STRIPE_API_BASE": sandbox.url,
+                "LEDGERDESK_SANDBOX": "1",
+                "STRIPE_RATE_LIMIT": "500",
+                "STRIPE_ACCOUNTS": ",".join(connected),
+                "SYNC_INTERVAL_SECONDS": "3600",
+            }
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "jobs", "sync", "--no-backfill"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(n)
+            ]
+            try:
+                while _synced(pg, db) < SYNC_ACCOUNTS:
+                    time.sleep(0.05)
+            finally:
+                for p in procs:
+                    p.send_signal(signal.SIGTERM)
+                for p in procs:
+                    p.wait(timeout=30)
+            with psycopg.connect(_conninfo(pg, db)) as conn:
+                row = conn.execute(
+                    "select extract(epoch from max(finished_at) - min(started_at)), "
+                    "count(distinct holder) from account_leases"
+                ).fetchone()
+            seconds = float(row[0]) if row else 0.0
+            base = base or seconds
+            out[f"workers_{n}"] = {
+                "seconds": round(seconds, 2),
+                "accounts_per_s": round(SYNC_ACCOUNTS / seconds, 2),
+                "workers_that_held_accounts": int(row[1]) if row else 0,
+                "speedup_vs_1": round(base / seconds, 2),
+            }
+    return out
+
+
+def _synced(pg: ThrowawayPostgres, db: str) -> int:
+    try:
+        with psycopg.connect(_conninfo(pg, db)) as conn:
+            row = conn.execute(
+                "select count(*) from account_leases where finished_at is not null"
+            ).fetchone()
+    except psycopg.errors.UndefinedTable:
+        return 0
+    return int(row[0]) if row else 0

@@ -24,3 +24,9 @@ PLAN: list[tuple[str, int, str]] = [
 AFTER_FIRST_LOAD: frozenset[str] = frozenset(
     {"books", "read-models", "digest", "predunning", "dunning", "briefs"}
 )
+
+# Jobs whose working set grows with the store (they read every payout, invoice or report row):
+# the scheduler runs them one at a time, so a store's size is paid once, not once per job.
+ONE_AT_A_TIME: frozenset[str] = frozenset(
+    {"books", "read-models", "digest", "predunning", "dunning", "reminders"}
+)

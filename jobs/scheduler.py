@@ -9,6 +9,9 @@ and retried on its next interval; it never stops the scheduler.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import gc
 import importlib
 import logging
 import os
@@ -16,11 +19,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import schedule
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import insert_ignore, record_storage_error, storage_error
@@ -28,8 +31,9 @@ from core.errors import ConflictError
 from core.governance.anchors import anchor_head
 from core.models.sync import JobLease
 from core.sync.health import first_load
+from core.sync.leases import database_now
 from jobs.runtime import Runtime, open_runtime
-from jobs.schedule_plan import AFTER_FIRST_LOAD, PLAN
+from jobs.schedule_plan import AFTER_FIRST_LOAD, ONE_AT_A_TIME, PLAN
 
 HELP = "run sync, process and the other jobs on their intervals (one scheduler at a time)"
 LEASE_NAME = "scheduler"
@@ -93,15 +97,6 @@ def current_holder(session_factory: sessionmaker[Session]) -> JobLease | None:
         return lease if lease and lease.expires_at > database_now(session) else None
 
 
-def database_now(session: Session) -> datetime:
-    """The time on the database's clock (PostgreSQL); SQLite lives on this machine's."""
-    if session.get_bind().dialect.name == "postgresql":
-        value = session.scalar(select(func.clock_timestamp()))
-        if isinstance(value, datetime):
-            return value.astimezone(UTC)
-    return datetime.now(UTC)
-
-
 def resolve(target: str) -> Callable[[Runtime], object]:
     """'jobs.sync:scheduled' → the function."""
     module, _, name = target.partition(":")
@@ -140,10 +135,31 @@ def anchor_audit_head(runtime: Runtime) -> None:
         log.error("audit head not anchored: %s", exc)
 
 
+def give_back_memory() -> None:
+    """Return the memory a finished job freed to the system (glibc keeps freed heap pages
+    otherwise), so the next job starts from the scheduler's base, not from the last peak."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc (macOS, musl without the symbol): nothing to trim
+        return None
+
+
+_LIBC = _libc()
+
+
 class JobLanes:
     """Each job runs in its own thread, so a slow one (books, digest) never delays the sync.
 
-    A job whose previous run is still going skips that interval instead of piling up.
+    A job whose previous run is still going skips that interval instead of piling up. The jobs
+    that read the whole store (ONE_AT_A_TIME) take turns, so their working sets never add up
+    (they all start together once the first load has finished).
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -151,6 +167,7 @@ class JobLanes:
         self.locks: dict[str, threading.Lock] = {}
         self.threads: list[threading.Thread] = []
         self.deferred: dict[str, Callable[[Runtime], object]] = {}
+        self.heavy = threading.Lock()
         self._loaded = False
         self._checked = 0.0
 
@@ -182,9 +199,14 @@ class JobLanes:
 
         def work() -> None:
             try:
-                run_job(self.runtime, name, fn)
+                if name in ONE_AT_A_TIME:
+                    with self.heavy:  # waits its turn: a daily job is late, never skipped
+                        run_job(self.runtime, name, fn)
+                else:
+                    run_job(self.runtime, name, fn)
             finally:
                 lock.release()
+                give_back_memory()
 
         thread = threading.Thread(target=work, name=f"job-{name}", daemon=True)
         self.threads = [t for t in self.threads if t.is_alive()] + [thread]

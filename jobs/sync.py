@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import time
 
 from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client, retrieve_raw
 from core.errors import ConfigError, StripeError
 from core.sync.backfill import needs_backfill
+from core.sync.leases import LEASE_SECONDS, AccountLeases
 from core.sync.poll import AccountSync, SyncReport, key_fingerprint
 from core.sync.ratelimit import PacedCaller, RetryPolicy, TokenBucket
 from jobs.output import Output, emit
@@ -35,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--force", action="store_true", help="retry an account stopped by an auth error"
+    )
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=LEASE_SECONDS,
+        help="how long a worker's hold on an account lasts without renewal (default 60)",
     )
 
 
@@ -83,6 +91,32 @@ def reachable(runtime: Runtime, account: str, *, timeout: float = 20.0) -> bool:
     return True
 
 
+def sync_account(
+    runtime: Runtime,
+    account: str,
+    *,
+    backfill: bool = True,
+    timeout: float = 20.0,
+    force: bool = False,
+) -> SyncReport:
+    """Sync one account; a first start and a stale cursor trigger a backfill."""
+    if backfill:
+        with runtime.Session() as session:
+            due = needs_backfill(session, account)
+        # A backfill is hundreds of requests: only start one when Stripe answers at all, so
+        # a wrong address or a bad key fails in seconds (the sync below records why).
+        if due and reachable(runtime, account, timeout=timeout):
+            from jobs.backfill import run_backfill
+
+            run_backfill(runtime, account, since_days=90, timeout=timeout)
+    report = build_account_sync(runtime, account, timeout=timeout).run(force=force)
+    if report.needs_backfill and backfill:
+        from jobs.backfill import run_backfill
+
+        run_backfill(runtime, account, since_days=90, timeout=timeout)
+    return report
+
+
 def sync_all(
     runtime: Runtime,
     *,
@@ -90,26 +124,34 @@ def sync_all(
     backfill: bool = True,
     timeout: float = 20.0,
     force: bool = False,
+    leases: AccountLeases | None = None,
+    every: float | None = None,
 ) -> list[SyncReport]:
-    """One pass over the accounts; first start and stale cursors trigger a backfill."""
-    reports = []
-    for account in accounts_of(runtime, only):
-        if backfill:
-            with runtime.Session() as session:
-                due = needs_backfill(session, account)
-            # A backfill is hundreds of requests: only start one when Stripe answers at all, so
-            # a wrong address or a bad key fails in seconds (the sync below records why).
-            if due and reachable(runtime, account, timeout=timeout):
-                from jobs.backfill import run_backfill
+    """Sync every due account this worker can lease (see core.sync.leases).
 
-                run_backfill(runtime, account, since_days=90, timeout=timeout)
-        report = build_account_sync(runtime, account, timeout=timeout).run(force=force)
-        if report.needs_backfill and backfill:
-            from jobs.backfill import run_backfill
-
-            run_backfill(runtime, account, since_days=90, timeout=timeout)
-        reports.append(report)
-    return reports
+    Without `every`, one pass: each account not synced since the pass began, unless another
+    worker holds it. With `every` (a looping worker): each account last synced that long ago.
+    """
+    chosen = accounts_of(runtime, only)
+    leases = leases or AccountLeases(runtime.Session)
+    leases.register(accounts_of(runtime))
+    threshold = leases.start() if every is None else None
+    reports: list[SyncReport] = []
+    with leases.renewing():
+        while True:
+            account = leases.claim(
+                threshold=threshold, every=every, only=chosen[0] if only is not None else None
+            )
+            if account is None:
+                return reports
+            try:
+                reports.append(
+                    sync_account(runtime, account, backfill=backfill, timeout=timeout, force=force)
+                )
+            except BaseException:
+                leases.abandon()
+                raise
+            leases.release(account)
 
 
 def scheduled(runtime: Runtime) -> str:
@@ -122,21 +164,40 @@ def scheduled(runtime: Runtime) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the sync once or in a loop at SYNC_INTERVAL_SECONDS."""
+    """One pass (`--once`), or a worker that syncs each account once per SYNC_INTERVAL_SECONDS.
+
+    Any number of workers, on one machine or several sharing one database, split the accounts
+    between them through their leases.
+    """
+    if not args.lease_seconds > 0:
+        raise ConfigError("--lease-seconds must be a positive number of seconds, e.g. 60.")
     runtime = open_runtime()
-    interval = runtime.settings.sync_interval_seconds
+    interval = float(runtime.settings.sync_interval_seconds)
+    leases = AccountLeases(runtime.Session, seconds=args.lease_seconds)
+    if not args.once:  # a stopped worker hands its accounts back at once, not at expiry
+        signal.signal(signal.SIGTERM, _interrupt)
     while True:
-        started = time.monotonic()
         reports = sync_all(
             runtime,
             only=args.account,
             backfill=not args.no_backfill,
             timeout=args.timeout,
             force=args.force,
+            leases=leases,
+            every=None if args.once else interval,
         )
-        text = "\n".join(r.summary() for r in reports)
-        emit(Output([r.as_dict() for r in reports], text), args.json, indent=False)
-        failed = any(not r.ok for r in reports)
+        if reports or args.once:
+            text = "\n".join(r.summary() for r in reports) or NOTHING_DUE
+            emit(Output([r.as_dict() for r in reports], text), args.json, indent=False)
         if args.once:
-            return 1 if failed else 0
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+            return 1 if any(not r.ok for r in reports) else 0
+        time.sleep(leases.seconds_until_due(interval))
+
+
+NOTHING_DUE = (
+    "nothing to sync: other workers hold the accounts, or synced them since this pass began"
+)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -8,6 +8,7 @@ transactions for their day go to a supplementary batch ("...#2").
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -182,10 +183,11 @@ def _open_batch(session: Session, key: str, **fields: Any) -> JournalBatch | Non
     return None if batch.exported_at is not None else batch
 
 
-def _unbooked_day_bts(
+def _unbooked_day_refs(
     session: Session, start: int | None, end: int | None, account: str | None
-) -> list[dict[str, Any]]:
-    """Balance transactions in no day batch and no exported batch (an anti-join, in SQL)."""
+) -> list[tuple[str, str, int]]:
+    """(account, id, created) of the balance transactions in no day batch and no exported
+    batch (an anti-join, in SQL)."""
     booked = (
         select(JournalEntry.id)
         .join(JournalBatch, JournalBatch.id == JournalEntry.batch_id)
@@ -195,7 +197,7 @@ def _unbooked_day_bts(
         )
     )
     created = StripeObject.data["created"].as_integer()
-    stmt = select(StripeObject.account, StripeObject.data).where(
+    stmt = select(StripeObject.account, StripeObject.id, created).where(
         StripeObject.object_type == "balance_transaction", ~booked.exists()
     )
     if account is not None:
@@ -205,7 +207,7 @@ def _unbooked_day_bts(
     if end is not None:
         stmt = stmt.where(created < end)
     rows = session.execute(stmt.execution_options(yield_per=2000))
-    return [{**data, "_account": acct} for acct, data in rows if data.get("created")]
+    return [(acct, bt_id, int(at)) for acct, bt_id, at in rows if at]
 
 
 def _unbook_open_days(session: Session, start: int | None, end: int | None) -> None:
@@ -252,25 +254,57 @@ def build_day_batches(
     start, end = epoch_range(date_from, date_to, settings.tz)
     if rebuild:
         _unbook_open_days(session, start, end)
-    by_day: dict[tuple[str, date], list[dict[str, Any]]] = {}
-    bts = _unbooked_day_bts(session, start, end, account)
-    for bt in bts:
-        by_day.setdefault((bt["_account"], local_day(bt["created"], settings.tz)), []).append(bt)
-    context = draft_context(session, bts)
+    by_day: dict[tuple[str, date], list[str]] = {}
+    for acct, bt_id, created in _unbooked_day_refs(session, start, end, account):
+        by_day.setdefault((acct, local_day(created, settings.tz)), []).append(bt_id)
     batches = []
-    for (acct, day), rows in sorted(by_day.items()):
-        key = f"day:{acct or 'platform'}:{day.isoformat()}"
-        n = 1
-        batch = _open_batch(session, key, kind="day", account=acct, period_date=day)
-        while batch is None:  # frozen: late transactions go to a supplementary batch
-            n += 1
-            batch = _open_batch(session, f"{key}#{n}", kind="day", account=acct, period_date=day)
-        rows.sort(key=lambda b: (b.get("created") or 0, b.get("id") or ""))
-        drafts = draft_entries(session, settings, rows, None, context)
-        _add_entries(session, batch, drafts, settings)
-        batches.append(batch)
-    session.flush()
+    # Whole days, about CHUNK_BTS transactions at a time: what a run holds in memory is one
+    # chunk's snapshots and entries, not every unbooked transaction of the store (a first run).
+    for days in _day_chunks(sorted(by_day.items()), CHUNK_BTS):
+        found = objects_by_id(session, [i for _, ids in days for i in ids], "balance_transaction")
+        chunk = [
+            ((acct, day), [{**found[i], "_account": acct} for i in ids if i in found])
+            for (acct, day), ids in days
+        ]
+        context = draft_context(session, [bt for _, rows in chunk for bt in rows])
+        for (acct, day), rows in chunk:
+            key = f"day:{acct or 'platform'}:{day.isoformat()}"
+            n = 1
+            batch = _open_batch(session, key, kind="day", account=acct, period_date=day)
+            while batch is None:  # frozen: late transactions go to a supplementary batch
+                n += 1
+                batch = _open_batch(
+                    session, f"{key}#{n}", kind="day", account=acct, period_date=day
+                )
+            rows.sort(key=lambda b: (b.get("created") or 0, b.get("id") or ""))
+            drafts = draft_entries(session, settings, rows, None, context)
+            _add_entries(session, batch, drafts, settings)
+            batches.append(batch)
+        session.flush()
+        for obj in [
+            o for o in session.identity_map.values() if isinstance(o, JournalEntry | JournalLine)
+        ]:
+            session.expunge(obj)  # written: the session need not keep them
     return batches
+
+
+CHUNK_BTS = 2000
+
+
+def _day_chunks(
+    days: list[tuple[tuple[str, date], list[str]]], size: int
+) -> Iterator[list[tuple[tuple[str, date], list[str]]]]:
+    """Consecutive whole days, each group about `size` transactions (a bigger day alone)."""
+    group: list[tuple[tuple[str, date], list[str]]] = []
+    count = 0
+    for day in days:
+        if group and count + len(day[1]) > size:
+            yield group
+            group, count = [], 0
+        group.append(day)
+        count += len(day[1])
+    if group:
+        yield group
 
 
 def build_payout_batch(

@@ -182,3 +182,20 @@ class JobLease(Base):
     holder: Mapped[str] = mapped_column(String(255))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccountLease(Base):
+    """Which sync worker holds one Stripe account, until when (on the database's clock).
+
+    `started_at` / `finished_at` are the last sync's claim and release: a sync that never
+    finished (its worker died) leaves `finished_at` empty, so the account is due again as soon
+    as the lease expires. After a release `holder` keeps the last worker's name.
+    """
+
+    __tablename__ = "account_leases"
+
+    account: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

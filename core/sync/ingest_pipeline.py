@@ -11,7 +11,7 @@ from typing import Any
 from core.sync.ingest import IngestResult, store_batch
 from core.sync.ingest_prepare import merge_batches, prepare_events
 
-GROUP_PAGES = 100
+GROUP_PAGES = 25
 GROUP_WAIT_S = 0.05
 GROUP_SPAN_S = 1.0
 
