@@ -1,14 +1,14 @@
 """Accounts leased per sync worker: one row per Stripe account, its holder and lease expiry.
 
-Revision ID: 0017_account_leases
-Revises: 0016_assignee_and_attachments
+Revision ID: 0018_account_leases
+Revises: 0017_ai_usage_and_briefs
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_account_leases"
-down_revision = "0016_assignee_and_attachments"
+revision = "0018_account_leases"
+down_revision = "0017_ai_usage_and_briefs"
 branch_labels = None
 depends_on = None
 
