@@ -7,7 +7,7 @@ sees only `core.errors.StripeError` subclasses — never a `stripe` exception or
 from __future__ import annotations
 
 import io
-import time
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -15,18 +15,12 @@ from urllib.parse import quote
 
 import orjson
 import stripe
+from stripe import _util as stripe_util
 
+from core.adapters.stripe_errors import translate_error as translate_error
+from core.adapters.stripe_webhooks import sign_webhook_payload as sign_webhook_payload
+from core.adapters.stripe_webhooks import verify_webhook_signature as verify_webhook_signature
 from core.config import STRIPE_API_VERSION, STRIPE_DEFAULT_BASE, Settings
-from core.errors import (
-    StripeAuthError,
-    StripeError,
-    StripeIdempotencyError,
-    StripePermissionError,
-    StripeRateLimited,
-    StripeRequestError,
-    StripeUnavailable,
-    WebhookRejected,
-)
 
 DEFAULT_TIMEOUT_SECONDS = 30
 
@@ -51,45 +45,6 @@ def make_client(
         max_network_retries=max_network_retries,
         http_client=stripe.RequestsClient(timeout=timeout),
     )
-
-
-def translate_error(exc: stripe.StripeError) -> StripeError:
-    """Map a `stripe` exception to the core hierarchy, keeping code, status and retry hint."""
-    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-    hint = headers.get("stripe-should-retry")
-    should_retry = None if hint is None else hint.lower() == "true"
-    code = getattr(exc, "code", None)
-    message = exc.user_message or str(exc) or exc.__class__.__name__
-    kwargs: dict[str, Any] = {
-        "http_status": exc.http_status,
-        "code": code,
-        "request_id": exc.request_id,
-        "should_retry": should_retry,
-    }
-    if isinstance(exc, stripe.AuthenticationError):
-        return StripeAuthError(f"Stripe rejected the API key: {message}", **kwargs)
-    if isinstance(exc, stripe.PermissionError):
-        return StripePermissionError(f"The API key may not do this: {message}", **kwargs)
-    if isinstance(exc, stripe.RateLimitError):
-        return StripeRateLimited(f"Stripe rate limit reached: {message}", **kwargs)
-    if isinstance(exc, stripe.IdempotencyError):
-        return StripeIdempotencyError(message, **kwargs)
-    if isinstance(exc, stripe.APIConnectionError):
-        return StripeUnavailable(f"Could not reach Stripe: {message}", **kwargs)
-    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
-        if exc.http_status == 429:
-            return StripeRateLimited(f"Stripe rate limit reached: {message}", **kwargs)
-        return StripeRequestError(message, **kwargs)
-    if exc.http_status is not None and 200 <= exc.http_status < 300:
-        # A success status whose body did not parse: cut off or garbled in transit. Retrying is
-        # safe (reads; writes carry an idempotency key) and is what Stripe recommends.
-        return StripeUnavailable(
-            f"Stripe's response was cut off or garbled: {message}",
-            **(kwargs | {"should_retry": should_retry if should_retry is not None else True}),
-        )
-    if exc.http_status is not None and exc.http_status < 500 and exc.http_status != 409:
-        return StripeRequestError(message, **kwargs)
-    return StripeUnavailable(f"Stripe answered with an error: {message}", **kwargs)
 
 
 def _plain(obj: Any) -> Any:
@@ -355,8 +310,36 @@ class StripeGateway:
         )
 
 
-# --- events, lists and webhooks ---------------------------------------------------------------
-# Used by the sync engine (core/sync/poll.py, core/sync/backfill.py, core/sync/webhook_receiver.py).
+# --- raw lists: the sync engine's hot path (core/sync/poll.py, core/sync/backfill.py) ----------
+_SDK_LOGGER = logging.getLogger("stripe")
+_USAGE = ["ledgerdesk_raw"]
+
+
+def _sdk_log_wanted() -> bool:
+    """Whether anyone reads the SDK's request log: `stripe.log`, STRIPE_LOG, or the `stripe`
+    logger enabled at INFO or DEBUG."""
+    return stripe_util._console_log_level() is not None or _SDK_LOGGER.isEnabledFor(logging.INFO)
+
+
+def _request(requestor: Any, path: str, params: Mapping[str, Any], options: Any) -> Any:
+    """GET through the requestor's own request building and HTTP client (retries included).
+
+    `request_raw` adds the SDK's log lines, and formats them even when no one reads them:
+    `logfmt` decodes the whole response body, scans it for whitespace and repr()s it for a
+    debug line that is then dropped — about 2 ms of CPU per 100-event page. The log is kept
+    whenever it is switched on; otherwise the same two steps run without it."""
+    if _sdk_log_wanted():
+        return requestor.request_raw(
+            "get", path, dict(params), options, base_address="api", api_mode="V1", usage=_USAGE
+        )
+    method, url, headers, post_data, retries, usage, _query, _version = (
+        requestor._args_for_request_with_retries(
+            "get", path, dict(params), options, base_address="api", api_mode="V1", usage=_USAGE
+        )
+    )
+    return requestor._get_http_client().request_with_retries(
+        method, url, headers, post_data, max_network_retries=retries, _usage=usage
+    )
 
 
 def _get_json(gateway: StripeGateway, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -367,20 +350,12 @@ def _get_json(gateway: StripeGateway, path: str, params: Mapping[str, Any]) -> d
     StripeObject. A non-2xx answer goes through the SDK's own error mapping, so
     `translate_error` sees the same exceptions as for any other call.
 
-    This is the call `StripeClient.raw_request` makes, one level down: `raw_request` itself
-    parses the body again with `json.loads` into OrderedDicts. The `stripe` pin in
-    requirements.txt keeps the requestor's signature; tests/jobs/test_raw_fetch.py checks it."""
+    `StripeClient.raw_request` would parse the body again with `json.loads` into OrderedDicts
+    (and format the log, see `_request`). The `stripe` pin in requirements.txt keeps the
+    requestor's signatures; tests/jobs/test_raw_fetch.py checks them."""
     requestor = gateway.client._requestor
     try:
-        body, status, headers = requestor.request_raw(
-            "get",
-            path,
-            dict(params),
-            gateway._options(),  # type: ignore[arg-type]
-            base_address="api",
-            api_mode="V1",
-            usage=["ledgerdesk_raw"],
-        )
+        body, status, headers = _request(requestor, path, params, gateway._options())
         if not 200 <= status < 300:
             requestor._interpret_response(body, status, headers, "V1")
         try:
@@ -419,66 +394,3 @@ def list_page_raw(
 def retrieve_raw(gateway: StripeGateway, resource: str, object_id: str) -> dict[str, Any]:
     """Read one object fresh, parsed once like list_page_raw (a garbled 2xx is retryable)."""
     return _get_json(gateway, f"{_path(resource)}/{quote(object_id, safe='')}", {})
-
-
-_SIGNATURE_REASONS = (
-    ("No Stripe-Signature header", "missing_signature"),
-    ("Unable to extract timestamp", "malformed_signature"),
-    ("No signatures found with expected scheme", "malformed_signature"),
-    ("Timestamp outside the tolerance zone", "stale_timestamp"),
-    ("No signatures found matching", "bad_signature"),
-)
-
-
-def verify_webhook_signature(
-    payload: bytes,
-    header: str | None,
-    secret: str,
-    tolerance: int = 300,
-    now: float | None = None,
-) -> None:
-    """Check `Stripe-Signature` over the raw body; raise WebhookRejected naming the reason.
-
-    The stripe library refuses signatures older than `tolerance`; one stamped more than
-    `tolerance` ahead of this clock is refused too (a signature minted for a later replay).
-    """
-    try:
-        stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
-        stamp = _signature_timestamp(header or "")
-        ahead = stamp - (time.time() if now is None else now)
-        if ahead > tolerance:
-            raise WebhookRejected(
-                "future_timestamp",
-                f"the signature timestamp is {ahead:,.0f} s in the future, beyond the "
-                f"{tolerance} s tolerance (check this server's clock)",
-            )
-    except stripe.SignatureVerificationError as exc:
-        text = str(exc)
-        reason = next((r for prefix, r in _SIGNATURE_REASONS if prefix in text), "bad_signature")
-        messages = {
-            "missing_signature": "the request has no Stripe-Signature header",
-            "malformed_signature": "the Stripe-Signature header is malformed (expected t=...,v1=...)",
-            "stale_timestamp": f"the signature timestamp is older than {tolerance} s (replayed or "
-            "delayed delivery)",
-            "bad_signature": "no v1 signature matches the body and the endpoint secret",
-        }
-        raise WebhookRejected(reason, messages[reason]) from None
-    except UnicodeDecodeError:
-        raise WebhookRejected("bad_body", "the body is not UTF-8 text") from None
-
-
-def _signature_timestamp(header: str) -> int:
-    """The `t=` of a Stripe-Signature header the stripe library has already accepted."""
-    for part in header.split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t":
-            return int(value)
-    raise WebhookRejected("malformed_signature", "the Stripe-Signature header has no t= timestamp")
-
-
-def sign_webhook_payload(payload: bytes, secret: str, timestamp: int | None = None) -> str:
-    """A Stripe-Signature header for `payload` (tests and `stripe listen`-style forwarding)."""
-    header: str = stripe.WebhookSignature.generate_signature_header(
-        payload.decode("utf-8"), secret, timestamp
-    )
-    return header

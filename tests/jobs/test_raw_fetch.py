@@ -5,6 +5,8 @@ data as the SDK's converted objects, the connected account's header, and the sam
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from typing import Any
 
 import pytest
@@ -106,3 +108,41 @@ def test_a_429_backs_off_and_slows_the_bucket(sandbox: Any, tmp_path: Any) -> No
     assert caught.value.http_status == 429 and should_retry(caught.value)
     assert caller.stats.rate_limited == 2 and len(delays) == 1 and delays[0] > 0
     assert bucket.rate < 50
+
+
+def _logfmt_calls(fetch: Any) -> int:
+    """How often stripe-python formats a log line while `fetch` runs (seen by the profiler)."""
+    calls: list[str] = []
+
+    def profile(frame: Any, event: str, _arg: Any) -> None:
+        if event == "call" and frame.f_code.co_name == "logfmt":
+            calls.append(frame.f_code.co_filename)
+
+    sys.setprofile(profile)
+    try:
+        fetch()
+    finally:
+        sys.setprofile(None)
+    return len(calls)
+
+
+def test_the_sdk_log_is_formatted_only_when_someone_reads_it(sandbox: Any, tmp_path: Any) -> None:
+    gateway = _gateway(sandbox, tmp_path)
+    page = list_page_raw(gateway, "events", {"limit": 100})
+    assert _logfmt_calls(lambda: list_page_raw(gateway, "events", {"limit": 100})) == 0
+    assert list_page_raw(gateway, "events", {"limit": 100}) == page
+
+    logger = logging.getLogger("stripe")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        assert list_page_raw(gateway, "events", {"limit": 100}) == page
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    messages = [r.getMessage() for r in records]
+    assert any("API response body" in m and page["data"][0]["id"] in m for m in messages)
