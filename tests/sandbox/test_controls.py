@@ -111,3 +111,32 @@ def test_unknown_control_endpoint(small: SandboxServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as exc:
         control(small.url, "/_sandbox/nope")
     assert exc.value.code == 404
+
+
+def test_many_connections_opened_at_once_are_all_accepted(small: SandboxServer) -> None:
+    """A sync opens its workers' connections together; none may wait for a SYN resent a
+    second later (what a listen backlog of 5 did to the first pages of a backfill)."""
+    import select
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    address = urlsplit(small.url)
+    socks = []
+    try:
+        started = time.monotonic()
+        for _ in range(200):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setblocking(False)
+            sock.connect_ex((address.hostname, address.port))
+            socks.append(sock)
+        pending = set(socks)
+        while pending and time.monotonic() - started < 0.8:
+            _r, writable, _x = select.select([], list(pending), [], 0.05)
+            pending -= {
+                s for s in writable if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            }
+        assert not pending, f"{len(pending)} of 200 connections not accepted within 0.8 s"
+    finally:
+        for sock in socks:
+            sock.close()
