@@ -6,11 +6,14 @@ import argparse
 import math
 import re
 import sys
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client
 from core.errors import ConfigError
 from core.sync.backfill import Backfill, BackfillReport
+from core.sync.poll import AccountSync, SyncReport
 from core.sync.ratelimit import PacedCaller, RetryPolicy, TokenBucket
 from jobs.output import Output
 from jobs.runtime import Runtime, open_runtime
@@ -61,6 +64,13 @@ def default_concurrency(rate: float) -> int:
     return max(8, math.ceil(rate * 0.4))
 
 
+def backfill_bucket(rate: float) -> TokenBucket:
+    """The backfill's pacing: a burst of a tenth of a second's requests (well under Stripe's
+    own, about a second's worth) lets workers catch up after a gap instead of losing those
+    slots, with no 429s."""
+    return TokenBucket(rate, burst=max(1.0, min(10.0, rate / 10)))
+
+
 def run_backfill(
     runtime: Runtime,
     account: str,
@@ -70,8 +80,12 @@ def run_backfill(
     timeout: float = 20.0,
     progress: bool = True,
     page_limit: int = 100,
+    bucket: TokenBucket | None = None,
+    beside: Callable[[], bool] | None = None,
+    on_planned: Callable[[], None] | None = None,
 ) -> BackfillReport:
-    """Backfill one account through a paced, retrying gateway."""
+    """Backfill one account through a paced, retrying gateway (`bucket`: a rate limit shared
+    with what runs `beside` it)."""
     settings = runtime.settings
     client = make_client(settings, timeout=timeout)
     gateway = StripeGateway(client, account or None)
@@ -79,14 +93,9 @@ def run_backfill(
     # Requests in flight = rate x latency; leave room for ~400 ms (latency plus storing a page,
     # which waits for the database when many workers finish at once).
     concurrency = concurrency or default_concurrency(rate)
-    # A burst of a tenth of a second's requests (well under Stripe's own, about a second's
-    # worth) lets workers catch up after a gap instead of losing those slots, with no 429s.
     # Fewer, shorter retries than a poll: a list that keeps failing leaves the backfill partial,
     # and it is retried after a back-off rather than holding up the first load.
-    caller = PacedCaller(
-        TokenBucket(rate, burst=max(1.0, min(10.0, rate / 10))),
-        RetryPolicy(max_attempts=5, cap=8.0),
-    )
+    caller = PacedCaller(bucket or backfill_bucket(rate), RetryPolicy(max_attempts=5, cap=8.0))
     bar, update = _progress_bar(account) if progress else (None, None)
     try:
         return Backfill(
@@ -97,10 +106,56 @@ def run_backfill(
             concurrency=concurrency,
             page_limit=page_limit,
             progress=update,
-        ).run(since_days=since_days)
+            beside=beside,
+        ).run(since_days=since_days, on_planned=on_planned)
     finally:
         if bar is not None:
             bar.close()
+
+
+def backfill_beside_walk(
+    runtime: Runtime,
+    account: str,
+    sync: AccountSync,
+    bucket: TokenBucket,
+    *,
+    timeout: float = 20.0,
+    force: bool = False,
+) -> SyncReport | None:
+    """A first start: the backfill and the account's event sync side by side under one rate
+    limit (`sync` paced by `bucket` too). The event walk needs no backfilled object — snapshots
+    keep the newest read whichever is stored first — so its chain of pages, half of a first
+    start when it came after the backfill, now runs while the backfill fetches.
+
+    The walk starts once the backfill's plan is stored: a first start interrupted after that
+    resumes the backfill even when the walk has finished. Returns the sync's report, or None
+    when the backfill stopped before its plan (the caller then runs the sync itself)."""
+    reports: list[SyncReport] = []
+    crashed: list[BaseException] = []
+
+    def walk() -> None:
+        try:
+            reports.append(sync.run(force=force))
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            crashed.append(exc)
+
+    walker = threading.Thread(target=walk, name=f"walk-{account or 'platform'}", daemon=True)
+    try:
+        run_backfill(
+            runtime,
+            account,
+            since_days=90,
+            timeout=timeout,
+            bucket=bucket,
+            beside=walker.is_alive,
+            on_planned=walker.start,
+        )
+    finally:
+        if walker.ident is not None:
+            walker.join()
+    if crashed:
+        raise crashed[0]
+    return reports[0] if reports else None
 
 
 def run(args: argparse.Namespace) -> Output:

@@ -59,13 +59,17 @@ def accounts_of(runtime: Runtime, only: str | None = None) -> list[str]:
     return [wanted]
 
 
-def build_account_sync(runtime: Runtime, account: str, *, timeout: float = 20.0) -> AccountSync:
-    """An AccountSync wired to Stripe through a paced, retrying gateway."""
+def build_account_sync(
+    runtime: Runtime, account: str, *, timeout: float = 20.0, bucket: TokenBucket | None = None
+) -> AccountSync:
+    """An AccountSync wired to Stripe through a paced, retrying gateway (`bucket`: a rate
+    limit shared with a backfill running beside it)."""
     settings = runtime.settings
     key = settings.require_stripe_key().reveal()
     client = make_client(settings, timeout=timeout)
     gateway = StripeGateway(client, account or None)
-    caller = PacedCaller(TokenBucket(settings.effective_rate_limit, burst=5), RetryPolicy())
+    bucket = bucket or TokenBucket(settings.effective_rate_limit, burst=5)
+    caller = PacedCaller(bucket, RetryPolicy())
     return AccountSync(
         runtime.Session,
         caller,
@@ -100,16 +104,23 @@ def sync_account(
     force: bool = False,
 ) -> SyncReport:
     """Sync one account; a first start and a stale cursor trigger a backfill."""
+    report: SyncReport | None = None
     if backfill:
         with runtime.Session() as session:
             due = needs_backfill(session, account)
         # A backfill is hundreds of requests: only start one when Stripe answers at all, so
         # a wrong address or a bad key fails in seconds (the sync below records why).
         if due and reachable(runtime, account, timeout=timeout):
-            from jobs.backfill import run_backfill
+            from jobs.backfill import backfill_beside_walk, backfill_bucket
 
-            run_backfill(runtime, account, since_days=90, timeout=timeout)
-    report = build_account_sync(runtime, account, timeout=timeout).run(force=force)
+            # The event sync runs beside the backfill, both under one rate limit.
+            bucket = backfill_bucket(runtime.settings.effective_rate_limit)
+            sync = build_account_sync(runtime, account, timeout=timeout, bucket=bucket)
+            report = backfill_beside_walk(
+                runtime, account, sync, bucket, timeout=timeout, force=force
+            )
+    if report is None:
+        report = build_account_sync(runtime, account, timeout=timeout).run(force=force)
     if report.needs_backfill and backfill:
         from jobs.backfill import run_backfill
 

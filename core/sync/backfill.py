@@ -101,6 +101,7 @@ class Backfill:
         lists: dict[str, ListSpec] = LISTS,
         progress: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.time,
+        beside: Callable[[], bool] | None = None,
     ) -> None:
         self.Session = session_factory
         self.caller = caller
@@ -118,10 +119,22 @@ class Backfill:
         self._split_lock = threading.Lock()  # one split at a time: each sees the last one's result
         self._objects = 0
         self._chains = 0  # whole lists being walked (no window to split)
+        # True while another chain of pages shares the rate limit (the event walk of a first
+        # start): windows then never queue ahead of it either.
+        self.beside = beside or (lambda: False)
         self._stop = threading.Event()
 
-    def run(self, *, since_days: float = 90.0, windows: int | None = None) -> BackfillReport:
-        """Plan (or resume) and fetch every shard; record the outcome in sync_state."""
+    def run(
+        self,
+        *,
+        since_days: float = 90.0,
+        windows: int | None = None,
+        on_planned: Callable[[], None] | None = None,
+    ) -> BackfillReport:
+        """Plan (or resume) and fetch every shard; record the outcome in sync_state.
+
+        `on_planned` runs once the plan is stored (the backfill is `running`: an interruption
+        from then on resumes it), before the first request."""
         report = BackfillReport(account=self.account)
         started = datetime.now(UTC)
         t0 = time.monotonic()
@@ -137,6 +150,8 @@ class Backfill:
                 windows=windows or max(2, self.concurrency),
                 lists=self.lists,
             )
+        if on_planned is not None:
+            on_planned()
         with self.Session() as session:
             shards = session.scalars(
                 select(BackfillShard).where(BackfillShard.account == self.account)
@@ -342,10 +357,10 @@ class Backfill:
             settled(stored)
 
     def _request(self, live: _Live, resource: str, params: dict[str, Any]) -> dict[str, Any]:
-        """One page through the paced caller. While a whole list is walked (one page after
-        the other, its length the backfill's critical path), pages of windows — which idle
-        workers can split — do not queue for the rate limit ahead of it."""
-        if live.windowed and self._chains:
+        """One page through the paced caller. While a whole list or the event walk is walked
+        (one page after the other, its length the first start's critical path), pages of
+        windows — which idle workers can split — do not queue for the rate limit ahead of it."""
+        if live.windowed and (self._chains or self.beside()):
             return self.caller.call_unqueued(self.list_fn, resource, params)
         return self.caller.call(self.list_fn, resource, params)
 
