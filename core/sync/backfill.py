@@ -34,7 +34,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +46,8 @@ from core.sync.backfill_lists import LISTS, OPTIONAL_PARAMS, ListSpec
 from core.sync.backfill_plan import (
     STREAM,
     BackfillReport,
+    LiveShard,
+    created_of,
     needs_backfill,
     plan,
     record,
@@ -57,33 +58,6 @@ from core.sync.ratelimit import PacedCaller
 __all__ = ["STREAM", "Backfill", "BackfillReport", "needs_backfill", "plan"]
 
 ListFn = Callable[[str, dict[str, Any]], dict[str, Any]]
-
-
-@dataclass
-class _Live:
-    """A shard being fetched. Pages come newest first, so what is left is [start, low]."""
-
-    resource: str
-    start: int
-    end: int
-    low: int | None = None  # lowest `created` fetched so far (None before the first page)
-    seen: int = 0
-    more: bool = True
-
-    windowed: bool = True
-
-    def remaining(self) -> float:
-        """Estimated objects left, from the density of what was fetched so far."""
-        if not self.windowed:
-            return 0.0  # a whole list has no window to split
-        if self.low is None or not self.more or self.low - self.start < 2:
-            return 0.0
-        return self.seen / max(1, self.end - self.low) * (self.low - self.start)
-
-
-def _created(obj: dict[str, Any], default: int) -> int:
-    value = obj.get("created")
-    return value if isinstance(value, int) else default
 
 
 class Backfill:
@@ -176,7 +150,7 @@ class Backfill:
         finished = [done_before]
         errors: list[StripeError] = []
         crashed: list[Exception] = []
-        self._live: dict[int, _Live] = {}
+        self._live: dict[int, LiveShard] = {}
 
         def work(shard_id: int) -> None:
             try:
@@ -253,7 +227,7 @@ class Backfill:
                 old_start, mid = live.start, (live.start + live.low + 1) // 2  # type: ignore[operator]
                 # From now on the running shard keeps [mid, end); its pages below mid are dropped.
                 live.start = mid
-                half = _Live(live.resource, old_start, mid)
+                half = LiveShard(live.resource, old_start, mid)
                 placeholder = -1 - best[1]
                 self._live[placeholder] = half  # the backfill is not idle meanwhile
             try:
@@ -288,7 +262,7 @@ class Backfill:
             assert shard is not None
             name, cursor = shard.resource, shard.cursor
             spec = self.lists.get(name, ListSpec(name))
-            fresh = _Live(name, shard.window_start, shard.window_end, windowed=spec.windowed)
+            fresh = LiveShard(name, shard.window_start, shard.window_end, windowed=spec.windowed)
         with self._lock:
             live = self._live.setdefault(shard_id, fresh)  # a new half is registered already
             owner = self._unwindowed.get(name)
@@ -309,7 +283,7 @@ class Backfill:
                     self._chains -= 1
 
     def _walk_shard(
-        self, shard_id: int, name: str, spec: ListSpec, live: _Live, cursor: str | None
+        self, shard_id: int, name: str, spec: ListSpec, live: LiveShard, cursor: str | None
     ) -> None:
         """Page through one shard, each page handed to the writer as the next is fetched."""
         stored: PageTicket | None = None  # the page the writer holds for this shard
@@ -334,13 +308,15 @@ class Backfill:
                     # never moves `start` past objects this page keeps.
                     start = live.start
                     # Objects below a split point belong to the other half, which lists them.
-                    data = [o for o in got if _created(o, start) >= start] if live.windowed else got
+                    data = (
+                        [o for o in got if created_of(o, start) >= start] if live.windowed else got
+                    )
                     more = bool(page.get("has_more")) and bool(got) and len(data) == len(got)
                     self._objects += len(data)
                     live.seen += len(data)
                     live.more = more
                     if data:
-                        oldest = _created(data[-1], start)
+                        oldest = created_of(data[-1], start)
                         live.low = oldest if live.low is None else min(live.low, oldest)
                 cursor = got[-1].get("id") if got else cursor
                 # The previous page must be committed before this one is handed over: the
@@ -356,7 +332,7 @@ class Backfill:
         finally:
             settled(stored)
 
-    def _request(self, live: _Live, resource: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _request(self, live: LiveShard, resource: str, params: dict[str, Any]) -> dict[str, Any]:
         """One page through the paced caller. While a whole list or the event walk is walked
         (one page after the other, its length the first start's critical path), pages of
         windows — which idle workers can split — do not queue for the rate limit ahead of it."""
@@ -364,7 +340,7 @@ class Backfill:
             return self.caller.call_unqueued(self.list_fn, resource, params)
         return self.caller.call(self.list_fn, resource, params)
 
-    def _params(self, name: str, spec: ListSpec, live: _Live, shard_id: int) -> dict[str, Any]:
+    def _params(self, name: str, spec: ListSpec, live: LiveShard, shard_id: int) -> dict[str, Any]:
         """The page's parameters, less what the server refused for this list."""
         with self._lock:
             refused = set(self._refused.get(name, ()))

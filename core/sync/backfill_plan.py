@@ -181,3 +181,31 @@ def record(
                 error=report.error,
             )
         )
+
+
+@dataclass
+class LiveShard:
+    """A shard being fetched. Pages come newest first, so what is left is [start, low]."""
+
+    resource: str
+    start: int
+    end: int
+    low: int | None = None  # lowest `created` fetched so far (None before the first page)
+    seen: int = 0
+    more: bool = True
+
+    windowed: bool = True
+
+    def remaining(self) -> float:
+        """Estimated objects left, from the density of what was fetched so far."""
+        if not self.windowed:
+            return 0.0  # a whole list has no window to split
+        if self.low is None or not self.more or self.low - self.start < 2:
+            return 0.0
+        return self.seen / max(1, self.end - self.low) * (self.low - self.start)
+
+
+def created_of(obj: dict[str, Any], default: int) -> int:
+    """An object's `created`, or `default` when it has none."""
+    value = obj.get("created")
+    return value if isinstance(value, int) else default
