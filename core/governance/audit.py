@@ -32,9 +32,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Select, and_, event, or_, select, text
+from sqlalchemy import Select, Table, and_, event, insert, or_, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from core.adapters.cells import neutralise_text
@@ -142,6 +142,23 @@ def record(
     return entry
 
 
+_TABLE = cast(Table, AuditEntry.__table__)
+_COLUMNS = (
+    "at",
+    "actor",
+    "actor_role",
+    "action",
+    "target",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+    "hash_version",
+)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_INSERT_WITH_ID = insert(_TABLE)
+
+
 def _chain(session: Session, entries: list[AuditEntry]) -> None:
     """Chain `entries` after the log's tail (read once per transaction) and insert them."""
     prev, prev_version = _tail(session)
@@ -169,8 +186,17 @@ def _chain(session: Session, entries: list[AuditEntry]) -> None:
             prev, e.at, e.actor, e.actor_role, e.action, e.target, e.before, e.after, key
         )
         e.hash_version = UNKEYED if key is None else KEYED
-    session.add_all(entries)
-    session.flush()
+    # One Core INSERT (executemany) rather than an ORM flush per entry; the entries returned to
+    # callers carry their ids.
+    rows = [{c: getattr(e, c) for c in _COLUMNS} for e in entries]
+    if entries[0].id is not None:
+        for row, e in zip(rows, entries, strict=True):
+            row["id"] = e.id
+        session.execute(_INSERT_WITH_ID, rows)
+    else:
+        ids = session.execute(_INSERT, rows).scalars().all()
+        for e, entry_id in zip(entries, ids, strict=True):
+            e.id = entry_id
     session.info[_TAIL_INFO] = (session.get_transaction(), prev, entries[-1].hash_version)
 
 
