@@ -118,8 +118,8 @@ def apply_dispute(
         case.outcome = case.status
         case.closed_at = datetime.fromtimestamp(event_created, UTC)
     case.updated_at = utcnow()
-    if created:
-        session.flush()
+    # A new case is assessed before it is written (it has no evidence items nor packets yet), so
+    # it is inserted with its assessment: one INSERT instead of an INSERT and an UPDATE.
     assess(session, case, cfg, now)
     after = audit_view(case)
     if before != after:
@@ -132,6 +132,7 @@ def apply_dispute(
             after,
         )
     if created:
+        session.flush()  # the reminders are keyed by the case's id
         on_new_dispute(session, case, cfg, now, tz=tz, mode=mode)
     return case, created
 

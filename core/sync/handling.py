@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, configure_mappers
 
 from core.config import DEFAULT_POLICY_FILE, Settings
 from core.handlers import HANDLER_MODULES
@@ -145,9 +145,11 @@ def batch_of(session: Session) -> dict[str, Any]:
 
 
 def load_handler_modules(modules: Iterable[str] | None = None) -> None:
-    """Import the handler modules (core/handlers.py) so their @handles run."""
+    """Import the handler modules (core/handlers.py) so their @handles run, then configure the
+    ORM's mappers: a worker does it once as it starts rather than in its first batch."""
     for name in HANDLER_MODULES if modules is None else modules:
         importlib.import_module(name)
+    configure_mappers()
 
 
 def context_of(
