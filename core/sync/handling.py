@@ -17,7 +17,7 @@ import orjson
 from sqlalchemy.orm import Session, configure_mappers
 
 from core.config import DEFAULT_POLICY_FILE, Settings
-from core.handlers import HANDLER_MODULES
+from core.handlers import BRIEF_MODULES, HANDLER_MODULES
 from core.models.sync import Event
 
 
@@ -145,10 +145,14 @@ def batch_of(session: Session) -> dict[str, Any]:
 
 
 def load_handler_modules(modules: Iterable[str] | None = None) -> None:
-    """Import the handler modules (core/handlers.py) so their @handles run, then configure the
-    ORM's mappers: a worker does it once as it starts rather than in its first batch."""
+    """Import the handler modules (core/handlers.py) so their @handles run, and what they plug
+    into (the alert briefs), then configure the ORM's mappers: a worker does this once as it
+    starts rather than in its first batch."""
     for name in HANDLER_MODULES if modules is None else modules:
         importlib.import_module(name)
+    if modules is None:
+        for name in BRIEF_MODULES:
+            importlib.import_module(name)
     configure_mappers()
 
 
