@@ -180,7 +180,7 @@ def _load_snapshots(session: Session, batch: list[EventContext], shared: dict[st
         )
         keys.append(fact_key(stub, charge, customer))
     new = {str(d["id"]) for d in disputes} - cases.keys()
-    shared[FACTS] = load_facts(session, keys, new)
+    shared[FACTS] = load_facts(session, keys, new, detach=True)
 
 
 def _config(event: EventContext) -> DisputeConfig:

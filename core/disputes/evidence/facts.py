@@ -109,19 +109,25 @@ def _who(model: Any, customers: set[str], emails: set[str]) -> list[Any]:
     return terms
 
 
-def _detached(session: Session, rows: list[Any]) -> list[Any]:
-    """Rows read for the whole batch outlive each event's session state: detach them (their
-    columns are loaded), so no event's rollback or expunge expires them."""
-    for row in rows:
-        session.expunge(row)
+def _detached(session: Session, rows: list[Any], detach: bool) -> list[Any]:
+    """Rows read for a whole processing batch outlive each event's session state: detach them
+    (their columns are loaded), so no event's rollback or expunge expires them. Read for one
+    case, they stay in the caller's session like any other query's."""
+    if detach:
+        for row in rows:
+            session.expunge(row)
     return rows
 
 
 def load_facts(
-    session: Session, keys: Iterable[FactKey], new_disputes: Iterable[str] = ()
+    session: Session,
+    keys: Iterable[FactKey],
+    new_disputes: Iterable[str] = (),
+    *,
+    detach: bool = False,
 ) -> Facts:
     """The stored facts of these keys (a few queries in all); `new_disputes`: those of the
-    keys' disputes that have no case yet."""
+    keys' disputes that have no case yet; `detach`: for a processing batch (see _detached)."""
     keys = list(keys)
     facts = Facts(
         customers={k.customer_id for k in keys if k.customer_id},
@@ -148,6 +154,7 @@ def load_facts(
                     .order_by(UsageRecord.occurred_at, UsageRecord.id)
                 )
             ),
+            detach,
         )
         facts.tickets = _detached(
             session,
@@ -158,6 +165,7 @@ def load_facts(
                     .order_by(HelpdeskTicket.created_at, HelpdeskTicket.id)
                 )
             ),
+            detach,
         )
     ship = [*_who(ShipmentRecord, facts.customers, facts.emails)]
     if facts.charge_ids:
@@ -174,12 +182,13 @@ def load_facts(
                     .order_by(ShipmentRecord.shipped_at, ShipmentRecord.id)
                 )
             ),
+            detach,
         )
     for chunk in _chunks(facts.case_ids):
         items = session.scalars(
             select(EvidenceItem).where(EvidenceItem.case_id.in_(chunk)).order_by(EvidenceItem.id)
         )
-        for item in _detached(session, list(items)):
+        for item in _detached(session, list(items), detach):
             facts.manual.setdefault(item.case_id, []).append(item)
         packets = session.execute(
             select(EvidencePacket.case_id, EvidencePacket.version, EvidencePacket.narrative)
