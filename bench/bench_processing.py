@@ -8,8 +8,9 @@ of the same shape, through the raw driver, committed (the best of FLOOR_RUNS tri
 slowed by the shared machine never flatters the ratio). The ratio is processing wall time over
 floor time; events per CPU-second and the load average are printed beside it.
 
-The processing of the code as it was at BASELINE_REF (before set-based processing) is measured in
-the same run from a `git archive` of that commit, in a subprocess, on the same events.
+The processing of the code as it was at BASELINE_REF (before set-based processing) and at
+ROUND1_REF (set-based, with each dispute event still reading its evidence one query at a time) is
+measured in the same run from a `git archive` of each commit, in a subprocess, on the same events.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_REF = "21f2f81"  # the processing loop before set-based processing
+ROUND1_REF = "c6c852a"  # set-based processing, before the dispute facts were read per batch
 EVENTS = 3000
 BATCH = 500
 FLOOR_RUNS = 3
@@ -129,12 +131,12 @@ def _measure_in(code_root: Path, url: str, events_file: str) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _baseline_tree(folder: Path) -> Path | None:
-    """The `core` package as of BASELINE_REF, unpacked under `folder` (None without git)."""
-    target = folder / "baseline"
+def _baseline_tree(folder: Path, ref: str = BASELINE_REF) -> Path | None:
+    """The `core` package as of `ref`, unpacked under `folder` (None without git)."""
+    target = folder / f"baseline-{ref}"
     target.mkdir()
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", BASELINE_REF, "core"],
+        ["git", "-C", str(ROOT), "archive", ref, "core"],
         capture_output=True,
         check=False,
     )
@@ -165,6 +167,7 @@ def run() -> dict[str, Any]:
     events = list(realistic_events(EVENTS, seed=7))
     events_file.write_text(json.dumps(events))
     baseline = _baseline_tree(folder)
+    round1 = _baseline_tree(folder, ROUND1_REF)
     figures: dict[str, Any] = {"events": EVENTS, "batch": BATCH, "load_before": os.getloadavg()[0]}
     pg = None
     try:
@@ -192,6 +195,12 @@ def run() -> dict[str, Any]:
             if baseline is not None:
                 before = _measure_in(baseline, url("before"), str(events_file))
                 figures |= _line(f"{dialect}_before", before, floor)
+            if round1 is not None:
+                previous = _measure_in(round1, url("round1"), str(events_file))
+                figures |= _line(f"{dialect}_round1", previous, floor)
+                figures[f"{dialect}_vs_round1_cpu"] = (
+                    f"{previous['cpu'] / now['cpu']:.2f}x less CPU"
+                )
         if "postgresql_processing_events_per_s" in figures:
             figures["postgresql_vs_sqlite"] = (
                 f"{figures['sqlite_processing_events_per_s'] / figures['postgresql_processing_events_per_s']:.2f}x slower"

@@ -142,17 +142,50 @@ def insert_ignore(
     rows: Sequence[Mapping[str, Any]],
     conflict_columns: Iterable[str],
 ) -> int:
-    """Insert rows, skipping those whose conflict key exists; return how many were inserted."""
+    """Insert rows, skipping those whose conflict key exists; return how many were inserted.
+
+    One statement per table and conflict key, built once and reused from the statement cache:
+    the rows are its parameters (SQLAlchemy sends them as multi-row VALUES, several rows a
+    round trip), not literals of a statement built anew for each call."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(list(rows))
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
-    # RETURNING counts the rows really inserted on both dialects (psycopg reports -1 as the
-    # rowcount of a multi-row INSERT).
-    stmt = stmt.returning(*table.primary_key.columns)
-    return len(session.execute(stmt).all())
+    stmt = _insert_ignore_stmt(session.get_bind().dialect.name, table, tuple(conflict_columns))
+    inserted = 0
+    for params in _same_keys(rows):
+        # RETURNING counts the rows really inserted on both dialects (psycopg reports -1 as the
+        # rowcount of a multi-row INSERT).
+        result = session.execute(stmt, params if len(params) > 1 else params[0])
+        inserted += len(result.all())
+    return inserted
+
+
+_INSERT_IGNORE: dict[tuple[str, Table, tuple[str, ...]], Any] = {}
+
+
+def _insert_ignore_stmt(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
+    key = (dialect, table, conflict)
+    stmt = _INSERT_IGNORE.get(key)
+    if stmt is None:
+        module = postgresql if dialect == "postgresql" else sqlite
+        stmt = _INSERT_IGNORE[key] = (
+            module.insert(table)
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*table.primary_key.columns)
+        )
+    return stmt
+
+
+def _same_keys(rows: Sequence[Mapping[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows in runs of the same columns (one executemany each), in their order."""
+    runs: list[list[dict[str, Any]]] = []
+    last: tuple[str, ...] | None = None
+    for row in rows:
+        keys = tuple(row)
+        if keys != last:
+            runs.append([])
+            last = keys
+        runs[-1].append(dict(row))
+    return runs
 
 
 def upsert(

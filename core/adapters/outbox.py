@@ -21,100 +21,73 @@ recipient or subject with a line break), becomes `failed` with the reason and th
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
 import logging
-import smtplib
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Any, cast
-from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.adapters.outbox_checks import (
+    CHECKS,
+    Check,
+    Fetch,
+    about,
+    load_check_modules,
+    recheck,
+    still_true,
+)
 from core.adapters.outbox_files import Attachment, attach_once, attachments_of
+from core.adapters.outbox_transport import (
+    TIMEOUT_SECONDS,
+    PermanentFailure,
+    TemporaryFailure,
+    build_email,
+    message_id,
+    post_to_slack,
+    send_email,
+)
 from core.config import Settings
 from core.db import insert_ignore
 from core.errors import CoreError
-from core.handlers import OUTBOX_CHECK_MODULES
 from core.models.base import utcnow
 from core.models.governance import OutboxMessage
 
+__all__ = [
+    "STATUSES",
+    "TIMEOUT_SECONDS",
+    "CHECKS",
+    "Attachment",
+    "Check",
+    "Fetch",
+    "about",
+    "load_check_modules",
+    "DeliveryReport",
+    "PermanentFailure",
+    "TemporaryFailure",
+    "build_email",
+    "counts",
+    "deliver",
+    "enqueue_chat",
+    "enqueue_email",
+    "list_messages",
+    "message_id",
+    "post_to_slack",
+    "recheck",
+    "send_email",
+    "still_true",
+]
+
 MAX_ATTEMPTS = 8
 STALE_SENDING = timedelta(minutes=10)
-TIMEOUT_SECONDS = 15
 STATUSES = ("pending", "sending", "sent", "held", "failed", "unknown", "superseded")
 
 log = logging.getLogger(__name__)
 
-Fetch = Callable[[str, str], dict[str, Any]]
-"""(resource, object id) → the object read fresh from Stripe (e.g. StripeGateway.retrieve)."""
-Check = Callable[[Session, "OutboxMessage", str, "Fetch | None"], "str | None"]
-"""(session, message, object id, fresh reader) → None while the message is still wanted, else
-the reason. With a reader, the check also re-reads the Stripe object: the desk's copy may lag."""
 Observer = Callable[[Session, "OutboxMessage", str, "str | None"], None]
 """(session, message, new status, reason): called in the transaction that records the outcome."""
-CHECKS: dict[str, Check] = {}
-_PREFIXES = {"in_": "invoice", "sub_": "subscription", "dp_": "dispute", "du_": "dispute"}
-
-
-class TemporaryFailure(Exception):
-    """The server could not take the message now; try again later."""
-
-
-class PermanentFailure(Exception):
-    """The server refused the message; retrying will not help."""
-
-
-def still_true(kind: str) -> Callable[[Check], Check]:
-    """Register the re-check for messages about one kind of object (invoice, dispute, ...)."""
-
-    def register(fn: Check) -> Check:
-        if kind in CHECKS and CHECKS[kind] is not fn:
-            raise ValueError(f"two outbox checks registered for {kind}")
-        CHECKS[kind] = fn
-        return fn
-
-    return register
-
-
-def load_check_modules() -> None:
-    """Import the domain modules that register their checks."""
-    for name in OUTBOX_CHECK_MODULES:
-        importlib.import_module(name)
-
-
-def about(msg: OutboxMessage) -> tuple[str, str] | None:
-    """What a message is about, from `related` ("in_…", "sub_…", "dispute:du_…"), or None."""
-    related = (msg.related or "").strip()
-    kind, sep, object_id = related.partition(":")
-    if sep and kind in CHECKS:
-        return kind, object_id
-    for prefix, named in _PREFIXES.items():
-        if related.startswith(prefix):
-            return named, related
-    return None
-
-
-def recheck(session: Session, msg: OutboxMessage, fetch: Fetch | None = None) -> str | None:
-    """None when the message is still wanted, else why not (a message about nothing is wanted).
-
-    With `fetch`, the Stripe object is re-read too; a failed read raises (the caller retries
-    later rather than sending on a stale copy)."""
-    subject = about(msg)
-    if subject is None:
-        return None
-    check = CHECKS.get(subject[0])
-    if check is None:
-        return None
-    return check(session, msg, subject[1], fetch)
 
 
 def _rowcount(result: Any) -> int:
@@ -185,105 +158,6 @@ def enqueue_chat(
         dedupe_key,
         related,
     )
-
-
-def message_id(dedupe_key: str) -> str:
-    """A stable Message-ID, so a receiving server can recognise a duplicate too."""
-    return f"<{hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]}@ledgerdesk>"
-
-
-def build_email(
-    sender: str, msg: OutboxMessage, attachments: Sequence[Attachment] = ()
-) -> EmailMessage:
-    """The email as it will be sent; PermanentFailure when it cannot be written safely."""
-    names = [("attachment name", name) for name, _, _ in attachments]
-    for name, value in (
-        ("recipient", msg.recipient),
-        ("subject", msg.subject),
-        ("sender", sender),
-        *names,
-    ):
-        if "\r" in value or "\n" in value:
-            raise PermanentFailure(f"the {name} contains a line break: {value!r}")
-    email = EmailMessage()
-    try:
-        email["From"] = sender
-        email["To"] = msg.recipient
-        email["Subject"] = msg.subject
-        email["Message-ID"] = message_id(msg.dedupe_key)
-        email.set_content(msg.body)
-        for filename, content_type, data in attachments:
-            maintype, _, subtype = content_type.partition("/")
-            email.add_attachment(
-                data,
-                maintype=maintype or "application",
-                subtype=subtype or "octet-stream",
-                filename=filename,
-            )
-    except (ValueError, TypeError, IndexError) as exc:
-        raise PermanentFailure(f"the message cannot be written as an email: {exc}") from None
-    return email
-
-
-def send_email(
-    smtp_url: str,
-    sender: str,
-    msg: OutboxMessage,
-    timeout: float = TIMEOUT_SECONDS,
-    attachments: Sequence[Attachment] = (),
-) -> None:
-    """Send one email through SMTP (smtp://, smtp+starttls://, smtps://; user:password optional)."""
-    url = urlparse(smtp_url)
-    email = build_email(sender, msg, attachments)
-    host = url.hostname or "localhost"
-    try:
-        if url.scheme == "smtps":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
-                host,
-                url.port or 465,
-                timeout=timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            client = smtplib.SMTP(host, url.port or 25, timeout=timeout)
-        with client:
-            if url.scheme == "smtp+starttls":
-                client.starttls(context=ssl.create_default_context())
-            if url.username:
-                client.login(unquote(url.username), unquote(url.password or ""))
-            client.send_message(email)
-    except smtplib.SMTPResponseException as exc:
-        text = f"SMTP server answered {exc.smtp_code}: {exc.smtp_error!r}"
-        if 500 <= exc.smtp_code < 600 and not isinstance(exc, smtplib.SMTPAuthenticationError):
-            raise PermanentFailure(text) from None
-        raise TemporaryFailure(text) from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise PermanentFailure(
-            f"SMTP server refused the recipient: {list(exc.recipients)}"
-        ) from None
-    except (smtplib.SMTPException, OSError) as exc:
-        raise TemporaryFailure(f"could not reach the SMTP server at {host}: {exc}") from None
-
-
-def post_to_slack(webhook_url: str, text: str, timeout: float = TIMEOUT_SECONDS) -> None:
-    """POST one message to a Slack incoming webhook."""
-    request = urllib.request.Request(
-        webhook_url,
-        data=json.dumps({"text": text}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        text_err = f"Slack webhook answered HTTP {exc.code}"
-        if exc.code == 429 or exc.code >= 500:
-            raise TemporaryFailure(text_err) from None
-        raise PermanentFailure(text_err + " (check SLACK_WEBHOOK_URL)") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TemporaryFailure(f"could not reach the Slack webhook: {reason}") from None
 
 
 @dataclass

@@ -24,46 +24,55 @@ batch's work, and entries take their ids (the chain's order) inside it.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Select, and_, event, or_, select, text
+from sqlalchemy import Table, event, insert, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
-from core.adapters.cells import neutralise_text
 from core.db import AUDIT_KEY_INFO
 from core.errors import ConfigError
-from core.governance import audit_text
+from core.governance.audit_log import (
+    CSV_COLUMNS,
+    AuditFilter,
+    distinct_values,
+    export_csv,
+    iter_csv,
+    search,
+)
 from core.models.base import utcnow
 from core.models.governance import AuditEntry
 
 if TYPE_CHECKING:
     from core.governance.auth import Actor
 
+__all__ = [
+    "CSV_COLUMNS",
+    "GENESIS",
+    "KEYED",
+    "UNKEYED",
+    "AuditFilter",
+    "VerifyResult",
+    "distinct_values",
+    "entry_hash",
+    "export_csv",
+    "iter_csv",
+    "record",
+    "search",
+    "session_key",
+    "verify",
+    "verify_from",
+]
+
 GENESIS = "0" * 64
 UNKEYED, KEYED = 1, 2  # hash_version
 _PG_AUDIT_LOCK = 0x1ED6E5A0  # advisory lock id: "the audit chain tail"
 _TAIL_INFO = "ledgerdesk.audit_tail"  # session.info: (transaction, hash, hash_version)
 _PENDING = "ledgerdesk.audit_pending"  # session.info: [(transaction, entry)] to chain at commit
-CSV_COLUMNS = (
-    "id",
-    "at",
-    "actor",
-    "actor_role",
-    "action",
-    "target",
-    "before",
-    "after",
-    "prev_hash",
-    "hash",
-)
 
 
 def _plain(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -142,6 +151,23 @@ def record(
     return entry
 
 
+_TABLE = cast(Table, AuditEntry.__table__)
+_COLUMNS = (
+    "at",
+    "actor",
+    "actor_role",
+    "action",
+    "target",
+    "before",
+    "after",
+    "prev_hash",
+    "hash",
+    "hash_version",
+)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+_INSERT_WITH_ID = insert(_TABLE)
+
+
 def _chain(session: Session, entries: list[AuditEntry]) -> None:
     """Chain `entries` after the log's tail (read once per transaction) and insert them."""
     prev, prev_version = _tail(session)
@@ -169,8 +195,17 @@ def _chain(session: Session, entries: list[AuditEntry]) -> None:
             prev, e.at, e.actor, e.actor_role, e.action, e.target, e.before, e.after, key
         )
         e.hash_version = UNKEYED if key is None else KEYED
-    session.add_all(entries)
-    session.flush()
+    # One Core INSERT (executemany) rather than an ORM flush per entry; the entries returned to
+    # callers carry their ids.
+    rows = [{c: getattr(e, c) for c in _COLUMNS} for e in entries]
+    if entries[0].id is not None:
+        for row, e in zip(rows, entries, strict=True):
+            row["id"] = e.id
+        session.execute(_INSERT_WITH_ID, rows)
+    else:
+        ids = session.execute(_INSERT, rows).scalars().all()
+        for e, entry_id in zip(entries, ids, strict=True):
+            e.id = entry_id
     session.info[_TAIL_INFO] = (session.get_transaction(), prev, entries[-1].hash_version)
 
 
@@ -353,90 +388,3 @@ def verify_from(
             last_id = row.id
         if budget is not None:
             budget -= len(rows)
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """Search criteria for the audit log page and export."""
-
-    text: str = ""
-    actor: str = ""
-    action: str = ""
-    target: str = ""
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-
-
-def _query(f: AuditFilter, session: Session) -> Select[AuditEntry]:
-    q = select(AuditEntry)
-    if f.actor:
-        q = q.where(AuditEntry.actor == f.actor)
-    if f.action:
-        q = q.where(AuditEntry.action.like(f"{f.action}%"))
-    if f.target:
-        q = q.where(AuditEntry.target.like(f"%{f.target}%"))
-    if f.text:
-        # Codes, details, customer names and amounts: what a person would type.
-        q = q.where(audit_text.text_clause(session, f.text))
-    if f.date_from:
-        q = q.where(AuditEntry.at >= f.date_from)
-    if f.date_to:
-        q = q.where(AuditEntry.at < f.date_to)
-    return q
-
-
-def search(
-    session: Session,
-    f: AuditFilter,
-    limit: int = 500,
-    before: tuple[datetime, int] | None = None,
-) -> list[AuditEntry]:
-    """Newest entries first that match the filter; `before` = (at, id) of the last row shown."""
-    # Ordered by (at, id), which the `at` indexes serve directly: the database stops after
-    # `limit` rows instead of sorting every match (entries are appended in time order).
-    q = _query(f, session)
-    if before is not None:
-        at, entry_id = before
-        q = q.where(
-            AuditEntry.at <= at,
-            or_(AuditEntry.at < at, and_(AuditEntry.at == at, AuditEntry.id < entry_id)),
-        )
-    q = q.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-    return list(session.scalars(q))
-
-
-def distinct_values(session: Session) -> tuple[list[str], list[str]]:
-    """Known actors and actions, for the filter dropdowns."""
-    actors = sorted(session.scalars(select(AuditEntry.actor).distinct()))
-    actions = sorted(session.scalars(select(AuditEntry.action).distinct()))
-    return actors, actions
-
-
-def _cell(value: Any) -> str:
-    text_value = (
-        ""
-        if value is None
-        else (json.dumps(value, sort_keys=True) if isinstance(value, dict | list) else str(value))
-    )
-    return neutralise_text(text_value)  # a spreadsheet shows it, never runs it
-
-
-def iter_csv(session: Session, f: AuditFilter | None = None) -> Iterator[str]:
-    """The matching entries as CSV lines (oldest first), header included."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    yield buf.getvalue()
-    q = _query(f or AuditFilter(), session).order_by(AuditEntry.id)
-    for row in session.execute(q.execution_options(yield_per=1000)).scalars():
-        buf.seek(0)
-        buf.truncate()
-        writer.writerow(
-            [_cell(getattr(row, c)) if c != "at" else row.at.isoformat() for c in CSV_COLUMNS]
-        )
-        yield buf.getvalue()
-
-
-def export_csv(session: Session, f: AuditFilter | None = None) -> str:
-    """The matching entries as one CSV text."""
-    return "".join(iter_csv(session, f))

@@ -8,18 +8,21 @@ The packet is built from these facts in core/disputes/evidence/packet.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+import orjson
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.disputes.cases import stripe_object
+from core.disputes.evidence.facts import FACTS, FactKey, facts_for
 from core.models.context import HelpdeskTicket
 from core.models.disputes import DisputeCase, EvidenceItem, ShipmentRecord, UsageRecord
 from core.models.performance import data_charge, data_customer
 from core.models.sync import StripeObject
 from core.sync.invoice_shape import invoice_payment_intent_id, invoice_subscription_id
+from core.sync.processing import batch_of
 
 DAY = 86_400
 
@@ -40,12 +43,23 @@ class PacketContext:
     shipment: ShipmentRecord | None
     tickets: list[HelpdeskTicket]
     manual: list[EvidenceItem]
+    # (packet version, narrative record) of the case's stored packets, newest first
+    narratives: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
 
 _JSON_FIELDS = {"customer": data_customer, "charge": data_charge}
+_FACT_LISTS = {("charge", "customer"): "charges", ("invoice", "customer"): "invoices"}
 
 
 def _objects(session: Session, object_type: str, **json_eq: str) -> list[dict[str, Any]]:
+    """Stored objects of a type by indexed JSON fields (a customer's charges, ...): from the
+    processing batch's facts when they hold them."""
+    facts = batch_of(session).get(FACTS)
+    if facts is not None and len(json_eq) == 1:
+        ((key, value),) = json_eq.items()
+        kept = getattr(facts, _FACT_LISTS.get((object_type, key), ""), None)
+        if kept is not None and value in facts.customers:
+            return [orjson.loads(text) for text in kept.get(value, [])]
     # Only indexed JSON fields (core/models/performance.py): the store holds millions of rows.
     q = select(StripeObject.data).where(StripeObject.object_type == object_type)
     for key, value in json_eq.items():
@@ -53,33 +67,42 @@ def _objects(session: Session, object_type: str, **json_eq: str) -> list[dict[st
     return [dict(d) for d in session.scalars(q)]
 
 
-def _customer_filter(
-    column_id: Any, column_email: Any, customer_id: str | None, email: str | None
-) -> Any:
-    terms = []
-    if customer_id:
-        terms.append(column_id == customer_id)
-    if email:
-        terms.append(column_email == email.lower())
-    return or_(*terms) if terms else None
+def fact_key(case: DisputeCase, charge: dict[str, Any], customer: dict[str, Any]) -> FactKey:
+    """What a case's facts are looked up by, given its charge and customer snapshots."""
+    email = customer.get("email") or (charge.get("billing_details") or {}).get("email")
+    embedded = [r for r in ((charge.get("refunds") or {}).get("data") or []) if isinstance(r, dict)]
+    return FactKey(
+        customer_id=case.customer_id or None,
+        email=email.lower() if email else None,
+        charge_id=case.charge_id,
+        case_id=case.id,
+        refunds_stored=not embedded and bool(case.charge_id),
+        dispute_id=case.dispute_id,
+    )
 
 
-def gather(session: Session, case: DisputeCase, now: int) -> PacketContext:
-    """Collect the transaction history and imported proof for a case."""
-    charge = stripe_object(session, case.charge_id) or {
+def case_charge(session: Session, case: DisputeCase) -> dict[str, Any]:
+    """The disputed charge's snapshot (a stub when it is not stored)."""
+    return stripe_object(session, case.charge_id) or {
         "id": case.charge_id,
         "created": case.stripe_created,
     }
+
+
+def gather(session: Session, case: DisputeCase, now: int) -> PacketContext:
+    """Collect the transaction history and imported proof for a case (from the processing
+    batch's facts when it read them, see core/disputes/evidence/facts.py)."""
+    charge = case_charge(session, case)
     customer = stripe_object(session, case.customer_id) or {}
-    charges = (
-        _objects(session, "charge", customer=case.customer_id) if case.customer_id else [charge]
-    )
+    key = fact_key(case, charge, customer)
+    facts = facts_for(session, key, batch_of(session).get(FACTS))
+    charges = facts.charges if case.customer_id else [charge]
     invoice = None
     if case.customer_id and case.payment_intent_id:
         invoice = next(
             (
                 inv
-                for inv in _objects(session, "invoice", customer=case.customer_id)
+                for inv in facts.invoices
                 if invoice_payment_intent_id(inv) == case.payment_intent_id
             ),
             None,
@@ -102,45 +125,16 @@ def gather(session: Session, case: DisputeCase, now: int) -> PacketContext:
     )
     refunds = [r for r in ((charge.get("refunds") or {}).get("data") or []) if isinstance(r, dict)]
     if not refunds and case.charge_id:
-        refunds = _objects(session, "refund", charge=case.charge_id)
-    email = customer.get("email") or (charge.get("billing_details") or {}).get("email")
-    usage: list[UsageRecord] = []
-    tickets: list[HelpdeskTicket] = []
-    shipment = None
-    who = _customer_filter(
-        UsageRecord.stripe_customer_id, UsageRecord.email, case.customer_id, email
-    )
-    if who is not None:
-        usage = list(
-            session.scalars(select(UsageRecord).where(who).order_by(UsageRecord.occurred_at))
-        )
-        who_t = _customer_filter(
-            HelpdeskTicket.stripe_customer_id, HelpdeskTicket.email, case.customer_id, email
-        )
-        tickets = list(
-            session.scalars(select(HelpdeskTicket).where(who_t).order_by(HelpdeskTicket.created_at))
-        )
-    ship_terms = [ShipmentRecord.charge_id == case.charge_id]
-    who_s = _customer_filter(
-        ShipmentRecord.stripe_customer_id, ShipmentRecord.email, case.customer_id, email
-    )
-    if who_s is not None:
-        ship_terms.append(who_s)
-    shipments = list(
-        session.scalars(
-            select(ShipmentRecord).where(or_(*ship_terms)).order_by(ShipmentRecord.shipped_at)
-        )
-    )
+        refunds = facts.refunds
+    usage = facts.usage if key.customer_id or key.email else []
+    tickets = facts.tickets if key.customer_id or key.email else []
     # A shipment for this very charge wins; otherwise the customer's latest one.
+    shipments = facts.shipments
     shipment = next(
         (s for s in shipments if s.charge_id == case.charge_id),
         shipments[-1] if shipments else None,
     )
-    manual = list(
-        session.scalars(
-            select(EvidenceItem).where(EvidenceItem.case_id == case.id).order_by(EvidenceItem.id)
-        )
-    )
+    manual = facts.manual
     return PacketContext(
         case=case,
         charge=charge,
@@ -154,4 +148,5 @@ def gather(session: Session, case: DisputeCase, now: int) -> PacketContext:
         shipment=shipment,
         tickets=tickets,
         manual=manual,
+        narratives=facts.narratives,
     )

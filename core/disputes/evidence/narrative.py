@@ -15,6 +15,7 @@ for as long as its inputs (template, facts) stay the same.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -51,8 +52,10 @@ _CONCESSION = re.compile(
 NarrativeMeta = dict[str, Any]
 
 
+@functools.cache
 def template_for(reason: str) -> tuple[str, str]:
-    """(template file, version) for a reason: its newest approved version, else the general one."""
+    """(template file, version) for a reason: its newest approved version, else the general one
+    (the templates ship with the code: the folder is read once per reason and process)."""
 
     def newest(name: str) -> str | None:
         found = sorted(

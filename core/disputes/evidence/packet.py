@@ -274,7 +274,7 @@ def build_packet(
         v,
         case_key=case.dispute_id,
         reason=case.reason,
-        previous=narrative_history(session, case.id) if case.id is not None else (),
+        previous=ctx.narratives,
     )
     full, template_id, version = fill(ctx, cfg, narrative, text)
     evidence, cuts = fit_to_limits(full)
