@@ -46,7 +46,9 @@ def _summary(done: AheadRun | None) -> str:
 def run(args: argparse.Namespace) -> Output:
     """Write what is due and say how far it got."""
     if args.limit < 1:
-        return Output({"error": "--limit must be 1 or more"}, "briefs: --limit must be 1 or more.", 2)
+        return Output(
+            {"error": "--limit must be 1 or more"}, "briefs: --limit must be 1 or more.", 2
+        )
     done = run_once(open_runtime(), args.limit)
     data = None if done is None else {
         "written": done.written, "already": done.already, "stopped": done.stopped

@@ -67,17 +67,17 @@ def explain_mrr_at_risk(ctx: Context, args: dict[str, Any]) -> Result:
         failing_now = sid in at_risk and at_risk[sid]["why"] != figures.SET_TO_CANCEL
         started_before = case.first_failed_at < since
         if failing_now and case.status == "open" and not started_before:
-            change = "newly_at_risk"
+            moved = "newly_at_risk"
             _add(newly, cur, amount)
         elif not failing_now and case.status != "open" and started_before:
-            change = "no_longer_at_risk"
+            moved = "no_longer_at_risk"
             _add(gone, cur, amount)
         else:
             continue
         seen.add(sid)
         rows.append(
             {
-                "change": change,
+                "change": moved,
                 "subscription_id": sid,
                 "subscription_mrr": money(amount, cur),
                 "case_id": case.id,

@@ -103,12 +103,12 @@ def find_failed_payments(ctx: Context, args: dict[str, Any]) -> Result:
     start = period_start(ctx, args.get("period", "this_month"))
     failures = args.get("min_failures", 1)
     t = RecoveryTimelineEntry
-    counted = select(t.case_id, func.count(distinct(t.attempt)).label("n")).where(
+    counting = select(t.case_id, func.count(distinct(t.attempt)).label("n")).where(
         t.kind == "attempt_failed"
     )
     if start is not None:
-        counted = counted.where(t.occurred_at >= start)
-    counted = counted.group_by(t.case_id).subquery("failures")
+        counting = counting.where(t.occurred_at >= start)
+    counted = counting.group_by(t.case_id).subquery("failures")
     stmt = (
         select(RecoveryCase, counted.c.n)
         .join(counted, counted.c.case_id == RecoveryCase.id)
