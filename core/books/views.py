@@ -266,7 +266,7 @@ def tax_view(
         return cache[rate_id]
 
     # Streamed: the summary folds each invoice into its group as it arrives.
-    invoices = session.scalars(stmt.execution_options(yield_per=500))
+    invoices = session.scalars(stmt.execution_options(yield_per=100))
     return tax_summary(invoices, lookup, date_from, date_to)
 
 
