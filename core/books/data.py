@@ -117,6 +117,27 @@ def objects_by_id(
     return out
 
 
+# The fields of a balance transaction a payout's summary reads (core/books/payouts.py summarize).
+BT_FIELDS = ("reporting_category", "type", "source")
+BT_AMOUNTS = ("amount", "fee")
+
+
+def balance_transaction_parts(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Just the fields a payout summary needs of these balance transactions (read in chunks of
+    500), by id: a payout of thousands of charges costs a few small dicts, not their snapshots."""
+    unique = sorted(set(ids))
+    cols = [StripeObject.data[f].as_string() for f in BT_FIELDS] + [
+        StripeObject.data[f].as_integer() for f in BT_AMOUNTS
+    ]
+    names = BT_FIELDS + BT_AMOUNTS
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(unique), 500):
+        stmt = select(StripeObject.id, *cols).where(StripeObject.id.in_(unique[i : i + 500]))
+        for oid, *values in session.execute(stmt):
+            out[oid] = {"id": oid, **dict(zip(names, values, strict=True))}
+    return out
+
+
 def store_objects(session: Session, account: str, objects: list[dict[str, Any]]) -> int:
     """Keep snapshots of objects read directly from Stripe (e.g. a payout's transactions)."""
     clean = [{k: v for k, v in o.items() if not k.startswith("_")} for o in objects]

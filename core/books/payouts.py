@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.books.data import objects_by_id, objects_of_type, store_objects
+from core.books.data import balance_transaction_parts, objects_of_type, store_objects
 from core.models.base import utcnow
 from core.models.books import PayoutReconciliation
 from core.models.sync import Event
@@ -135,7 +135,7 @@ def reconcile_payouts(
             bt_ids = [b["id"] for b in bts]
             run.fetched += 1
         else:
-            found = objects_by_id(session, bt_ids) if ready and bt_ids else {}
+            found = balance_transaction_parts(session, bt_ids) if ready and bt_ids else {}
             bts = [found[i] for i in bt_ids if i in found]  # one read per payout, not per id
         summary = summarize(payout, bts) if ready and bt_ids else None
         state = payout_state(payout, summary, was_paid)

@@ -9,7 +9,7 @@ customer's address names the jurisdiction.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -65,12 +65,13 @@ def invoice_tax_day(inv: dict[str, Any]) -> date:
 
 
 def tax_summary(
-    invoices: list[dict[str, Any]],
+    invoices: Iterable[dict[str, Any]],
     lookup: TaxRateLookup,
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Tax per month, jurisdiction, type and currency over paid invoices in the period (pure)."""
+    """Tax per month, jurisdiction, type and currency over paid invoices in the period (pure;
+    the invoices are read once, so a streamed query never lands in memory whole)."""
     groups: dict[tuple[str, ...], dict[str, Any]] = defaultdict(
         lambda: {"invoices": 0, "taxable_amount": 0, "tax_amount": 0}
     )

@@ -95,6 +95,29 @@ def test_payouts_reconcile_and_paid_then_failed_are_flagged(
         assert debit == credit and debit > 0
 
 
+FIGURES = ("state", "gross", "fees", "refunds", "disputes", "adjustments", "net", "difference",
+           "transaction_count", "balance_transaction_ids")  # fmt: skip
+
+
+def test_a_second_refresh_reads_the_stored_transactions_and_agrees(
+    seeded: tuple[Runtime, dict[str, Any]],
+) -> None:
+    """The first refresh fetched each completed payout's transactions from Stripe; the next one
+    sums the stored ones (only the fields it needs) and must come to the same figures."""
+    rt, _ = seeded
+
+    def breakdown() -> dict[str, tuple[Any, ...]]:
+        with rt.Session() as session:
+            rows = session.scalars(select(PayoutReconciliation)).all()
+            return {r.payout_id: tuple(getattr(r, f) for f in FIGURES) for r in rows}
+
+    first = breakdown()
+    again = refresh(rt)
+    assert again["payouts_fetched"] == 0
+    assert breakdown() == first
+    assert sum(1 for v in first.values() if v[0] == "reconciled" and v[8] > 0) > 0
+
+
 def test_export_cli_writes_readable_files(
     seeded: tuple[Runtime, dict[str, Any]], tmp_path: Path
 ) -> None:
