@@ -21,7 +21,7 @@ from core.models.recovery import RecoveryDraft
 from core.recovery.context import expiry_window, find_account
 from core.recovery.drafting import inputs_hash, render
 from core.recovery.rules import RecoverySettings
-from core.sync.snapshots import get_object, objects_of_type
+from core.sync.snapshots import get_object, stream_objects_of_type
 
 ACTIVE = ("active", "trialing")
 
@@ -71,7 +71,7 @@ def expiring_cards(session: Session, today: date, months_ahead: int = 1) -> list
     """Cards on active subscriptions expiring between this month and `months_ahead` later."""
     window = set(expiry_window(today, months_ahead))
     found: list[ExpiringCard] = []
-    for sub in objects_of_type(session, "subscription"):
+    for sub in stream_objects_of_type(session, "subscription"):
         if sub.get("status") not in ACTIVE or sub.get("cancel_at_period_end"):
             continue
         cust_id = sub.get("customer")

@@ -4,7 +4,7 @@ for a fresh read (ambiguous same-second snapshots, objects an event referred to 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +70,16 @@ def objects_of_type(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [dict(d) for d in session.scalars(stmt)]
+
+
+def stream_objects_of_type(
+    session: Session, object_type: str, *, chunk: int = 500
+) -> Iterator[dict[str, Any]]:
+    """Snapshots of one type, read `chunk` rows at a time: memory flat whatever the account's
+    size (a whole table of subscriptions decoded at once is ~100 MB at 10,000 of them)."""
+    stmt = select(StripeObject.data).where(StripeObject.object_type == object_type)
+    for data in session.scalars(stmt.execution_options(yield_per=chunk)):
+        yield dict(data)
 
 
 def fetched_rows(
