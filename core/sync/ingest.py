@@ -36,6 +36,7 @@ from core.models.base import JSONType, UTCDateTime, utcnow
 from core.models.sync import SnapshotRefresh
 from core.sync import ingest_sqlite
 from core.sync.ingest_prepare import PreparedBatch, prepare_events
+from core.sync.snapshots import lock_snapshot_writes
 
 
 def _tables() -> tuple[Table, Table]:
@@ -202,7 +203,7 @@ def _apply_snapshots(
             # Guard again in SQL: a concurrent writer (webhook and poll) may have moved ahead.
             where=ins.excluded.source_created >= table.c.source_created,
         )
-        session.execute(stmt, rows)
+        session.execute(stmt, lock_snapshot_writes(session, rows))
     return len(rows), ties
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     cast,
     delete,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
@@ -111,7 +112,27 @@ def store_snapshot_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int
         return 0
     if session.get_bind().dialect.name == "sqlite":
         return ingest_sqlite.upsert_snapshots(session, rows)
-    return len(session.execute(_PG_UPSERT, list(rows)).all())
+    ordered = lock_snapshot_writes(session, rows)
+    return len(session.execute(_PG_UPSERT, ordered).all())
+
+
+def lock_snapshot_writes(session: Session, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """On PostgreSQL, take the transaction's turn to write these accounts' snapshots, and return
+    the rows in id order.
+
+    Two writers of one account's snapshots in one sync — the backfill's writer and the event walk
+    beside it, or a webhook — each upsert many rows in a transaction; rows locked in different
+    orders deadlock. Each writer first takes a transaction-scoped advisory lock per account (in
+    a fixed order, before any row lock), so they take turns; other accounts' syncs go on. SQLite
+    needs none: its writers already take turns (BEGIN IMMEDIATE).
+    """
+    ordered = sorted(rows, key=lambda r: r["id"])
+    for account in sorted({str(r.get("account") or "") for r in ordered}):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+            {"k": f"ledgerdesk.stripe_objects:{account}"},
+        )
+    return ordered
 
 
 def store_fetched(
