@@ -60,7 +60,7 @@ SHORT_PART_WORDS = 4
 
 # (Profile field, what the reason says) for claims the rewrite may only repeat: compared with
 # the template's text plus its facts.
-_KNOWN_CLAIMS = (
+KNOWN_CLAIMS = (
     ("numbers", "adds a number"),
     ("money", "adds an amount or percentage"),
     ("dates", "adds a date"),
@@ -173,7 +173,7 @@ def check_rewrite(
         text = strip_facts(normalise(raw), facts)
         source = strip_facts(normalise(original[name]), facts)
         found = profile(text)
-        problems += [f"{name}: {p}" for p in _new_claims(found, known, _KNOWN_CLAIMS)]
+        problems += [f"{name}: {p}" for p in _new_claims(found, known, KNOWN_CLAIMS)]
         problems += [f"{name}: {p}" for p in _new_claims(found, said, _SAID_CLAIMS)]
         problems += _distance(name, source, text)
     if final_text is not None:

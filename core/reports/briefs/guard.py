@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from core.adapters.draft_guard import KNOWN_CLAIMS
 from core.adapters.guard_text import (
     Profile,
     disguised_letters,
@@ -52,15 +53,6 @@ ORDINARY = frozenset(
     """.split()
 )
 
-_KNOWN_CLAIMS = (
-    ("numbers", "adds a number"),
-    ("money", "adds an amount or percentage"),
-    ("dates", "adds a date"),
-    ("durations", "adds a duration"),
-    ("links", "adds a link"),
-    ("emails", "adds an e-mail address"),
-    ("phones", "adds a phone number"),
-)
 _SAID_CLAIMS = (
     ("promises", "makes a promise"),
     ("secrets", "asks for card data or credentials"),
@@ -96,7 +88,7 @@ def check_brief(text: object, facts: Iterable[str], template: str) -> list[str]:
     said = profile(strip_facts(plain_template, values))
     known = profile(" ".join([plain_template, *values]))
     known = Profile(**{k: getattr(known, k) | getattr(said, k) for k in known.__dataclass_fields__})
-    for kinds, allowed in ((_KNOWN_CLAIMS, known), (_SAID_CLAIMS, said)):
+    for kinds, allowed in ((KNOWN_CLAIMS, known), (_SAID_CLAIMS, said)):
         for kind, label in kinds:
             new = set(getattr(found, kind)) - set(getattr(allowed, kind))
             if new:
