@@ -20,7 +20,34 @@ from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from core.config_sections import (
+    AI_ROLES,
+    AiLimits,
+    Secret,
+    WebhookLimits,
+    parse_database_url,
+    parse_http_url,
+    parse_positive,
+    read_ai_limits,
+    read_audit_key,
+    read_books_settings,
+    read_sign_in_settings,
+    read_webhook_limits,
+    redact_url,
+)
 from core.errors import ConfigError
+
+__all__ = [
+    "AI_ROLES",
+    "AiLimits",
+    "Secret",
+    "Settings",
+    "WebhookLimits",
+    "ensure_audit_key",
+    "load_settings",
+    "read_run_file",
+    "redact_url",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRETS_FILE = PROJECT_ROOT / ".streamlit" / "secrets.toml"
@@ -38,57 +65,6 @@ SANDBOX_API_KEY = "sk_test_sandbox"
 
 _KEY_RE = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 _ACCOUNT_RE = re.compile(r"^acct_[A-Za-z0-9]+$")
-
-
-class Secret:
-    """A string that never shows itself in repr, str, logs or the UI."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """Return the secret itself, for the one call that needs it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-
-@dataclass(frozen=True)
-class WebhookLimits:
-    """What the webhook endpoint accepts: body size, JSON depth, signature age, read time, load."""
-
-    max_body_bytes: int = 1024 * 1024  # WEBHOOK_MAX_BODY_BYTES: larger bodies get 413
-    max_json_depth: int = 64  # WEBHOOK_MAX_JSON_DEPTH: deeper bodies get 400
-    tolerance_seconds: int = 300  # WEBHOOK_TOLERANCE_SECONDS: signature age, past or future
-    read_timeout_seconds: float = 10.0  # WEBHOOK_READ_TIMEOUT_SECONDS: headers, then body (408)
-    max_connections: int = 100  # WEBHOOK_MAX_CONNECTIONS: open connections beyond get 503
-
-
-AI_ROLES = ("viewer", "operator", "approver", "admin")
-
-
-@dataclass(frozen=True)
-class AiLimits:
-    """What the model may spend per day, and which roles see briefs and the desk assistant."""
-
-    daily_tokens: int = 200_000  # AI_DAILY_TOKEN_BUDGET: prompt + completion tokens per UTC day
-    daily_cost_usd: float = 2.0  # AI_DAILY_COST_BUDGET_USD: estimated dollars per UTC day
-    brief_roles: tuple[str, ...] = AI_ROLES  # AI_BRIEF_ROLES: who sees model-written briefs
-    assistant_roles: tuple[str, ...] = AI_ROLES[1:]  # AI_ASSISTANT_ROLES: who may ask the desk
 
 
 @dataclass(frozen=True)
@@ -207,11 +183,6 @@ class Settings:
         return out
 
 
-def redact_url(url: str) -> str:
-    """Hide the password in a URL such as postgresql://user:pw@host/db."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1****@", url)
-
-
 def _read_secrets_file(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
@@ -220,40 +191,6 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix the file or remove it.") from None
     return {k: str(v) for k, v in data.items() if not isinstance(v, dict)}
-
-
-def _positive(name: str, raw: str, kind: type = int) -> float | int:
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number: set it to a positive number.") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{name}={raw!r} is not a finite number: set it to a positive number.")
-    if value <= 0:
-        raise ConfigError(f"{name}={raw!r} must be greater than zero.")
-    return value
-
-
-def _http_url(name: str, raw: str) -> str:
-    parsed = urlparse(raw)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"{name}={raw!r} is not an http(s) URL: use e.g. http://127.0.0.1:12111.")
-    return raw.rstrip("/")
-
-
-def _database_url(raw: str, data_dir: Path) -> str:
-    if not raw:
-        return f"sqlite:///{data_dir / 'ledgerdesk.db'}"
-    if raw.startswith("postgres://"):
-        raw = "postgresql://" + raw[len("postgres://") :]
-    if raw.startswith("postgresql://"):
-        raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
-    if not (raw.startswith("sqlite:///") or raw.startswith("postgresql+psycopg://")):
-        raise ConfigError(
-            f"DATABASE_URL={redact_url(raw)!r} is not supported: use sqlite:///path/to/file.db "
-            "or postgresql://user:password@host:5432/dbname."
-        )
-    return raw
 
 
 def load_settings(
@@ -302,37 +239,41 @@ def load_settings(
     slack = get("SLACK_WEBHOOK_URL")
     policy = get("POLICY_FILE")
     return Settings(
-        database_url=_database_url(get("DATABASE_URL"), data_dir),
+        database_url=parse_database_url(get("DATABASE_URL"), data_dir),
         data_dir=data_dir,
         stripe_api_key=Secret(key) if key else None,
-        stripe_api_base=_http_url("STRIPE_API_BASE", get("STRIPE_API_BASE"))
+        stripe_api_base=parse_http_url("STRIPE_API_BASE", get("STRIPE_API_BASE"))
         if get("STRIPE_API_BASE")
         else STRIPE_DEFAULT_BASE,
         stripe_accounts=accounts,
         stripe_webhook_secret=Secret(webhook_secret) if webhook_secret else None,
-        stripe_rate_limit=float(_positive("STRIPE_RATE_LIMIT", get("STRIPE_RATE_LIMIT"), float))
+        stripe_rate_limit=float(
+            parse_positive("STRIPE_RATE_LIMIT", get("STRIPE_RATE_LIMIT"), float)
+        )
         if get("STRIPE_RATE_LIMIT")
         else None,
         openai_api_key=Secret(get("OPENAI_API_KEY")) if get("OPENAI_API_KEY") else None,
-        openai_base_url=_http_url("OPENAI_BASE_URL", get("OPENAI_BASE_URL"))
+        openai_base_url=parse_http_url("OPENAI_BASE_URL", get("OPENAI_BASE_URL"))
         if get("OPENAI_BASE_URL")
         else None,
         openai_model=get("OPENAI_MODEL") or "gpt-4o-mini",
         smtp_url=Secret(smtp) if smtp else None,
         smtp_from=get("SMTP_FROM") or "finance@ledgerdesk.local",
-        slack_webhook_url=Secret(_http_url("SLACK_WEBHOOK_URL", slack)) if slack else None,
+        slack_webhook_url=Secret(parse_http_url("SLACK_WEBHOOK_URL", slack)) if slack else None,
         team_timezone=tz,
         sandbox=get("LEDGERDESK_SANDBOX").lower() in ("1", "true", "yes"),
-        sync_interval_seconds=int(_positive("SYNC_INTERVAL_SECONDS", get("SYNC_INTERVAL_SECONDS")))
+        sync_interval_seconds=int(
+            parse_positive("SYNC_INTERVAL_SECONDS", get("SYNC_INTERVAL_SECONDS"))
+        )
         if get("SYNC_INTERVAL_SECONDS")
         else 30,
         policy_file=Path(policy) if policy else DEFAULT_POLICY_FILE,
         crash_after_stripe_call=get(CRASH_ENV) == "1",
-        webhook=_webhook_limits(get),
-        ai=_ai_limits(get),
-        **_books_settings(get),
+        webhook=read_webhook_limits(get),
+        ai=read_ai_limits(get),
+        **read_books_settings(get),
         **_audit_settings(get, data_dir),
-        **_sign_in_settings(get),
+        **read_sign_in_settings(get),
     )
 
 
@@ -366,86 +307,15 @@ def _from_running_desk(source: Mapping[str, str], data_dir: Path) -> dict[str, s
     return out
 
 
-def _ai_limits(get: Callable[[str], str]) -> AiLimits:
-    """AI_DAILY_TOKEN_BUDGET, AI_DAILY_COST_BUDGET_USD, AI_BRIEF_ROLES, AI_ASSISTANT_ROLES."""
-    out: dict[str, Any] = {}
-    if get("AI_DAILY_TOKEN_BUDGET"):
-        out["daily_tokens"] = int(_positive("AI_DAILY_TOKEN_BUDGET", get("AI_DAILY_TOKEN_BUDGET")))
-    if get("AI_DAILY_COST_BUDGET_USD"):
-        cost = _positive("AI_DAILY_COST_BUDGET_USD", get("AI_DAILY_COST_BUDGET_USD"), float)
-        out["daily_cost_usd"] = float(cost)
-    for name, key in (("AI_BRIEF_ROLES", "brief_roles"), ("AI_ASSISTANT_ROLES", "assistant_roles")):
-        raw = get(name).strip().lower()
-        if not raw:
-            continue
-        roles = () if raw == "none" else tuple(r.strip() for r in raw.split(",") if r.strip())
-        unknown = [r for r in roles if r not in AI_ROLES]
-        if unknown:
-            raise ConfigError(
-                f"{name} names {', '.join(unknown)}: list roles from {', '.join(AI_ROLES)} "
-                "separated by commas, or none to switch it off."
-            )
-        out[key] = roles
-    return AiLimits(**out)
-
-
-def _webhook_limits(get: Callable[[str], str]) -> WebhookLimits:
-    """WEBHOOK_MAX_BODY_BYTES, _MAX_JSON_DEPTH, _TOLERANCE_SECONDS, _READ_TIMEOUT_SECONDS and
-    _MAX_CONNECTIONS; each unset one keeps its default."""
-    given: dict[str, Any] = {}
-    for f in fields(WebhookLimits):
-        name = "WEBHOOK_" + f.name.upper()
-        if get(name):
-            value = _positive(name, get(name), float if f.type == "float" else int)
-            if not math.isfinite(value):
-                raise ConfigError(f"{name}={get(name)!r} must be a finite number of seconds.")
-            given[f.name] = value
-    return WebhookLimits(**given)
-
-
-def _sign_in_settings(get: Callable[[str], str]) -> dict[str, Any]:
-    """SIGN_IN_* (failed-attempt limits, lock and backoff) and SESSION_* (timeouts)."""
-    out: dict[str, Any] = {}
-    for name, kind in (
-        ("SIGN_IN_LOCK_AFTER", int),
-        ("SIGN_IN_SOURCE_LOCK_AFTER", int),
-        ("SIGN_IN_WINDOW_MINUTES", float),
-        ("SIGN_IN_LOCK_MINUTES", float),
-        ("SIGN_IN_BACKOFF_SECONDS", float),
-        ("SESSION_IDLE_MINUTES", float),
-        ("SESSION_MAX_HOURS", float),
-    ):
-        if get(name):
-            value = _positive(name, get(name), kind)
-            if not math.isfinite(value):
-                raise ConfigError(f"{name}={get(name)!r} must be a finite number, e.g. 15.")
-            out[name.lower()] = kind(value)
-    return out
-
-
 def _audit_settings(get: Callable[[str], str], data_dir: Path) -> dict[str, Any]:
     """AUDIT_KEY_FILE (the key is read here when the file exists) and AUDIT_ANCHOR_FILE."""
     key_file = Path(get("AUDIT_KEY_FILE") or data_dir / AUDIT_KEY_NAME)
     anchor_file = Path(get("AUDIT_ANCHOR_FILE") or data_dir / AUDIT_ANCHOR_NAME)
     return {
-        "audit_key": _read_audit_key(key_file) if key_file.exists() else None,
+        "audit_key": read_audit_key(key_file) if key_file.exists() else None,
         "audit_key_file": key_file,
         "audit_anchor_file": anchor_file,
     }
-
-
-def _read_audit_key(path: Path) -> Secret:
-    try:
-        raw = path.read_text(encoding="ascii").strip()
-        bytes.fromhex(raw)
-    except (OSError, UnicodeDecodeError, ValueError):
-        raw = ""
-    if len(raw) < 64:
-        raise ConfigError(
-            f"AUDIT_KEY_FILE {path} is not a readable audit key (64 hexadecimal characters): "
-            "restore the key file from your backup."
-        )
-    return Secret(raw)
 
 
 def ensure_audit_key(settings: Settings) -> Settings:
@@ -474,29 +344,4 @@ def ensure_audit_key(settings: Settings) -> Settings:
             f"Could not create the audit key file {path} ({exc.strerror}): make the data folder "
             "writable or point AUDIT_KEY_FILE at a writable place."
         ) from None
-    return replace(settings, audit_key=_read_audit_key(path))
-
-
-def _books_settings(get: Callable[[str], str]) -> dict[str, Any]:
-    """CHART_OF_ACCOUNTS_FILE, DIGEST_DIR, DIGEST_RECIPIENTS and DRIFT_MRR_TOLERANCE_PCT."""
-    chart = get("CHART_OF_ACCOUNTS_FILE")
-    if chart and not Path(chart).is_file():
-        raise ConfigError(
-            f"CHART_OF_ACCOUNTS_FILE={chart!r} does not exist: point it at a TOML file with "
-            "[accounts.<role>] code/name tables, or unset it to use the built-in chart."
-        )
-    recipients = tuple(r.strip() for r in get("DIGEST_RECIPIENTS").split(",") if r.strip())
-    for r in recipients:
-        if "@" not in r or " " in r:
-            raise ConfigError(
-                f"DIGEST_RECIPIENTS contains {r!r}: list e-mail addresses separated by commas."
-            )
-    tolerance = get("DRIFT_MRR_TOLERANCE_PCT")
-    return {
-        "chart_of_accounts_file": Path(chart) if chart else None,
-        "digest_dir": Path(get("DIGEST_DIR")) if get("DIGEST_DIR") else None,
-        "digest_recipients": recipients,
-        "drift_mrr_tolerance_pct": float(_positive("DRIFT_MRR_TOLERANCE_PCT", tolerance, float))
-        if tolerance
-        else 5.0,
-    }
+    return replace(settings, audit_key=read_audit_key(path))

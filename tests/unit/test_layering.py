@@ -12,8 +12,8 @@ The domain packages of core/ and the directions they may depend on (README, "Arc
     imports     → governance, adapters
     reports     → every domain
 
-Every package may use the shared foundations: core/config.py, db.py, errors.py, money.py,
-handlers.py and core/models/. The foundations import no domain.
+Every package may use the shared foundations: core/config.py (with config_sections.py),
+db.py, errors.py, money.py, handlers.py and core/models/. The foundations import no domain.
 """
 
 from __future__ import annotations
