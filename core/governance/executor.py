@@ -26,15 +26,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.adapters.stripe_gateway import StripeGateway, make_client
 from core.config import Settings
 from core.errors import CoreError, InvalidTransition, StripeError, StripePermissionError
 from core.governance import audit
-from core.governance.actions import snapshot, transition
+from core.governance.actions import transition
 from core.governance.auth import SYSTEM_ACTOR, Actor, require_role
+from core.governance.claims import (
+    DEFAULT_LEASE_SECONDS,
+    claim,
+    claim_next,
+    idempotency_key_for,
+)
 from core.governance.queries import get_action
 from core.governance.states import ActionStatus, ActionType
 from core.handlers import EXECUTOR_MODULES, HANDLER_MODULES
@@ -44,7 +50,6 @@ from core.models.governance import ActionRequest
 log = logging.getLogger(__name__)
 S = ActionStatus
 MAX_ATTEMPTS = 5
-DEFAULT_LEASE_SECONDS = 300
 KEY_MEMORY = timedelta(hours=23)  # Stripe may forget keys after 24 h; stay on the safe side
 METADATA_KEY = "ledgerdesk_action_id"
 METADATA_IDEMPOTENCY = "ledgerdesk_idempotency_key"
@@ -61,11 +66,6 @@ class Superseded(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _rowcount(result: Any) -> int:
-    # UPDATE results carry rowcount (CursorResult); the generic Result type does not say so.
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def executor(
@@ -87,16 +87,6 @@ def executor(
         return fn
 
     return register
-
-
-def idempotency_key_for(action: ActionRequest) -> str:
-    """The Stripe idempotency key of an action: stable across retries and crashes.
-
-    The creation time (microseconds) is part of it because action ids restart in every
-    database, and two installations (staging and production) may share one Stripe account.
-    """
-    micros = int(action.created_at.timestamp() * 1_000_000)
-    return f"ld-action-{action.id}-{micros:x}"
 
 
 @dataclass
@@ -174,106 +164,6 @@ def default_gateway_factory() -> GatewayFactory:
         return StripeGateway(client, account or None)
 
     return make
-
-
-def _reclaimable(now: datetime, lease: timedelta) -> Any:
-    return and_(
-        ActionRequest.status == S.EXECUTING.value,
-        or_(
-            and_(ActionRequest.claimed_at.is_(None), ActionRequest.next_attempt_at <= now),
-            ActionRequest.claimed_at <= now - lease,
-        ),
-    )
-
-
-def claim(
-    Session: sessionmaker[Session],
-    action_id: int,
-    *,
-    actor: Actor = SYSTEM_ACTOR,
-    now: datetime | None = None,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-) -> bool:
-    """Take one action for execution (commits); False if someone else has it or it is not due."""
-    now = now or utcnow()
-    with Session.begin() as session:
-        return _take(session, action_id, actor, now, timedelta(seconds=lease_seconds))
-
-
-def claim_next(
-    Session: sessionmaker[Session],
-    *,
-    actor: Actor = SYSTEM_ACTOR,
-    now: datetime | None = None,
-    lease_seconds: float = DEFAULT_LEASE_SECONDS,
-) -> int | None:
-    """Take the oldest due action no other worker holds (commits); None when none is left.
-
-    The row is read `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite's single writer serialises
-    claims anyway), so workers sharing a database each take a different action without waiting
-    on each other; the conditional transition in `_take` still guards the claim.
-    """
-    now = now or utcnow()
-    lease = timedelta(seconds=lease_seconds)
-    with Session.begin() as session:
-        action_id = session.scalar(
-            _due(now, lease).limit(1).with_for_update(skip_locked=True, of=ActionRequest)
-        )
-        if action_id is None:
-            return None
-        return action_id if _take(session, action_id, actor, now, lease) else None
-
-
-def _take(session: Session, action_id: int, actor: Actor, now: datetime, lease: timedelta) -> bool:
-    """`approved → executing`, or reclaim an interrupted attempt; False if it is not ours."""
-    action = get_action(session, action_id)
-    key = action.idempotency_key or idempotency_key_for(action)
-    if action.status == S.APPROVED:
-        try:
-            transition(
-                session,
-                action,
-                S.EXECUTING,
-                actor,
-                idempotency_key=key,
-                key_saved_at=action.key_saved_at or now,
-                claimed_at=now,
-                attempts=ActionRequest.attempts + 1,
-                next_attempt_at=None,
-            )
-        except CoreError:
-            return False
-        return True
-    if action.status != S.EXECUTING:
-        return False
-    # A crashed or failed-transiently attempt: reclaim it once (the version guards the race).
-    result = session.execute(
-        update(ActionRequest)
-        .where(
-            ActionRequest.id == action_id,
-            ActionRequest.version == action.version,
-            _reclaimable(now, lease),
-        )
-        .values(
-            claimed_at=now,
-            attempts=ActionRequest.attempts + 1,
-            version=ActionRequest.version + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if _rowcount(result) != 1:
-        return False
-    session.refresh(action)
-    audit.record(
-        session,
-        actor,
-        "action.retry",
-        f"action:{action.id}",
-        None,
-        snapshot(action) | {"attempt": action.attempts, "idempotency_key": key},
-    )
-    return True
 
 
 PERMISSION_PAUSE = timedelta(hours=1)
@@ -440,27 +330,6 @@ def run_now(
     """The "run now" button: the same code path as the job, for one action, by a person."""
     require_role(actor, "operator")
     return execute_action(Session, settings, action_id, actor=actor, **kwargs)
-
-
-def _due(now: datetime, lease: timedelta) -> Any:
-    """Approved actions, and executing ones whose attempt is due again, oldest first."""
-    return (
-        select(ActionRequest.id)
-        .where(
-            or_(
-                and_(
-                    ActionRequest.status == S.APPROVED.value,
-                    # an action returned unspent (key not allowed) waits for its pause
-                    or_(
-                        ActionRequest.next_attempt_at.is_(None),
-                        ActionRequest.next_attempt_at <= now,
-                    ),
-                ),
-                _reclaimable(now, lease),
-            )
-        )
-        .order_by(ActionRequest.id)
-    )
 
 
 def run_pending(
