@@ -76,6 +76,7 @@ class Settings:
     stripe_api_key: Secret | None = None
     stripe_api_base: str = STRIPE_DEFAULT_BASE
     stripe_accounts: tuple[str, ...] = ()
+    connect_all: bool = False  # STRIPE_ACCOUNTS=all: every connected account Stripe lists
     stripe_webhook_secret: Secret | None = None
     stripe_rate_limit: float | None = None
     openai_api_key: Secret | None = None
@@ -212,11 +213,13 @@ def load_settings(
             "sk_live_, rk_test_ or rk_live_ (copy it from the Stripe dashboard, Developers → API keys)."
         )
     accounts = tuple(a.strip() for a in get("STRIPE_ACCOUNTS").split(",") if a.strip())
-    for acct in accounts:
+    every_connected = [a.lower() for a in accounts] == ["all"]
+    for acct in () if every_connected else accounts:
         if not _ACCOUNT_RE.match(acct):
             raise ConfigError(
                 f"STRIPE_ACCOUNTS contains {acct!r}: list connected account ids separated by "
-                "commas, e.g. acct_1Abc,acct_2Def."
+                "commas, e.g. acct_1Abc,acct_2Def, or set it to all to sync every connected "
+                "account of the platform."
             )
     webhook_secret = get("STRIPE_WEBHOOK_SECRET")
     if webhook_secret and not webhook_secret.startswith("whsec_"):
@@ -245,7 +248,8 @@ def load_settings(
         stripe_api_base=parse_http_url("STRIPE_API_BASE", get("STRIPE_API_BASE"))
         if get("STRIPE_API_BASE")
         else STRIPE_DEFAULT_BASE,
-        stripe_accounts=accounts,
+        stripe_accounts=() if every_connected else accounts,
+        connect_all=every_connected,
         stripe_webhook_secret=Secret(webhook_secret) if webhook_secret else None,
         stripe_rate_limit=float(
             parse_positive("STRIPE_RATE_LIMIT", get("STRIPE_RATE_LIMIT"), float)

@@ -15,7 +15,11 @@ import streamlit as st  # noqa: E402
 from core.errors import CoreError  # noqa: E402
 from dashboard.auth import SESSION_KEY, end_expired_session, require_user  # noqa: E402
 from dashboard.context import get_policy, get_sessionmaker, get_settings  # noqa: E402
-from dashboard.loading import first_load_status, show_loading  # noqa: E402
+from dashboard.loading import (  # noqa: E402
+    connected_accounts,
+    first_load_status,
+    show_loading,
+)
 from dashboard.registry import PAGES, SECTIONS  # noqa: E402
 from dashboard.shell import render_sidebar, spec_titled  # noqa: E402
 
@@ -49,12 +53,13 @@ def main() -> None:
     # expanded: every page stays listed; collapsed, the last section (Admin) hid behind "View more".
     nav = st.navigation({s: groups[s] for s in SECTIONS if s in groups}, expanded=True)
     render_sidebar(settings, actor)  # mode, account, database, time zone, user, sign-out
-    loading = first_load_status(settings.database_url, tuple(settings.stripe_accounts))
+    connected = connected_accounts(settings)
+    loading = first_load_status(settings.database_url, connected)
     if loading is not None:
         spec = spec_titled(nav.title)
         if spec is not None and spec.figures:
             # Figures from half an account would be wrong: say how far the load is instead.
-            show_loading(loading, settings.database_url, tuple(settings.stripe_accounts))
+            show_loading(loading, settings.database_url, connected)
             return
         st.info(loading.sentence(), icon=":material/hourglass_top:")
     nav.run()

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.config import Settings
+from core.sync.connect import registered_accounts
 from core.sync.health import FirstLoad, first_load
 from dashboard.context import get_sessionmaker
+
+
+def connected_accounts(settings: Settings) -> tuple[str, ...]:
+    """The connected accounts the sync covers: STRIPE_ACCOUNTS, or the ones it found (=all)."""
+    if not settings.connect_all:
+        return tuple(settings.stripe_accounts)
+    with get_sessionmaker()() as session:
+        return tuple(registered_accounts(session))
 
 
 @st.cache_data(ttl=5, show_spinner=False)

@@ -15,6 +15,7 @@ from core.config import Settings
 from core.errors import CoreError
 from core.governance.auth import Actor, has_role
 from core.imports import IMPORTERS
+from core.sync.connect import synced_accounts
 from dashboard import books_widgets as w
 from dashboard import format as fmt
 from dashboard.context import get_sessionmaker
@@ -82,7 +83,8 @@ def statement_account(Session: sessionmaker[Session], settings: Settings, key: s
     """Pick the Stripe account a bank statement belongs to (platform first)."""
     with Session() as session:
         known = payout_accounts(session)
-    options = list(dict.fromkeys([*known, *settings.stripe_accounts]))
+        synced = synced_accounts(session, settings)
+    options = list(dict.fromkeys([*known, *synced]))
     return str(
         st.selectbox(
             "Stripe account of this statement",

@@ -32,6 +32,8 @@ def endpoint_label(settings: Settings) -> str:
 
 def accounts_label(settings: Settings) -> str:
     """The platform plus any connected accounts the sync covers."""
+    if settings.connect_all:
+        return "platform + every connected account"
     if not settings.stripe_accounts:
         return "platform account"
     return "platform + " + ", ".join(settings.stripe_accounts)

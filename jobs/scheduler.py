@@ -30,6 +30,7 @@ from core.db import insert_ignore, record_storage_error, storage_error
 from core.errors import ConflictError
 from core.governance.anchors import anchor_head
 from core.models.sync import JobLease
+from core.sync.connect import synced_accounts
 from core.sync.health import first_load
 from core.sync.leases import database_now
 from jobs.runtime import Runtime, open_runtime
@@ -107,7 +108,7 @@ def resolve(target: str) -> Callable[[Runtime], object]:
 def first_load_done(runtime: Runtime) -> bool:
     """Whether every configured account has its first complete load (see core.sync.health)."""
     with runtime.Session() as session:
-        return first_load(session, ["", *runtime.settings.stripe_accounts]).complete
+        return first_load(session, synced_accounts(session, runtime.settings)).complete
 
 
 def run_job(runtime: Runtime, name: str, fn: Callable[[Runtime], object]) -> bool:

@@ -9,6 +9,7 @@ import time
 
 from core.adapters.stripe_gateway import StripeGateway, list_page_raw, make_client, retrieve_raw
 from core.errors import ConfigError, StripeError
+from core.sync import connect
 from core.sync.backfill import needs_backfill
 from core.sync.leases import LEASE_SECONDS, AccountLeases
 from core.sync.poll import AccountSync, SyncReport, key_fingerprint
@@ -46,13 +47,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_LISTED: dict[str, float] = {}  # when this process last listed the connected accounts
+
+
+def discover(runtime: Runtime, *, timeout: float = 20.0, now: float | None = None) -> list[str]:
+    """STRIPE_ACCOUNTS=all: the platform's connected accounts as Stripe lists them, registered
+    for the workers' leases; listed at most every DISCOVER_EVERY seconds per process. When the
+    list cannot be read, the accounts registered last time stay (and the reason is logged)."""
+    now = time.monotonic() if now is None else now
+    listed_at = _LISTED.get(runtime.settings.database_url)
+    if listed_at is None or now - listed_at >= connect.DISCOVER_EVERY:
+        settings = runtime.settings
+        gateway = StripeGateway(make_client(settings, timeout=timeout), None)
+        caller = PacedCaller(TokenBucket(settings.effective_rate_limit, burst=5), RetryPolicy(3))
+        try:
+            found = connect.list_connected(
+                lambda resource, params: caller.call(list_page_raw, gateway, resource, params)
+            )
+        except StripeError as exc:
+            log.warning("connected accounts not listed, syncing those found before: %s", exc)
+        else:
+            AccountLeases(runtime.Session).register(["", *found])
+            _LISTED[runtime.settings.database_url] = now
+            log.info("connected accounts listed: %d", len(found))
+    with runtime.Session() as session:
+        return connect.synced_accounts(session, runtime.settings)
+
+
 def accounts_of(runtime: Runtime, only: str | None = None) -> list[str]:
-    """The platform ("") and every connected account from STRIPE_ACCOUNTS, or just `only`."""
-    every = ["", *runtime.settings.stripe_accounts]
+    """The platform ("") and every connected account the sync covers, or just `only`."""
+    if runtime.settings.connect_all:
+        every = discover(runtime)
+    else:
+        every = ["", *runtime.settings.stripe_accounts]
     if only is None:
         return every
     wanted = "" if only in ("platform", "") else only
     if wanted not in every:
+        if runtime.settings.connect_all:
+            raise ConfigError(
+                f"--account {only} is not a connected account of this platform: Stripe does "
+                "not list it under GET /v1/accounts (check the id in the Stripe dashboard)."
+            )
         raise ConfigError(
             f"--account {only} is not configured: add it to STRIPE_ACCOUNTS (comma-separated)."
         )

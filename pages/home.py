@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import redact_url
+from core.sync.connect import describe, synced_accounts
 from core.sync.store_summary import store_summary
 from dashboard.auth import require_user
 from dashboard.context import get_sessionmaker, get_settings
@@ -27,11 +28,11 @@ c1.metric("Connected to", settings.stripe_mode.capitalize(), help=mode_label)
 if sees_infrastructure(require_user()):
     c2.metric("Stripe endpoint", endpoint_label(settings))
     c3.metric("Database", settings.database_kind, help=redact_url(settings.database_url))
-if settings.stripe_accounts:
-    st.caption("Connected accounts: " + ", ".join(settings.stripe_accounts))
-
 with get_sessionmaker()() as session:
+    synced = synced_accounts(session, settings)
     summary = store_summary(session)
+if len(synced) > 1 or settings.connect_all:
+    st.caption("Syncs " + describe(synced, settings))
 
 if summary.empty:
     st.info(

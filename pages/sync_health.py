@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from core.sync.connect import synced_accounts
 from core.sync.health import (
     account_health,
     dead_letters,
@@ -14,6 +17,7 @@ from core.sync.health import (
     queue_health,
     storage_health,
     sync_history,
+    sync_history_total,
     webhook_reject_details,
     webhook_rejects,
 )
@@ -22,6 +26,7 @@ from dashboard.context import get_sessionmaker, get_settings
 from dashboard.format import md_text
 
 require_user()
+MANY = 10  # beyond this (a Connect platform): one table, cards only where action is needed
 settings = get_settings()
 st.title("Sync health")
 st.caption(
@@ -30,13 +35,15 @@ st.caption(
 )
 
 with get_sessionmaker()() as session:
-    loading = first_load(session, ["", *settings.stripe_accounts])
+    loading = first_load(session, synced_accounts(session, settings))
     accounts = account_health(session, settings)
     queue = queue_health(session)
     rejects = webhook_rejects(session)
     webhook_counts = webhook_reject_details(session)
     dead = dead_letters(session)
-    history = sync_history(session, hours=24)
+    # one line for all accounts when there are many (a Connect platform), else one per account
+    many = len(accounts) > MANY
+    history = (sync_history_total if many else sync_history)(session, hours=24)
     storage = storage_health(session, settings)
 
 if not loading.complete:
@@ -50,7 +57,37 @@ BADGE = {
     "stopped": ":red-badge[Stopped]",
     "never": ":gray-badge[Never synced]",
 }
-for a in accounts:
+shown = accounts
+if many:
+    counts = Counter(a.status for a in accounts)
+    m = st.columns(4)
+    for col, (status, label) in zip(
+        m,
+        (("ok", "OK"), ("failing", "Failing"), ("stopped", "Stopped"), ("never", "Never synced")),
+        strict=True,
+    ):
+        col.metric(f"Accounts {label.lower()}", f"{counts.get(status, 0):,}")
+    table = pd.DataFrame(
+        {
+            "Account": [a.label for a in accounts],
+            "Status": [a.status for a in accounts],
+            "Lag (s)": [a.lag_seconds for a in accounts],
+            "Events / hour": [a.events_last_hour for a in accounts],
+            "Last success": [
+                a.last_success_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+                if a.last_success_at
+                else "never"
+                for a in accounts
+            ],
+            "Backfill": [a.backfill or "not run" for a in accounts],
+            "Last error": [a.last_error or "" for a in accounts],
+        }
+    )
+    st.dataframe(table, hide_index=True, use_container_width=True)
+    shown = [a for a in accounts if a.status != "ok"][:MANY]
+    if shown:
+        st.caption(f"The first {len(shown)} accounts that are not OK:")
+for a in shown:
     with st.container(border=True):
         top = st.columns([2, 1, 1, 1, 1])
         top[0].subheader(f"{md_text(a.label)} — {BADGE.get(a.status, md_text(a.status))}")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox import writes
+from sandbox import connect, writes
 from sandbox.errors import ApiError, invalid, missing, unrecognized_url
 from sandbox.params import as_int, as_list, as_str, check_known
 from sandbox.render import render, render_list
@@ -95,6 +95,8 @@ RESOURCES: dict[str, ListSpec] = {
         eq=("source", "type", "currency"),
     ),
     "events": ListSpec("event", frozenset({"type", "types", "delivery_success"})),
+    # Connect: the platform's connected accounts (see sandbox/connect.py)
+    "accounts": ListSpec("account"),
     "files": ListSpec("file", frozenset({"purpose"}), eq=("purpose",)),
 }
 ID_PREFIX = {"customer": "cus_", "invoice": "in_", "charge": "ch_", "payment_intent": "pi_"}
@@ -210,6 +212,8 @@ def list_objects(
             preds.append(lambda o: o["status"] not in ("canceled", "incomplete_expired"))
         elif status != "all":
             preds.append(_field_equals("status", status))
+    if spec.otype == "account":  # a disconnected account leaves the platform's list
+        preds.append(lambda o: connect.is_connected(ctx.account, o["id"]))
     if spec.otype in ("product", "price") and params.get("active") is not None:
         want = str(params["active"]).lower() == "true"
         preds.append(lambda o: o["active"] == want)
@@ -230,6 +234,8 @@ def retrieve(ctx: Ctx, spec: ListSpec, obj_id: str, params: dict[str, Any]) -> O
     """GET /v1/<resource>/<id>."""
     check_known(params, {"expand"})
     obj = ctx.account.require(spec.otype, obj_id)
+    if spec.otype == "account" and not connect.is_connected(ctx.account, obj_id):
+        raise missing("account", obj_id)
     return render(ctx.account, obj, as_list(params, "expand"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sandbox import connect
 from sandbox.errors import ApiError
 from sandbox.params import as_int
 from sandbox.state import SandboxState
@@ -43,6 +44,12 @@ def handle(
             "platform": state.platform.id,
             "connected": [a for a, acct in state.accounts.items() if acct.connected],
         }
+    if route == "accounts/disconnect" and method == "POST":
+        acct = state.accounts.get(str(params.get("account") or ""))
+        if acct is None or not acct.connected:
+            raise ApiError(400, "account must name a connected account.", param="account")
+        connect.disconnect(state.platform, acct)
+        return 200, {"disconnected": acct.id}
     if route == "clock" and method == "GET":
         return 200, _clock(state)
     if route == "clock/advance" and method == "POST":

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sandbox import exports
+from sandbox import connect, exports
 from sandbox.config import SandboxConfig
 from sandbox.controls import Controls
 from sandbox.errors import ApiError
@@ -64,10 +64,14 @@ class SandboxState:
         self.truth = exports.write(
             self.platform, self.built[self.platform.id], cfg.seed, cfg.exports_dir
         )
+        first = self.platform.now_int() - cfg.days * 86400
         for n in range(cfg.connected_accounts):
             seed = cfg.seed * 1000 + n + 1
             acct_id = "acct_1Sandbox" + f"{seed:011d}"[-11:]
             self._make_account(acct_id, seed, max(5, cfg.customers // 4), connected=True)
+            # onboarded over the platform's history, oldest first, as `GET /v1/accounts` lists
+            created = first + (n + 1) * cfg.days * 86400 // (cfg.connected_accounts + 1)
+            self.platform.add(connect.account_object(acct_id, seed, created, n))
 
     def _make_account(self, acct_id: str, seed: int, customers: int, connected: bool) -> Account:
         account = Account(acct_id, seed, self.clock, connected=connected)

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
 
 from core.config import Settings
 from core.db import quick_check, storage_errors
 from core.errors import StorageError
 from core.models.sync import BackfillShard, Event, SyncRun, SyncState, WebhookReject
+from core.sync.connect import synced_accounts
 
 FAILING_AFTER_INTERVALS = 3
 
@@ -77,7 +78,7 @@ def account_health(
     """Every configured (or synced) account's event sync health."""
     now = now if now is not None else time.time()
     states = {(s.account, s.stream): s for s in session.scalars(select(SyncState)).all()}
-    accounts = ["", *settings.stripe_accounts]
+    accounts = synced_accounts(session, settings)
     accounts += sorted({a for a, _ in states} - set(accounts))
     hour_ago = datetime.fromtimestamp(now, UTC) - timedelta(hours=1)
     # Grouped by an expression, not the column: given `GROUP BY account`, SQLite walks the
@@ -261,6 +262,44 @@ def sync_history(
             )
         )
     return points
+
+
+def sync_history_total(
+    session: Session, *, hours: float = 24, now: float | None = None, bucket: int = 900
+) -> list[HistoryPoint]:
+    """Event-sync runs of every account together, per `bucket` seconds, oldest first: the
+    chart of a Connect platform, whose runs are too many to read one by one (a thousand
+    accounts synced every 30 s make 2.9 million runs a day). Rate: the bucket's new events per
+    hour; lag: the worst run's; ok: whether every run in it succeeded. Summed in SQL."""
+    now = now if now is not None else time.time()
+    since = datetime.fromtimestamp(now, UTC) - timedelta(hours=hours)
+    if session.get_bind().dialect.name == "postgresql":
+        epoch: Any = func.extract("epoch", SyncRun.finished_at)
+    else:
+        epoch = cast(func.strftime("%s", SyncRun.finished_at), Integer)
+    slot = func.floor(epoch / bucket).label("slot")
+    rows = session.execute(
+        select(
+            slot,
+            func.sum(SyncRun.events_new),
+            func.max(SyncRun.lag_seconds),
+            func.min(cast(SyncRun.ok, Integer)),
+        )
+        .where(SyncRun.stream == "events", SyncRun.started_at >= since)
+        .group_by(slot)
+        .order_by(slot)
+    ).all()
+    return [
+        HistoryPoint(
+            "all accounts",
+            datetime.fromtimestamp((int(at) + 1) * bucket, UTC),
+            int(events or 0),
+            int(events or 0) * 3600 / bucket,
+            None if lag is None else float(lag),
+            bool(ok),
+        )
+        for at, events, lag, ok in rows
+    ]
 
 
 @dataclass(frozen=True)

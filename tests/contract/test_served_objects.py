@@ -39,6 +39,7 @@ LISTS: list[tuple[str, dict[str, Any]]] = [
     ("balance_transactions", {}),
     ("events", {}),
     ("files", {}),
+    ("accounts", {}),
 ]
 
 
@@ -120,7 +121,7 @@ def test_every_served_object_conforms_to_the_sdk(sbx: SandboxServer) -> None:
         "customer", "product", "price", "subscription", "invoice", "invoice_payment",
         "payment_intent", "payment_method", "charge", "refund", "dispute",
         "radar.early_fraud_warning", "payout", "balance_transaction", "event",
-        "customer_balance_transaction",
+        "customer_balance_transaction", "account",
     }  # fmt: skip
     assert expected <= set(seen), expected - set(seen)
 

@@ -93,3 +93,11 @@ def test_sandbox_mode() -> None:
     s = load(LEDGERDESK_SANDBOX="1", STRIPE_API_KEY="sk_test_sandbox")
     assert s.stripe_mode == "sandbox"
     assert load(STRIPE_API_KEY="rk_test_abc").stripe_mode == "test"
+
+
+def test_stripe_accounts_all_means_every_connected_account() -> None:
+    s = load(STRIPE_ACCOUNTS="all")
+    assert s.connect_all and s.stripe_accounts == ()
+    assert not load(STRIPE_ACCOUNTS="acct_1A").connect_all
+    with pytest.raises(ConfigError, match="or set it to all"):
+        load(STRIPE_ACCOUNTS="all,acct_1A")
