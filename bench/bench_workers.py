@@ -4,8 +4,12 @@ The same stored backlog (tests/support/recovery.failure_backlog: failed payments
 recovery cases, payments closing half of them, events no handler wants) is copied into a fresh
 database per run; N real `python -m jobs process` processes drain it. Figures: events per
 second from the first event processed to the last (worker start-up excluded; the wall time
-with it is given too), the speed-up over one worker, and the load average. BENCH_WORKERS_INVOICES sets the backlog size (default 300 invoices, about
-1,200 events). Needs the PostgreSQL server binaries (as the test suite does).
+with it is given too), the speed-up over one worker, and the load average.
+BENCH_WORKERS_INVOICES sets the backlog size (default 300 invoices, about 1,200 events).
+
+Then `jobs sync` workers sharing a Connect platform's accounts: 16 listed in STRIPE_ACCOUNTS,
+and BENCH_CONNECT_ACCOUNTS (default 200) found by the workers themselves (STRIPE_ACCOUNTS=all).
+Needs the PostgreSQL server binaries (as the test suite does).
 """
 
 from __future__ import annotations
@@ -121,6 +125,9 @@ def run() -> dict[str, Any]:
         figures["load_average_1min"] = round(os.getloadavg()[0], 2)
         figures["sync"] = _sync_scaling(pg, folder)
         figures["load_average_1min_after_sync"] = round(os.getloadavg()[0], 2)
+        many = int(os.environ.get("BENCH_CONNECT_ACCOUNTS", "200"))
+        figures["sync_connect_all"] = _sync_scaling(pg, folder, accounts=many, discover=True)
+        figures["load_average_1min_after_connect"] = round(os.getloadavg()[0], 2)
     finally:
         pg.stop()
     return figures
@@ -130,16 +137,23 @@ SYNC_ACCOUNTS = 16  # the platform and 15 connected accounts
 SYNC_LATENCY_MS = 100
 
 
-def _sync_scaling(pg: ThrowawayPostgres, folder: Path) -> dict[str, Any]:
+def _sync_scaling(
+    pg: ThrowawayPostgres, folder: Path, accounts: int = SYNC_ACCOUNTS, discover: bool = False
+) -> dict[str, Any]:
     """`jobs sync` workers sharing a Connect platform's accounts through their leases: the
     time from the first account claimed to the last one's first sync finished (start-up
-    excluded), every request 100 ms away as over a network, for 1, 2 and 4 workers."""
+    excluded), every request 100 ms away as over a network, for 1, 2 and 4 workers. With
+    `discover`, the accounts are not configured: STRIPE_ACCOUNTS=all, each worker lists them."""
     from tests.support.sandbox import SANDBOX_KEY, running_sandbox
     from tests.support.sync import control
 
-    out: dict[str, Any] = {"accounts": SYNC_ACCOUNTS, "latency_ms": SYNC_LATENCY_MS}
+    out: dict[str, Any] = {
+        "accounts": accounts,
+        "latency_ms": SYNC_LATENCY_MS,
+        "accounts_setting": "all" if discover else "listed",
+    }
     with running_sandbox(
-        customers=8, days=20, connected_accounts=SYNC_ACCOUNTS - 1, latency_ms=SYNC_LATENCY_MS
+        customers=8, days=20, connected_accounts=accounts - 1, latency_ms=SYNC_LATENCY_MS
     ) as sandbox:
         connected = control(sandbox.url, "accounts")["connected"]
         base = None
@@ -157,7 +171,7 @@ def _sync_scaling(pg: ThrowawayPostgres, folder: Path) -> dict[str, Any]:
                 "STRIPE_API_BASE": sandbox.url,
                 "LEDGERDESK_SANDBOX": "1",
                 "STRIPE_RATE_LIMIT": "500",
-                "STRIPE_ACCOUNTS": ",".join(connected),
+                "STRIPE_ACCOUNTS": "all" if discover else ",".join(connected),
                 "SYNC_INTERVAL_SECONDS": "3600",
             }
             procs = [
@@ -171,7 +185,7 @@ def _sync_scaling(pg: ThrowawayPostgres, folder: Path) -> dict[str, Any]:
                 for _ in range(n)
             ]
             try:
-                while _synced(pg, db) < SYNC_ACCOUNTS:
+                while _synced(pg, db) < accounts:
                     time.sleep(0.05)
             finally:
                 for p in procs:
@@ -187,7 +201,7 @@ def _sync_scaling(pg: ThrowawayPostgres, folder: Path) -> dict[str, Any]:
             base = base or seconds
             out[f"workers_{n}"] = {
                 "seconds": round(seconds, 2),
-                "accounts_per_s": round(SYNC_ACCOUNTS / seconds, 2),
+                "accounts_per_s": round(accounts / seconds, 2),
                 "workers_that_held_accounts": int(row[1]) if row else 0,
                 "speedup_vs_1": round(base / seconds, 2),
             }

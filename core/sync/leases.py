@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.db import insert_ignore
 from core.models.sync import AccountLease
 
 LEASE_SECONDS = 60.0
@@ -106,7 +107,9 @@ class AccountLeases:
             known = set(session.scalars(select(AccountLease.account)))
             missing = [{"account": a} for a in accounts if a not in known]
             for start in range(0, len(missing), 1000):
-                session.execute(insert(AccountLease), missing[start : start + 1000])
+                # workers starting together register the same accounts: the first one wins
+                rows = missing[start : start + 1000]
+                insert_ignore(session, AccountLease.__table__, rows, ["account"])  # type: ignore[arg-type]
             gone = sorted(known - wanted)
             for start in range(0, len(gone), 1000):
                 session.execute(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -57,3 +58,28 @@ def elsewhere_expiry(Session: sessionmaker[Session]) -> datetime:
         expiry = s.scalar(select(AccountLease.expires_at).where(AccountLease.account == ""))
     assert expiry is not None
     return expiry
+
+
+def test_workers_starting_together_register_the_same_accounts_once(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine)
+    Session = make_sessionmaker(engine)  # noqa: N806 - the factory's usual name
+    accounts = ["", *(f"acct_1W{n:04d}" for n in range(400))]
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def register() -> None:
+        start.wait()
+        try:
+            AccountLeases(Session).register(accounts)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with Session() as s:
+        assert sorted(s.scalars(select(AccountLease.account))) == accounts
