@@ -14,12 +14,13 @@ Classification, policy and drafting are pure modules; this one gathers their inp
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db import insert_ignore
 from core.errors import NotFound
 from core.governance import audit
 from core.models.base import utcnow
@@ -30,10 +31,12 @@ from core.recovery.drafts import ensure_auto_drafts, supersede_outstanding
 from core.recovery.explain import failure_summary
 from core.recovery.linking import (
     NOT_LOOKED_UP,
+    PI_FAILED,
     decline_of,
     event_object,
     invoice_payment_intent,
     latest_event,
+    latest_events,
 )
 from core.sync.invoice_shape import invoice_subscription_id
 from core.sync.processing import EventContext
@@ -43,6 +46,8 @@ FAILURE_TYPES = ("invoice.payment_failed", "invoice.payment_action_required")
 PAID_TYPES = ("invoice.paid", "invoice.payment_succeeded")
 LOST_INVOICE_TYPES = ("invoice.voided", "invoice.marked_uncollectible")
 SUB_CANCELED_TYPES = ("customer.subscription.deleted",)
+TERMINAL_TYPES = PAID_TYPES + LOST_INVOICE_TYPES
+TIMELINE = cast(Table, RecoveryTimelineEntry.__table__)
 AUDIT_FIELDS = (
     "status",
     "bucket",
@@ -81,28 +86,20 @@ def add_timeline(
     attempt: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> bool:
-    """Add one timeline entry unless this source already added one; True when added."""
-    exists = session.scalar(
-        select(RecoveryTimelineEntry.id).where(
-            RecoveryTimelineEntry.case_id == case.id,
-            RecoveryTimelineEntry.source_key == source_key,
-        )
-    )
-    if exists is not None:
-        return False
-    session.add(
-        RecoveryTimelineEntry(
-            case_id=case.id,
-            source_key=source_key,
-            kind=kind,
-            occurred_at=occurred_at,
-            attempt=attempt,
-            summary=summary,
-            details=details or {},
-        )
-    )
-    session.flush()
-    return True
+    """Add one timeline entry unless this source already added one; True when added.
+
+    One INSERT that skips an entry the (case, source) unique key already holds: no look-up
+    before it, no flush of the session after it."""
+    row = {
+        "case_id": case.id,
+        "source_key": source_key,
+        "kind": kind,
+        "occurred_at": occurred_at,
+        "attempt": attempt,
+        "summary": summary,
+        "details": details or {},
+    }
+    return insert_ignore(session, TIMELINE, [row], ("case_id", "source_key")) == 1
 
 
 def _apply_invoice(case: RecoveryCase, inv: dict[str, Any], created: int) -> None:
@@ -156,14 +153,33 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
             case = case_for_invoice(session, inv_id)
             assert case is not None
             created_case = False
+    with session.no_autoflush:  # the case is written once, not before every read below
+        _update_case(session, case, event, inv, pi_id, created_case)
+    return case
+
+
+def _update_case(
+    session: Session,
+    case: RecoveryCase,
+    event: EventContext,
+    inv: dict[str, Any],
+    pi_id: Any,
+    created_case: bool,
+) -> None:
+    inv_id = case.invoice_id
     before = None if created_case else _audit_view(case)
     case.first_failed_at = min(case.first_failed_at, event.created)
     _apply_invoice(case, inv, event.created)
     attempt = int(inv.get("attempt_count") or 0) or max(case.attempt_count, 1)
     newest_attempt = attempt >= case.attempt_count
     case.attempt_count = max(case.attempt_count, attempt)
+    # The invoice's terminal event and its payment intent's failure, in one read.
+    known_pi = newest_attempt and pi_id is not NOT_LOOKED_UP
+    done, pi_event = latest_events(
+        session, [(inv_id, TERMINAL_TYPES), (pi_id if known_pi else None, PI_FAILED)]
+    )
     if newest_attempt:
-        decline = decline_of(session, inv, event, pi_id)
+        decline = decline_of(session, inv, event, pi_id, pi_event if known_pi else NOT_LOOKED_UP)
         case.payment_intent_id = decline.pop("payment_intent_id") or case.payment_intent_id
         case.charge_id = decline.pop("charge_id") or case.charge_id
         case.first_failed_at = min(case.first_failed_at, int(decline.pop("failed_at")))
@@ -189,8 +205,11 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
     cfg, version = event.batch.get(key) or event.batch.setdefault(
         key, recovery_settings(event.policy_file)
     )
+    sub: Any = NOT_LOOKED_UP
     if case.status == "open":
-        apply_policy(session, case, gather_context(session, case, cfg), cfg, version)
+        ctx = gather_context(session, case, cfg)
+        sub = ctx.subscription if case.subscription_id else NOT_LOOKED_UP
+        apply_policy(session, case, ctx, cfg, version)
     case.updated_at = utcnow()
     audit.record(
         session,
@@ -200,10 +219,9 @@ def open_or_update(session: Session, event: EventContext, inv: dict[str, Any]) -
         before,
         _audit_view(case),
     )
-    close_if_settled(session, case)
+    close_if_settled(session, case, done, sub)
     if case.status == "open":
         ensure_auto_drafts(session, case, cfg)
-    return case
 
 
 def facts_from_decline(decline: dict[str, Any]) -> Any:
@@ -250,9 +268,13 @@ def close_case(
     )
 
 
-def close_if_settled(session: Session, case: RecoveryCase) -> None:
-    """Close the case when the store already holds its invoice's terminal event."""
-    done = latest_event(session, case.invoice_id, PAID_TYPES + LOST_INVOICE_TYPES)
+def close_if_settled(
+    session: Session, case: RecoveryCase, done: Any = NOT_LOOKED_UP, sub: Any = NOT_LOOKED_UP
+) -> None:
+    """Close the case when the store already holds its invoice's terminal event (`done`, and
+    `sub` its subscription's snapshot, when the caller read them already)."""
+    if done is NOT_LOOKED_UP:
+        done = latest_event(session, case.invoice_id, TERMINAL_TYPES)
     if done is not None and done.type in PAID_TYPES:
         inv = event_object(done) or {}
         amount = int(inv.get("amount_paid") or 0) or None
@@ -262,7 +284,8 @@ def close_if_settled(session: Session, case: RecoveryCase) -> None:
         reason = "voided" if done.type == "invoice.voided" else "uncollectible"
         close_case(session, case, "lost", reason, done.created, done.event_id)
         return
-    sub = get_object(session, case.subscription_id) if case.subscription_id else None
+    if sub is NOT_LOOKED_UP:
+        sub = get_object(session, case.subscription_id) if case.subscription_id else None
     if sub is not None and sub.get("status") == "canceled":
         ended = latest_event(session, case.subscription_id, SUB_CANCELED_TYPES)
         at = ended.created if ended else int(sub.get("canceled_at") or case.last_event_created)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from core.governance.policy import load_policy
@@ -50,16 +50,16 @@ class CaseContext:
 
 
 def find_account(session: Session, customer_id: str | None, email: str | None) -> CrmAccount | None:
-    """The CRM account by Stripe customer id, else by e-mail."""
-    if customer_id:
-        acct = session.scalar(
-            select(CrmAccount).where(CrmAccount.stripe_customer_id == customer_id).limit(1)
-        )
-        if acct is not None:
-            return acct
+    """The CRM account by Stripe customer id, else by e-mail (one query for both)."""
+    who = [CrmAccount.stripe_customer_id == customer_id] if customer_id else []
     if email:
-        return session.scalar(select(CrmAccount).where(CrmAccount.email == email.lower()).limit(1))
-    return None
+        who.append(CrmAccount.email == email.lower())
+    if not who:
+        return None
+    first = case((who[0], 0), else_=1) if customer_id else literal(0)  # the customer id's own
+    return session.scalar(
+        select(CrmAccount).where(or_(*who)).order_by(first, CrmAccount.id).limit(1)
+    )
 
 
 def gather_context(session: Session, case: RecoveryCase, cfg: RecoverySettings) -> CaseContext:
@@ -84,28 +84,28 @@ def gather_context(session: Session, case: RecoveryCase, cfg: RecoverySettings) 
         ctx.missing.append("tickets")
     ctx.subscription = get_object(session, case.subscription_id) if case.subscription_id else None
     if case.customer_id:
-        ctx.open_dispute = bool(
-            session.scalar(
-                select(func.count())
-                .select_from(DisputeCase)
-                .where(
-                    DisputeCase.customer_id == case.customer_id,
-                    DisputeCase.status.in_(OPEN_DISPUTE_STATUSES),
-                )
-            )
-        )
         since = case.first_failed_at - 90 * 86400
-        ctx.failed_invoices_90d = int(
-            session.scalar(
-                select(func.count())
-                .select_from(RecoveryCase)
-                .where(
-                    RecoveryCase.customer_id == case.customer_id,
-                    RecoveryCase.first_failed_at >= since,
-                )
+        disputes = (
+            select(func.count())
+            .select_from(DisputeCase)
+            .where(
+                DisputeCase.customer_id == case.customer_id,
+                DisputeCase.status.in_(OPEN_DISPUTE_STATUSES),
             )
-            or 0
+            .scalar_subquery()
         )
+        failed = (
+            select(func.count())
+            .select_from(RecoveryCase)
+            .where(
+                RecoveryCase.customer_id == case.customer_id,
+                RecoveryCase.first_failed_at >= since,
+            )
+            .scalar_subquery()
+        )
+        open_disputes, failed_90d = session.execute(select(disputes, failed)).one()
+        ctx.open_dispute = bool(open_disputes)
+        ctx.failed_invoices_90d = int(failed_90d or 0)
     return ctx
 
 

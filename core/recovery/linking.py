@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import MissingObject
@@ -49,6 +49,25 @@ def latest_event(
         .limit(1)
     ).first()
     return StoredEvent(*row) if row is not None else None
+
+
+def latest_events(
+    session: Session, wanted: list[tuple[str | None, tuple[str, ...]]]
+) -> list[StoredEvent | None]:
+    """`latest_event` for several (object id, types) pairs in one query, in the order asked."""
+    asked = [(oid, types) for oid, types in wanted if oid]
+    if not asked:
+        return [None] * len(wanted)
+    rows = session.execute(
+        select(*_COLUMNS, Event.object_id)
+        .where(or_(*(and_(Event.object_id == oid, Event.type.in_(t)) for oid, t in asked)))
+        .order_by(Event.created.desc(), Event.id.desc())
+    ).all()
+    found: list[StoredEvent | None] = []
+    for oid, types in wanted:
+        row = next((r for r in rows if oid and r[4] == oid and r[0] in types), None)
+        found.append(StoredEvent(*row[:4]) if row is not None else None)
+    return found
 
 
 def event_object(row: StoredEvent | None) -> dict[str, Any] | None:
@@ -139,23 +158,30 @@ def _latest_charge_of(session: Session, pi_id: str | None, customer: Any) -> str
 
 
 NOT_LOOKED_UP: Any = object()
+PI_FAILED = ("payment_intent.payment_failed",)
 
 
 def decline_of(
-    session: Session, inv: dict[str, Any], event: EventContext, pi_id: Any = NOT_LOOKED_UP
+    session: Session,
+    inv: dict[str, Any],
+    event: EventContext,
+    pi_id: Any = NOT_LOOKED_UP,
+    pi_event: Any = NOT_LOOKED_UP,
 ) -> dict[str, Any]:
     """The decline fields for this invoice's latest failure, kept from the events themselves.
 
     The payment intent comes from Stripe's link (see `invoice_payment_intent`; `pi_id` when
     the caller has it already), its charge
-    from `latest_charge` (or the old `invoice.charge`); the decline fields from their own
+    from `latest_charge` (or the old `invoice.charge`; `pi_event` is its latest failure event
+    when the caller read it already); the decline fields from their own
     failure events when stored (Stripe clears `last_payment_error` on the next update), else
     from their snapshots. A failure event that arrives later finds the case by its payment
     intent and completes it, so every order of arrival ends in the same case.
     """
     if pi_id is NOT_LOOKED_UP:
         pi_id = invoice_payment_intent(session, inv, event.batch)
-    pi_event = latest_event(session, pi_id, ("payment_intent.payment_failed",))
+    if pi_event is NOT_LOOKED_UP:
+        pi_event = latest_event(session, pi_id, PI_FAILED)
     pi = event_object(pi_event)
     if pi is None and event.obj.get("object") == "payment_intent" and event.obj.get("id") == pi_id:
         pi = event.obj
