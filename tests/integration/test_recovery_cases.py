@@ -279,3 +279,44 @@ def test_current_shape_without_payments_links_through_stripes_invoice_payments(
         charges = dict(s.execute(select(RecoveryCase.invoice_id, RecoveryCase.charge_id)).all())
     assert got == {"in_x": "card_data", "in_y": "fraud_related"}
     assert charges == {"in_x": "ch_x", "in_y": "ch_y"}
+
+
+def test_a_failure_after_the_payment_adds_each_timeline_entry_once_and_every_event_succeeds(
+    Session: Any,
+) -> None:
+    """The paid event's entry is added by its own handler, then looked up again by the later
+    failures (which find the invoice settled): it stays one entry, and no event fails."""
+    from core.models.sync import Event
+
+    deliver(Session, [event("invoice.payment_failed", invoice("in_tl"), T0, event_id="evt_f1")])
+    deliver(
+        Session,
+        [event("invoice.paid", invoice("in_tl", status="paid"), T0 + 600, event_id="evt_paid")],
+    )
+    deliver(
+        Session,
+        [event("invoice.payment_failed", invoice("in_tl", attempt=2), T0 + 300, event_id="evt_f2")],
+    )
+    with Session() as s:
+        keys = sorted(s.scalars(select(RecoveryTimelineEntry.source_key)).all())
+        statuses = set(s.scalars(select(Event.status)).all())
+    assert keys == ["evt_f1", "evt_f2", "evt_paid"]
+    assert statuses == {"processed"}
+    case = one_case(Session)
+    assert (case.status, case.attempt_count, case.closed_at) == ("recovered", 2, T0 + 600)
+
+
+def test_the_crm_account_is_found_by_customer_id_before_email_then_by_email(Session: Any) -> None:
+    from core.models.context import CrmAccount
+    from core.recovery.context import find_account
+
+    with Session.begin() as s:
+        s.add(CrmAccount(natural_key="email:a@example.com", email="a@example.com", owner="mail"))
+        s.add(CrmAccount(natural_key="cus_crm", stripe_customer_id="cus_crm", owner="by-id"))
+    with Session() as s:
+        assert find_account(s, "cus_crm", "A@example.com").owner == "by-id"
+        assert find_account(s, "cus_other", "A@example.com").owner == "mail"
+        assert find_account(s, None, "a@example.com").owner == "mail"
+        assert find_account(s, "cus_crm", None).owner == "by-id"
+        assert find_account(s, "cus_other", None) is None
+        assert find_account(s, None, None) is None
