@@ -320,3 +320,37 @@ def test_the_crm_account_is_found_by_customer_id_before_email_then_by_email(Sess
         assert find_account(s, "cus_crm", None).owner == "by-id"
         assert find_account(s, "cus_other", None) is None
         assert find_account(s, None, None) is None
+
+
+def test_context_counts_the_customers_open_disputes_and_failed_invoices_of_90_days(
+    Session: Any,
+) -> None:
+    from core.models.disputes import DisputeCase
+    from core.recovery.context import gather_context, recovery_settings
+
+    deliver(Session, [event("invoice.payment_failed", invoice("in_ctx1"), T0, event_id="evt_c1")])
+    deliver(
+        Session,
+        [event("invoice.payment_failed", invoice("in_ctx2"), T0 + 10, event_id="evt_c2")],
+    )
+    cfg, _ = recovery_settings()
+    with Session.begin() as s:
+        case = s.scalars(select(RecoveryCase).where(RecoveryCase.invoice_id == "in_ctx2")).one()
+        ctx = gather_context(s, case, cfg)
+        assert (ctx.open_dispute, ctx.failed_invoices_90d) == (False, 2)
+        for n, status in enumerate(("won", "needs_response")):
+            s.add(
+                DisputeCase(
+                    dispute_id=f"dp_ctx{n}",
+                    customer_id=case.customer_id,
+                    amount=100,
+                    currency="usd",
+                    reason="fraudulent",
+                    status=status,
+                    stripe_created=T0,
+                    source_created=T0,
+                )
+            )
+        s.flush()
+        ctx = gather_context(s, case, cfg)
+        assert (ctx.open_dispute, ctx.failed_invoices_90d) == (True, 2)
