@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500
-MAX_POLLS = 60  # refresh polls after the first pass, until nothing is left retrying
+MAX_POLLS = 200  # refresh polls after the first pass, until nothing is left retrying
 
 
 def _settings(url: str, folder: str, api_base: str) -> Any:
@@ -82,6 +82,16 @@ def _stored(runtime: Any) -> tuple[list[dict[str, Any]], dict[str, int], int]:
         payloads = [dict(p) for p in s.scalars(select(Event.payload).order_by(Event.id))]
         objects = int(s.scalar(select(func.count()).select_from(StripeObject)) or 0)
     return payloads, dict(Counter(p.get("type") for p in payloads)), objects
+
+
+def _queued(runtime: Any) -> int:
+    """Objects still queued for a fresh read (the first load's ambiguous snapshots come first)."""
+    from sqlalchemy import func, select
+
+    from core.models.sync import SnapshotRefresh
+
+    with runtime.Session() as s:
+        return int(s.scalar(select(func.count()).select_from(SnapshotRefresh)) or 0)
 
 
 def _why_retrying(runtime: Any) -> dict[str, int]:
@@ -134,8 +144,9 @@ def child(url: str, floor_url: str, api_base: str) -> dict[str, Any]:
             for key in ("wall", "cpu", "processed"):
                 second[key] = second.get(key, 0) + more[key]
             second["retrying"], second["dead"] = more["retrying"], more["dead"]
-            if not more["processed"] and more["retrying"] >= left:
-                break  # nothing fetched any more: what is left stays failed
+            second["queued"] = _queued(rt)
+            if not more["processed"] and more["retrying"] >= left and not second["queued"]:
+                break  # nothing left to fetch: what is left stays failed
             left = more["retrying"]
         with rt.Session() as s:
             cases = int(s.scalar(select(func.count()).select_from(RecoveryCase)) or 0)
@@ -202,7 +213,7 @@ def _figures(res: dict[str, Any]) -> dict[str, Any]:
         out["after_refresh_polls"] = (
             f"{more['wall']:.2f} s ({more['cpu']:.2f} CPU-s): processed={more['processed']} "
             f"retrying={more['retrying']} dead={more['dead']} "
-            f"({more['polls']} polls, {more['sync_s']:.1f} s syncing)"
+            f"({more['polls']} polls, {more['sync_s']:.1f} s syncing, {more['queued']} still queued)"
         )
     if res["left_failed"]:
         out["left_failed"] = res["left_failed"]
