@@ -98,6 +98,9 @@ Prepare = Callable[[Session, list[EventContext], dict[str, Any]], None]
 FAILS_EARLY = "processing.fails_early"
 # session.info key: the running batch's shared dict, for code that is handed only the session.
 BATCH_INFO = "ledgerdesk.processing_batch"
+# EventContext.batch key: what the running event asked to be done once its work is kept (its
+# savepoint released), e.g. a batch-wide tally updated with what it wrote; see `when_kept`.
+WHEN_KEPT = "processing.when_kept"
 HANDLERS: dict[str, list[Handler]] = {}
 RELEVANCE: dict[Handler, Relevance] = {}
 PREPARE: dict[Handler, Prepare] = {}
@@ -144,6 +147,16 @@ def batch_of(session: Session) -> dict[str, Any]:
     """The shared dict of the batch this session is processing (empty outside a batch)."""
     found = session.info.get(BATCH_INFO)
     return found if isinstance(found, dict) else {}
+
+
+def when_kept(session: Session, fn: Callable[[], None]) -> bool:
+    """Run `fn` once the running event's work is kept (not when it fails and is rolled back).
+    False outside a batch (nothing is registered: the caller keeps no batch-wide state)."""
+    pending = batch_of(session).get(WHEN_KEPT)
+    if not isinstance(pending, list):
+        return False
+    pending.append(fn)
+    return True
 
 
 def load_handler_modules(modules: Iterable[str] | None = None) -> None:

@@ -42,6 +42,7 @@ from core.sync.handling import (
     HANDLERS,
     PREPARE,
     RELEVANCE,
+    WHEN_KEPT,
     EventContext,
     Handler,
     Prepare,
@@ -51,6 +52,7 @@ from core.sync.handling import (
     handlers_for,
     handles,
     load_handler_modules,
+    when_kept,
 )
 from core.sync.ingest import request_refresh
 
@@ -60,6 +62,7 @@ __all__ = [
     "HANDLERS",
     "PREPARE",
     "RELEVANCE",
+    "WHEN_KEPT",
     "EventContext",
     "EventStatus",
     "Handler",
@@ -74,6 +77,7 @@ __all__ = [
     "process_batch",
     "replay",
     "retry_delay",
+    "when_kept",
 ]
 
 log = logging.getLogger("ledgerdesk.processing")
@@ -118,16 +122,18 @@ class ProcessReport:
         )
 
 
-# No payload: only the events a handler wants have theirs read (see _payloads).
+# No payload: only the events a handler wants have theirs read (see _payloads). Table columns,
+# not ORM attributes: the rows come back as plain rows, without the ORM's loading per row.
+_EVENTS = cast(Table, Event.__table__).c
 _CLAIM_COLUMNS = (
-    Event.id,
-    Event.event_id,
-    Event.type,
-    Event.created,
-    Event.account,
-    Event.api_version,
-    Event.attempts,
-    Event.object_id,
+    _EVENTS.id,
+    _EVENTS.event_id,
+    _EVENTS.type,
+    _EVENTS.created,
+    _EVENTS.account,
+    _EVENTS.api_version,
+    _EVENTS.attempts,
+    _EVENTS.object_id,
 )
 
 
@@ -144,7 +150,7 @@ def _claim(session: Session, limit: int, now: datetime) -> list[Any]:
     batch, so one object's events are still handled in order. On SQLite the single writer
     (BEGIN IMMEDIATE) serialises batches and the lock clause is not emitted.
     """
-    order = (Event.created, Event.id)
+    order = (_EVENTS.created, _EVENTS.id)
 
     def due(*where: Any) -> list[Any]:
         return list(
@@ -157,8 +163,8 @@ def _claim(session: Session, limit: int, now: datetime) -> list[Any]:
             ).all()
         )
 
-    pending = due(Event.status == EventStatus.PENDING)
-    failed = due(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now)
+    pending = due(_EVENTS.status == EventStatus.PENDING)
+    failed = due(_EVENTS.status == EventStatus.FAILED, _EVENTS.next_attempt_at <= now)
     rows = sorted([*pending, *failed], key=lambda r: (r.created, r.id))[:limit]
     if not rows or session.get_bind().dialect.name != "postgresql":
         return rows
@@ -230,11 +236,14 @@ def _run(
     done: list[int] = []
     failures: list[tuple[Any, Exception, int]] = []
     missing: dict[str, tuple[str, str, str]] = {}
+    kept: list[Any] = []
     for row, ctx, handlers in plan:
         early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
         if ctx is None or (early is None and not handlers):
             done.append(row.id)
             continue
+        kept.clear()
+        ctx.batch[WHEN_KEPT] = kept
         try:
             if early is not None:
                 raise early  # as its handler would have, without a savepoint
@@ -254,6 +263,8 @@ def _run(
         # Each event starts from an empty identity map: what earlier events loaded would
         # otherwise be snapshotted by every later savepoint (cost growing with the batch).
         session.expunge_all()
+        for fn in kept:
+            fn()
         done.append(row.id)
     if missing:
         request_refresh(session, list(missing.values()))

@@ -13,7 +13,13 @@ from sqlalchemy import select
 from core.models.recovery import RecoveryCase, RecoveryTimelineEntry
 from core.models.sync import Event, SnapshotRefresh
 from core.sync.ingest import ingest_events
-from core.sync.processing import load_handler_modules, process_batch
+from core.sync.processing import (
+    EventContext,
+    handles,
+    load_handler_modules,
+    process_batch,
+    when_kept,
+)
 from core.sync.snapshots import store_fetched
 from tests.support.recovery import event, failed_charge, failed_pi, invoice
 
@@ -221,3 +227,27 @@ def test_a_poisoned_event_is_retried_then_dead_alone_while_its_neighbours_are_pr
     assert "carries no dispute object" in (rows["evt_bad"].last_error or "")
     assert cases == {"in_before", "in_after"}
     assert rows[before["id"]].status == rows[after["id"]].status == "processed"
+
+
+_KEPT: list[str] = []
+
+
+@handles("test_only.kept")
+def _remember_when_kept(session: Any, ev: EventContext) -> None:
+    when_kept(session, lambda: _KEPT.append(ev.event_id))
+    if ev.obj.get("fail"):
+        raise RuntimeError("this event fails after asking")
+
+
+def test_what_an_event_asks_to_be_done_once_kept_is_done_only_when_its_work_is_kept(
+    Session: Any,
+) -> None:
+    _KEPT.clear()
+    events = [
+        event("test_only.kept", {"id": f"x_{i}", "fail": i == 1}, T0 + i, event_id=f"evt_k{i}")
+        for i in range(3)
+    ]
+    _store(Session, events)
+    report = process_batch(Session)
+    assert (report.processed, report.retrying) == (2, 1)
+    assert _KEPT == ["evt_k0", "evt_k2"]
