@@ -33,17 +33,27 @@ class EventContext:
     created: int
     account: str
     api_version: str | None
-    raw: str | bytes | dict[str, Any]  # the stored payload, as JSON text until first read
+    raw: str | bytes | dict[str, Any] | None  # the stored payload, JSON text until first read
     settings: Settings | None = None  # the run's settings; None in unit tests (shipped defaults)
     # What the batch's `prepare` loaders read in bulk, shared by every event of the batch
     # (empty outside a batch: handlers then look things up one by one).
     batch: dict[str, Any] = field(default_factory=dict, repr=False)
     object_id: str | None = None  # data.object.id, as stored beside the payload
+    # Reads the stored payload when `raw` is None (a batch reads those of one type together,
+    # when the first of them is read: events ruled out by their type or object id never are).
+    fetch: Callable[[], str | bytes | dict[str, Any]] | None = field(default=None, repr=False)
+
+    @cached_property
+    def stored(self) -> str | bytes | dict[str, Any]:
+        """The stored payload as given (JSON text, or decoded), read when first needed."""
+        if self.raw is None and self.fetch is not None:
+            return self.fetch()
+        return self.raw if self.raw is not None else {}
 
     @cached_property
     def payload(self) -> dict[str, Any]:
         """The whole event."""
-        raw = orjson.loads(self.raw) if isinstance(self.raw, str | bytes) else self.raw
+        raw = orjson.loads(self.stored) if isinstance(self.stored, str | bytes) else self.stored
         return raw if isinstance(raw, dict) else {}
 
     @cached_property
@@ -68,10 +78,10 @@ class EventContext:
     def mentions(self, text: str) -> bool:
         """Whether the stored payload may contain `text` (a quoted JSON string such as
         '"canceled"'): False only when it certainly does not, without decoding it."""
-        if isinstance(self.raw, str):
-            return text in self.raw
-        if isinstance(self.raw, bytes):
-            return text.encode() in self.raw
+        if isinstance(self.stored, str):
+            return text in self.stored
+        if isinstance(self.stored, bytes):
+            return text.encode() in self.stored
         return True
 
     @property
@@ -104,11 +114,17 @@ WHEN_KEPT = "processing.when_kept"
 HANDLERS: dict[str, list[Handler]] = {}
 RELEVANCE: dict[Handler, Relevance] = {}
 PREPARE: dict[Handler, Prepare] = {}
+# Handlers whose pre-filter reads no payload (only the stored type, object id, ...): their
+# events' payloads are read only for the events it keeps.
+LATE_PAYLOAD: set[Handler] = set()
 _STARTED: list[bool] = []  # load_handler_modules has frozen the start-up heap
 
 
 def handles(
-    *event_types: str, relevant: Relevance | None = None, prepare: Prepare | None = None
+    *event_types: str,
+    relevant: Relevance | None = None,
+    prepare: Prepare | None = None,
+    payload_after_relevance: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register a handler for event types ("invoice.payment_failed", or "invoice.*").
 
@@ -116,6 +132,8 @@ def handles(
     which of the handler's events it has work for; it must never leave out one the handler
     would change anything for. `prepare`, when given, is called once per batch (before
     `relevant`) with the batch's handled events and the dict they share as `event.batch`.
+    `payload_after_relevance` (with `relevant`, which then must read no payload): the
+    payloads of the handler's events are read only for those `relevant` keeps.
     """
 
     def register(fn: Handler) -> Handler:
@@ -127,6 +145,8 @@ def handles(
             RELEVANCE[fn] = relevant
         if prepare is not None:
             PREPARE[fn] = prepare
+        if payload_after_relevance and relevant is not None:
+            LATE_PAYLOAD.add(fn)
         return fn
 
     return register
@@ -185,17 +205,22 @@ def context_of(
     settings: Settings | None = None,
     batch: dict[str, Any] | None = None,
     payload: str | bytes | dict[str, Any] | None = None,
+    fetch: Callable[[], str | bytes | dict[str, Any]] | None = None,
 ) -> EventContext:
     """The handler's view of a stored event (an Event, or a row with the same columns; the
-    payload, when given apart, may be JSON text: it is decoded when first read)."""
+    payload, when given apart, may be JSON text: it is decoded when first read; with `fetch`
+    and no payload, it is read when first needed)."""
+    if payload is None and fetch is None:
+        payload = row.payload
     return EventContext(
         event_id=row.event_id,
         type=row.type,
         created=row.created,
         account=row.account,
         api_version=row.api_version,
-        raw=row.payload if payload is None else payload,
+        raw=payload,
         settings=settings,
         batch=batch if batch is not None else {},
         object_id=getattr(row, "object_id", None),
+        fetch=fetch,
     )

@@ -40,6 +40,7 @@ from core.sync.handling import (
     BATCH_INFO,
     FAILS_EARLY,
     HANDLERS,
+    LATE_PAYLOAD,
     PREPARE,
     RELEVANCE,
     WHEN_KEPT,
@@ -278,11 +279,11 @@ def _plan(
     """Each claimed row with its context (sharing `shared` as its batch) and the handlers that
     have work for it."""
     typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
-    payloads = _payloads(session, [row.id for row in rows if typed[row.type]])
+    payloads = _Payloads(session, [row for row in rows if typed[row.type]], typed)
     plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
     for row in rows:
         handlers = typed[row.type]
-        ctx = context_of(row, settings, shared, payloads.get(row.id) or "{}") if handlers else None
+        ctx = context_of(row, settings, shared, fetch=payloads.reader(row)) if handlers else None
         plan.append((row, ctx, handlers))
     present = {fn for handlers in typed.values() for fn in handlers}
     if not present & (RELEVANCE.keys() | PREPARE.keys()):
@@ -291,7 +292,7 @@ def _plan(
     for prepare in dict.fromkeys(PREPARE[fn] for fn in present if fn in PREPARE):
         prepare(session, batch, shared)
     wanted = {fn: RELEVANCE[fn](session, batch) for fn in present if fn in RELEVANCE}
-    return [
+    plan = [
         (
             row,
             ctx,
@@ -299,6 +300,43 @@ def _plan(
         )
         for row, ctx, handlers in plan
     ]
+    payloads.only({row.id for row, _, handlers in plan if handlers})
+    return plan
+
+
+class _Payloads:
+    """The payloads of a batch's handled events, read in one query when the first is read,
+    except those of types whose handlers' pre-filters need no payload (`handles(...,
+    payload_after_relevance=True)`): these are read only for the events the pre-filters keep,
+    together, when the first of them is read."""
+
+    def __init__(self, session: Session, rows: list[Any], typed: dict[str, list[Handler]]) -> None:
+        self._session = session
+        self._later = {t for t, fns in typed.items() if fns and set(fns) <= LATE_PAYLOAD}
+        self._pending: dict[str, set[int]] = {}
+        for row in rows:
+            self._pending.setdefault(row.type, set()).add(row.id)
+        self._found: dict[int, str] = {}
+        self._filtered = False
+
+    def reader(self, row: Any) -> Any:
+        """What reads this event's payload (JSON text; "{}" when it has none)."""
+        return lambda: self._read(row.id, row.type)
+
+    def only(self, ids: set[int]) -> None:
+        """The pre-filters have run: only these events' payloads are still wanted."""
+        for pending in self._pending.values():
+            pending &= ids
+        self._filtered = True
+
+    def _read(self, event_id: int, event_type: str) -> str:
+        if event_id not in self._found:
+            wanted = {event_id} | self._pending.pop(event_type, set())
+            for etype in list(self._pending):
+                if self._filtered or etype not in self._later:
+                    wanted |= self._pending.pop(etype)
+            self._found |= _payloads(self._session, sorted(wanted))
+        return self._found.get(event_id) or "{}"
 
 
 EVENTS = cast(Table, Event.__table__)

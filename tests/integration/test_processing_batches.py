@@ -251,3 +251,39 @@ def test_what_an_event_asks_to_be_done_once_kept_is_done_only_when_its_work_is_k
     report = process_batch(Session)
     assert (report.processed, report.retrying) == (2, 1)
     assert _KEPT == ["evt_k0", "evt_k2"]
+
+
+def test_payloads_are_read_only_for_events_a_handler_may_have_work_for(
+    Session: Any, engine: Any
+) -> None:
+    _store(Session, _common(4, "r", T0 + 5000))
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "CAST(events.payload AS TEXT)" in statement:
+            statements.append((statement, parameters))
+
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        process_batch(Session)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    read = sum(len(params) for _, params in statements)
+    # failed charges, failed payment intents, invoice failures and subscription updates (their
+    # pre-filters read them); not the payments and voids of invoices without a case, nor the
+    # events no handler wants, all in one statement
+    assert (len(statements), read) == (1, 4 * 4), statements
+
+
+def test_a_payment_kept_by_its_pre_filter_reads_its_own_payload(Session: Any) -> None:
+    opened = event("invoice.payment_failed", invoice("in_lp1", pi="pi_lp1"), T0 + 9000)
+    _store(Session, [opened])
+    process_batch(Session)
+    paid = {**invoice("in_lp1", pi="pi_lp1", status="paid"), "amount_paid": 4_100}
+    others = _common(3, "lp", T0 + 9001)  # payments and voids of invoices without a case
+    _store(Session, [event("invoice.paid", paid, T0 + 9002), *others])
+    process_batch(Session)
+    with Session() as s:
+        case = s.scalar(select(RecoveryCase).where(RecoveryCase.invoice_id == "in_lp1"))
+    assert case is not None
+    assert (case.status, case.recovered_amount) == ("recovered", 4_100)

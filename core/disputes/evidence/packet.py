@@ -17,8 +17,8 @@ The submission request carries the latest packet as the approver saw it
 from __future__ import annotations
 
 import hashlib
-import time
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
