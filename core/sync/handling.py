@@ -12,9 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from sqlalchemy import Integer, Table, Text, any_, bindparam, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, configure_mappers
 
 from core.config import DEFAULT_POLICY_FILE, Settings
@@ -224,3 +227,69 @@ def context_of(
         object_id=getattr(row, "object_id", None),
         fetch=fetch,
     )
+
+
+def on_postgresql(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def ids_in(column: Any, postgresql: bool) -> Any:
+    """`column` among the `ids` parameter: an IN list on SQLite, `= ANY(array)` on PostgreSQL
+    (one parameter: the statement's text is the same whatever the number of ids)."""
+    if postgresql:
+        return column == any_(bindparam("ids", type_=ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+_EVENTS = cast(Table, Event.__table__)
+_PAYLOADS = {
+    pg: select(_EVENTS.c.id, sql_cast(_EVENTS.c.payload, Text)).where(ids_in(_EVENTS.c.id, pg))
+    for pg in (False, True)
+}
+_CHUNK = 1000  # ids per statement (well under SQLite's parameter limit)
+
+
+def _payloads(session: Session, ids: list[int]) -> dict[int, str]:
+    """The payloads (as JSON text) of these claimed events, in one query per 1,000."""
+    found: dict[int, str] = {}
+    stmt = _PAYLOADS[on_postgresql(session)]
+    for i in range(0, len(ids), _CHUNK):
+        for eid, text in session.execute(stmt, {"ids": ids[i : i + _CHUNK]}):
+            found[eid] = text
+    return found
+
+
+class BatchPayloads:
+    """The payloads of a batch's handled events, read in one query when the first is read,
+    except those of types whose handlers' pre-filters need no payload (`handles(...,
+    payload_after_relevance=True)`): these are read only for the events the pre-filters keep,
+    together, when the first of them is read."""
+
+    def __init__(self, session: Session, rows: list[Any], typed: dict[str, list[Handler]]) -> None:
+        self._session = session
+        self._later = {t for t, fns in typed.items() if fns and set(fns) <= LATE_PAYLOAD}
+        self._pending: dict[str, set[int]] = {}
+        for row in rows:
+            self._pending.setdefault(row.type, set()).add(row.id)
+        self._found: dict[int, str] = {}
+        self._filtered = False
+
+    def reader(self, row: Any) -> Any:
+        """What reads this event's payload (JSON text; "{}" when it has none)."""
+        return lambda: self._read(row.id, row.type)
+
+    def only(self, ids: set[int]) -> None:
+        """The pre-filters have run: only these events' payloads are still wanted."""
+        for pending in self._pending.values():
+            pending &= ids
+        self._filtered = True
+
+    def _read(self, event_id: int, event_type: str) -> str:
+        if event_id not in self._found:
+            wanted = {event_id} | self._pending.pop(event_type, set())
+            for etype in list(self._pending):
+                if self._filtered or etype not in self._later:
+                    wanted |= self._pending.pop(etype)
+            self._found |= _payloads(self._session, sorted(wanted))
+        return self._found.get(event_id) or "{}"

@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, and_, bindparam, or_, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import String, Table, and_, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
@@ -40,10 +40,10 @@ from core.sync.handling import (
     BATCH_INFO,
     FAILS_EARLY,
     HANDLERS,
-    LATE_PAYLOAD,
     PREPARE,
     RELEVANCE,
     WHEN_KEPT,
+    BatchPayloads,
     EventContext,
     Handler,
     Prepare,
@@ -52,7 +52,9 @@ from core.sync.handling import (
     context_of,
     handlers_for,
     handles,
+    ids_in,
     load_handler_modules,
+    on_postgresql,
     when_kept,
 )
 from core.sync.ingest import request_refresh
@@ -172,21 +174,24 @@ def _claim(session: Session, limit: int, now: datetime) -> list[Any]:
     return _in_object_order(session, rows, now)
 
 
+# PostgreSQL only: the objects as one array parameter (`= ANY`), not one bind per object, so the
+# statement's text is the same each batch and psycopg has no long query to build and split.
+_HELD = select(_EVENTS.object_id, _EVENTS.created, _EVENTS.id).where(
+    _EVENTS.object_id == any_(bindparam("objects", type_=ARRAY(String))),
+    or_(
+        _EVENTS.status == EventStatus.PENDING,
+        and_(_EVENTS.status == EventStatus.FAILED, _EVENTS.next_attempt_at <= bindparam("now")),
+    ),
+)
+
+
 def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[Any]:
     """`rows` without those whose object has an earlier due event held by another worker."""
     objects = {r.object_id for r in rows if r.object_id}
     if not objects:
         return rows
     mine = {r.id for r in rows}
-    held = session.execute(
-        select(Event.object_id, Event.created, Event.id).where(
-            Event.object_id.in_(objects),
-            or_(
-                Event.status == EventStatus.PENDING,
-                and_(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now),
-            ),
-        )
-    ).all()
+    held = session.execute(_HELD, {"objects": sorted(objects), "now": now}).all()
     first: dict[str, tuple[int, int]] = {}
     for h in held:
         if h.id in mine:
@@ -279,7 +284,7 @@ def _plan(
     """Each claimed row with its context (sharing `shared` as its batch) and the handlers that
     have work for it."""
     typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
-    payloads = _Payloads(session, [row for row in rows if typed[row.type]], typed)
+    payloads = BatchPayloads(session, [row for row in rows if typed[row.type]], typed)
     plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
     for row in rows:
         handlers = typed[row.type]
@@ -304,60 +309,14 @@ def _plan(
     return plan
 
 
-class _Payloads:
-    """The payloads of a batch's handled events, read in one query when the first is read,
-    except those of types whose handlers' pre-filters need no payload (`handles(...,
-    payload_after_relevance=True)`): these are read only for the events the pre-filters keep,
-    together, when the first of them is read."""
-
-    def __init__(self, session: Session, rows: list[Any], typed: dict[str, list[Handler]]) -> None:
-        self._session = session
-        self._later = {t for t, fns in typed.items() if fns and set(fns) <= LATE_PAYLOAD}
-        self._pending: dict[str, set[int]] = {}
-        for row in rows:
-            self._pending.setdefault(row.type, set()).add(row.id)
-        self._found: dict[int, str] = {}
-        self._filtered = False
-
-    def reader(self, row: Any) -> Any:
-        """What reads this event's payload (JSON text; "{}" when it has none)."""
-        return lambda: self._read(row.id, row.type)
-
-    def only(self, ids: set[int]) -> None:
-        """The pre-filters have run: only these events' payloads are still wanted."""
-        for pending in self._pending.values():
-            pending &= ids
-        self._filtered = True
-
-    def _read(self, event_id: int, event_type: str) -> str:
-        if event_id not in self._found:
-            wanted = {event_id} | self._pending.pop(event_type, set())
-            for etype in list(self._pending):
-                if self._filtered or etype not in self._later:
-                    wanted |= self._pending.pop(etype)
-            self._found |= _payloads(self._session, sorted(wanted))
-        return self._found.get(event_id) or "{}"
-
-
 EVENTS = cast(Table, Event.__table__)
-_PAYLOADS = select(EVENTS.c.id, sql_cast(EVENTS.c.payload, Text)).where(
-    EVENTS.c.id.in_(bindparam("ids", expanding=True))
-)
-_MARK_PROCESSED = (
-    update(EVENTS)
-    .where(EVENTS.c.id.in_(bindparam("ids", expanding=True)))
+_MARK_PROCESSED = {
+    pg: update(EVENTS)
+    .where(ids_in(EVENTS.c.id, pg))
     .values(status=EventStatus.PROCESSED, processed_at=bindparam("at"), next_attempt_at=None)
-)
+    for pg in (False, True)
+}
 _CHUNK = 1000  # ids per statement (well under SQLite's and psycopg's parameter limits)
-
-
-def _payloads(session: Session, ids: list[int]) -> dict[int, str]:
-    """The payloads (as JSON text) of these claimed events, in one query per 1,000."""
-    found: dict[int, str] = {}
-    for i in range(0, len(ids), _CHUNK):
-        for eid, text in session.execute(_PAYLOADS, {"ids": ids[i : i + _CHUNK]}):
-            found[eid] = text
-    return found
 
 
 _MARK_FAILED = (
@@ -374,8 +333,9 @@ _MARK_FAILED = (
 
 def _mark_processed(session: Session, ids: list[int], now: datetime) -> None:
     """Mark events processed in one statement (per 1,000)."""
+    stmt = _MARK_PROCESSED[on_postgresql(session)]
     for i in range(0, len(ids), _CHUNK):
-        session.execute(_MARK_PROCESSED, {"ids": ids[i : i + _CHUNK], "at": now})
+        session.execute(stmt, {"ids": ids[i : i + _CHUNK], "at": now})
 
 
 def _record_failures(
