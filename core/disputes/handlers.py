@@ -30,6 +30,7 @@ from core.disputes.cases import (
 )
 from core.disputes.evidence.context import fact_key
 from core.disputes.evidence.facts import FACTS, load_facts
+from core.disputes.evidence.narrative import load_templates
 from core.disputes.reminders import on_new_dispute, owner_at_creation
 from core.disputes.settings import DisputeConfig
 from core.errors import InputError
@@ -49,6 +50,7 @@ DISPUTE_EVENTS = (
 EFW_EVENTS = ("radar.early_fraud_warning.created", "radar.early_fraud_warning.updated")
 # Among events with the same `created` second, status only moves forward: through the first
 # stage (open → under review → decided), then through an appeal, then to the final decision.
+load_templates()  # loaded as the processing worker starts (core.handlers)
 _STATUS_RANK = (
     {s: 0 for s in OPEN_STATUSES}
     | {"warning_under_review": 1, "under_review": 1, "appeal_under_review": 1}

@@ -53,6 +53,13 @@ _CONCESSION = re.compile(
 NarrativeMeta = dict[str, Any]
 
 
+def load_templates() -> None:
+    """Compile every narrative template now (a worker does this as it starts, not while it
+    handles its first dispute)."""
+    for path in sorted(TEMPLATE_DIR.glob("*.j2")):
+        _env.get_template(path.name)
+
+
 @functools.cache
 def template_for(reason: str) -> tuple[str, str]:
     """(template file, version) for a reason: its newest approved version, else the general one
