@@ -8,9 +8,11 @@ of the same shape, through the raw driver, committed (the best of FLOOR_RUNS tri
 slowed by the shared machine never flatters the ratio). The ratio is processing wall time over
 floor time; events per CPU-second and the load average are printed beside it.
 
-The processing of the code as it was at BASELINE_REF (before set-based processing) and at
-ROUND1_REF (set-based, with each dispute event still reading its evidence one query at a time) is
-measured in the same run from a `git archive` of each commit, in a subprocess, on the same events.
+The processing of the code as it was at BASELINE_REF (before set-based processing), at
+ROUND1_REF (set-based, with each dispute event still reading its evidence one query at a time) and
+at ROUND2_REF (evidence read per batch; win history, owner, escalation and alert briefs still
+written and read per event, every handled event's payload read) is measured in the same run from a
+`git archive` of each commit, in a subprocess, on the same events.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_REF = "21f2f81"  # the processing loop before set-based processing
 ROUND1_REF = "c6c852a"  # set-based processing, before the dispute facts were read per batch
+ROUND2_REF = "2c0fd34"  # before the batch's win history, one-statement alerts and lazy payloads
 EVENTS = 3000
 BATCH = 500
 FLOOR_RUNS = 3
@@ -168,6 +171,7 @@ def run() -> dict[str, Any]:
     events_file.write_text(json.dumps(events))
     baseline = _baseline_tree(folder)
     round1 = _baseline_tree(folder, ROUND1_REF)
+    round2 = _baseline_tree(folder, ROUND2_REF)
     figures: dict[str, Any] = {"events": EVENTS, "batch": BATCH, "load_before": os.getloadavg()[0]}
     pg = None
     try:
@@ -199,6 +203,12 @@ def run() -> dict[str, Any]:
                 previous = _measure_in(round1, url("round1"), str(events_file))
                 figures |= _line(f"{dialect}_round1", previous, floor)
                 figures[f"{dialect}_vs_round1_cpu"] = (
+                    f"{previous['cpu'] / now['cpu']:.2f}x less CPU"
+                )
+            if round2 is not None:
+                previous = _measure_in(round2, url("round2"), str(events_file))
+                figures |= _line(f"{dialect}_round2", previous, floor)
+                figures[f"{dialect}_vs_round2_cpu"] = (
                     f"{previous['cpu'] / now['cpu']:.2f}x less CPU"
                 )
         if "postgresql_processing_events_per_s" in figures:

@@ -12,14 +12,14 @@ that last set the case is ignored.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from core.disputes.actions import propose_efw_refund
-from core.disputes.assessment import assess
+from core.disputes.assessment import HISTORY, assess, load_history
 from core.disputes.cases import (
     SNAPSHOTS,
     audit_view,
@@ -30,7 +30,8 @@ from core.disputes.cases import (
 )
 from core.disputes.evidence.context import fact_key
 from core.disputes.evidence.facts import FACTS, load_facts
-from core.disputes.reminders import on_new_dispute
+from core.disputes.evidence.narrative import load_templates
+from core.disputes.reminders import on_new_dispute, owner_at_creation
 from core.disputes.settings import DisputeConfig
 from core.errors import InputError
 from core.governance import audit
@@ -49,6 +50,7 @@ DISPUTE_EVENTS = (
 EFW_EVENTS = ("radar.early_fraud_warning.created", "radar.early_fraud_warning.updated")
 # Among events with the same `created` second, status only moves forward: through the first
 # stage (open → under review → decided), then through an appeal, then to the final decision.
+load_templates()  # loaded as the processing worker starts (core.handlers)
 _STATUS_RANK = (
     {s: 0 for s in OPEN_STATUSES}
     | {"warning_under_review": 1, "under_review": 1, "appeal_under_review": 1}
@@ -122,6 +124,10 @@ def apply_dispute(
     # it is inserted with its assessment: one INSERT instead of an INSERT and an UPDATE.
     assess(session, case, cfg, now)
     after = audit_view(case)
+    # A new case's owner (and, for an unowned open case, its escalation time) are set before it
+    # is first written, so the INSERT carries them instead of UPDATEs after it (the audit entry
+    # records the case as it was assessed, as before).
+    escalating = owner_at_creation(session, case, cfg) if created else False
     if before != after:
         audit.record(
             session,
@@ -133,7 +139,7 @@ def apply_dispute(
         )
     if created:
         session.flush()  # the reminders are keyed by the case's id
-        on_new_dispute(session, case, cfg, now, tz=tz, mode=mode)
+        on_new_dispute(session, case, cfg, now, tz=tz, mode=mode, escalating=escalating)
     return case, created
 
 
@@ -141,6 +147,12 @@ def _charge_id(dispute: dict[str, Any]) -> str | None:
     charge = dispute.get("charge")
     found = charge.get("id") if isinstance(charge, dict) else charge
     return found if isinstance(found, str) else None
+
+
+_CASES = cast(Table, DisputeCase.__table__).c
+_BATCH_CASES = select(
+    _CASES.dispute_id, _CASES.id, _CASES.customer_id, _CASES.account, _CASES.reason, _CASES.outcome
+).where(_CASES.dispute_id.in_(bindparam("ids", expanding=True)))
 
 
 def _load_snapshots(session: Session, batch: list[EventContext], shared: dict[str, Any]) -> None:
@@ -152,14 +164,21 @@ def _load_snapshots(session: Session, batch: list[EventContext], shared: dict[st
     if not disputes:
         return
     charges = load_snapshots(session, {c for c in map(_charge_id, disputes) if c})
-    cases = {
-        dispute_id: (case_id, customer_id)
-        for dispute_id, case_id, customer_id in session.execute(
-            select(DisputeCase.dispute_id, DisputeCase.id, DisputeCase.customer_id).where(
-                DisputeCase.dispute_id.in_(sorted({str(d["id"]) for d in disputes}))
-            )
-        )
+    cases: dict[str, tuple[int, str | None]] = {}
+    stored: dict[str, tuple[str, str, str | None]] = {}
+    for dispute_id, case_id, customer_id, account, reason, outcome in session.execute(
+        _BATCH_CASES, {"ids": sorted({str(d["id"]) for d in disputes})}
+    ):
+        cases[dispute_id] = (case_id, customer_id)
+        stored[dispute_id] = (account, reason, outcome)
+    named = {
+        str(e.obj["id"]): (e.account or "", case_fields(e.obj)["reason"])
+        for e in batch
+        if e.type.startswith("charge.dispute.")
+        and e.obj.get("object") == "dispute"
+        and e.obj.get("id")
     }
+    shared[HISTORY] = load_history(session, named, stored)
     customers: set[str] = {c for _, c in cases.values() if c}
     for text in charges.values():
         customer = orjson.loads(text).get("customer") if text else None

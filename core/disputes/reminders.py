@@ -21,14 +21,14 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from core.adapters.outbox import enqueue_chat, enqueue_email
 from core.adapters.stripe_links import dashboard_url
+from core.db import insert_ignore
 from core.disputes.deadlines import countdown_text, deadline_text, reminder_due
 from core.disputes.evidence.context import _objects
 from core.disputes.labels import reason_label
@@ -42,6 +42,7 @@ from core.money import format_money
 
 DAY = 86_400
 APPEAL_PREFIX = "appeal-"
+_REMINDERS = cast(Table, DisputeReminder.__table__)
 
 AlertBrief = Callable[[Session, DisputeCase, str], str | None]
 _BRIEF_WRITERS: list[AlertBrief] = []
@@ -93,15 +94,8 @@ def _claim(session: Session, case: DisputeCase, threshold: str) -> bool:
         "due_by": case.due_by or 0,
         "sent_at": utcnow(),
     }
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # RETURNING, not rowcount: psycopg reports -1 for multi-VALUES inserts.
-    stmt = (
-        module.insert(DisputeReminder)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=["case_id", "threshold"])
-        .returning(DisputeReminder.id)
-    )
-    return session.execute(stmt).scalar() is not None
+    # One statement built once (ON CONFLICT DO NOTHING ... RETURNING), the row its parameters.
+    return insert_ignore(session, _REMINDERS, [row], ["case_id", "threshold"]) == 1
 
 
 def _who(session: Session, case: DisputeCase) -> str:
@@ -157,6 +151,18 @@ def recent_charges_text(session: Session, case: DisputeCase, now: int) -> str:
     return "\n".join(lines) or "  (none in the last 90 days)"
 
 
+def owner_at_creation(session: Session, case: DisputeCase, cfg: DisputeConfig) -> bool:
+    """Before a new case is first written: its owner and, when it will be escalated (open and
+    unowned), its escalation time, so that one INSERT carries them. True when escalating."""
+    if case.owner is None:
+        with session.no_autoflush:  # the case is not written yet
+            case.owner = crm_owner(session, case.customer_id) or cfg.default_owner
+    if case.owner is not None or case.status not in OPEN_STATUSES:
+        return False
+    case.escalated_at = utcnow()
+    return True
+
+
 def on_new_dispute(
     session: Session,
     case: DisputeCase,
@@ -165,17 +171,24 @@ def on_new_dispute(
     *,
     tz: str = "UTC",
     mode: str = "sandbox",
+    escalating: bool = False,
 ) -> None:
     """At creation: set the owner, escalate an unowned case, alert on a large one (texts in the
-    team's time zone, `Settings.team_timezone`; dashboard links for `mode`, `Settings.stripe_mode`)."""
+    team's time zone, `Settings.team_timezone`; dashboard links for `mode`, `Settings.stripe_mode`).
+    `escalating`: `owner_at_creation` already set the escalation time, to be kept only when this
+    run is the one that escalates."""
     now = now if now is not None else int(datetime.now(UTC).timestamp())
     if case.owner is None:
         case.owner = crm_owner(session, case.customer_id) or cfg.default_owner
     related = f"dispute:{case.dispute_id}"
     if case.status not in OPEN_STATUSES:
         return  # backfilled history: nothing to chase
-    if case.owner is None and _claim(session, case, "escalation"):
-        case.escalated_at = utcnow()
+    claimed = case.owner is None and _claim(session, case, "escalation")
+    if escalating and not claimed:
+        case.escalated_at = None  # someone else escalated it: as if it had never been set
+    if claimed:
+        if not escalating:
+            case.escalated_at = utcnow()
         brief = brief_text(session, case, tz)
         text = f"Unowned dispute needs an owner. {_headline(session, case, now, tz, mode)}"
         if brief:

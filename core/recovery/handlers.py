@@ -66,15 +66,22 @@ def _invoices_with_cases(session: Session, batch: list[EventContext]) -> set[str
     return {e.event_id for e in mine if e.object_key in found}
 
 
+SUBSCRIPTION_END_TYPES = ("customer.subscription.deleted", "customer.subscription.updated")
+
+
 def _canceled(session: Session, batch: list[EventContext]) -> set[str]:
     """Only a canceled subscription can close cases (a payload that does not mention
     "canceled" is not decoded)."""
     return {
-        e.event_id for e in batch if e.mentions('"canceled"') and e.obj.get("status") == "canceled"
+        e.event_id
+        for e in batch
+        if e.type in SUBSCRIPTION_END_TYPES
+        and e.mentions('"canceled"')
+        and e.obj.get("status") == "canceled"
     }
 
 
-@handles(*PAID_TYPES, relevant=_invoices_with_cases)
+@handles(*PAID_TYPES, relevant=_invoices_with_cases, payload_after_relevance=True)
 def on_invoice_paid(session: Session, event: EventContext) -> None:
     """Payment closes the case as recovered, with the amount and time to recover."""
     case = case_for_invoice(session, str(event.obj.get("id")))
@@ -90,7 +97,7 @@ def on_invoice_paid(session: Session, event: EventContext) -> None:
         )
 
 
-@handles(*LOST_INVOICE_TYPES, relevant=_invoices_with_cases)
+@handles(*LOST_INVOICE_TYPES, relevant=_invoices_with_cases, payload_after_relevance=True)
 def on_invoice_lost(session: Session, event: EventContext) -> None:
     """A voided or uncollectible invoice closes its case as lost."""
     case = case_for_invoice(session, str(event.obj.get("id")))
@@ -99,7 +106,7 @@ def on_invoice_lost(session: Session, event: EventContext) -> None:
         close_case(session, case, "lost", reason, event.created, event.event_id)
 
 
-@handles("customer.subscription.deleted", "customer.subscription.updated", relevant=_canceled)
+@handles(*SUBSCRIPTION_END_TYPES, relevant=_canceled)
 def on_subscription_canceled(session: Session, event: EventContext) -> None:
     """A canceled subscription closes its open cases as lost; nothing is sent afterwards."""
     if event.obj.get("status") != "canceled":

@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, Text, and_, bindparam, or_, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import String, Table, and_, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
@@ -42,6 +42,8 @@ from core.sync.handling import (
     HANDLERS,
     PREPARE,
     RELEVANCE,
+    WHEN_KEPT,
+    BatchPayloads,
     EventContext,
     Handler,
     Prepare,
@@ -50,7 +52,10 @@ from core.sync.handling import (
     context_of,
     handlers_for,
     handles,
+    ids_in,
     load_handler_modules,
+    on_postgresql,
+    when_kept,
 )
 from core.sync.ingest import request_refresh
 
@@ -60,6 +65,7 @@ __all__ = [
     "HANDLERS",
     "PREPARE",
     "RELEVANCE",
+    "WHEN_KEPT",
     "EventContext",
     "EventStatus",
     "Handler",
@@ -74,6 +80,7 @@ __all__ = [
     "process_batch",
     "replay",
     "retry_delay",
+    "when_kept",
 ]
 
 log = logging.getLogger("ledgerdesk.processing")
@@ -118,16 +125,18 @@ class ProcessReport:
         )
 
 
-# No payload: only the events a handler wants have theirs read (see _payloads).
+# No payload: only the events a handler wants have theirs read (see _payloads). Table columns,
+# not ORM attributes: the rows come back as plain rows, without the ORM's loading per row.
+_EVENTS = cast(Table, Event.__table__).c
 _CLAIM_COLUMNS = (
-    Event.id,
-    Event.event_id,
-    Event.type,
-    Event.created,
-    Event.account,
-    Event.api_version,
-    Event.attempts,
-    Event.object_id,
+    _EVENTS.id,
+    _EVENTS.event_id,
+    _EVENTS.type,
+    _EVENTS.created,
+    _EVENTS.account,
+    _EVENTS.api_version,
+    _EVENTS.attempts,
+    _EVENTS.object_id,
 )
 
 
@@ -144,7 +153,7 @@ def _claim(session: Session, limit: int, now: datetime) -> list[Any]:
     batch, so one object's events are still handled in order. On SQLite the single writer
     (BEGIN IMMEDIATE) serialises batches and the lock clause is not emitted.
     """
-    order = (Event.created, Event.id)
+    order = (_EVENTS.created, _EVENTS.id)
 
     def due(*where: Any) -> list[Any]:
         return list(
@@ -157,12 +166,23 @@ def _claim(session: Session, limit: int, now: datetime) -> list[Any]:
             ).all()
         )
 
-    pending = due(Event.status == EventStatus.PENDING)
-    failed = due(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now)
+    pending = due(_EVENTS.status == EventStatus.PENDING)
+    failed = due(_EVENTS.status == EventStatus.FAILED, _EVENTS.next_attempt_at <= now)
     rows = sorted([*pending, *failed], key=lambda r: (r.created, r.id))[:limit]
     if not rows or session.get_bind().dialect.name != "postgresql":
         return rows
     return _in_object_order(session, rows, now)
+
+
+# PostgreSQL only: the objects as one array parameter (`= ANY`), not one bind per object, so the
+# statement's text is the same each batch and psycopg has no long query to build and split.
+_HELD = select(_EVENTS.object_id, _EVENTS.created, _EVENTS.id).where(
+    _EVENTS.object_id == any_(bindparam("objects", type_=ARRAY(String))),
+    or_(
+        _EVENTS.status == EventStatus.PENDING,
+        and_(_EVENTS.status == EventStatus.FAILED, _EVENTS.next_attempt_at <= bindparam("now")),
+    ),
+)
 
 
 def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[Any]:
@@ -171,15 +191,7 @@ def _in_object_order(session: Session, rows: list[Any], now: datetime) -> list[A
     if not objects:
         return rows
     mine = {r.id for r in rows}
-    held = session.execute(
-        select(Event.object_id, Event.created, Event.id).where(
-            Event.object_id.in_(objects),
-            or_(
-                Event.status == EventStatus.PENDING,
-                and_(Event.status == EventStatus.FAILED, Event.next_attempt_at <= now),
-            ),
-        )
-    ).all()
+    held = session.execute(_HELD, {"objects": sorted(objects), "now": now}).all()
     first: dict[str, tuple[int, int]] = {}
     for h in held:
         if h.id in mine:
@@ -230,11 +242,14 @@ def _run(
     done: list[int] = []
     failures: list[tuple[Any, Exception, int]] = []
     missing: dict[str, tuple[str, str, str]] = {}
+    kept: list[Any] = []
     for row, ctx, handlers in plan:
         early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
         if ctx is None or (early is None and not handlers):
             done.append(row.id)
             continue
+        kept.clear()
+        ctx.batch[WHEN_KEPT] = kept
         try:
             if early is not None:
                 raise early  # as its handler would have, without a savepoint
@@ -254,6 +269,8 @@ def _run(
         # Each event starts from an empty identity map: what earlier events loaded would
         # otherwise be snapshotted by every later savepoint (cost growing with the batch).
         session.expunge_all()
+        for fn in kept:
+            fn()
         done.append(row.id)
     if missing:
         request_refresh(session, list(missing.values()))
@@ -267,11 +284,11 @@ def _plan(
     """Each claimed row with its context (sharing `shared` as its batch) and the handlers that
     have work for it."""
     typed = {etype: handlers_for(etype) for etype in {row.type for row in rows}}
-    payloads = _payloads(session, [row.id for row in rows if typed[row.type]])
+    payloads = BatchPayloads(session, [row for row in rows if typed[row.type]], typed)
     plan: list[tuple[Any, EventContext | None, list[Handler]]] = []
     for row in rows:
         handlers = typed[row.type]
-        ctx = context_of(row, settings, shared, payloads.get(row.id) or "{}") if handlers else None
+        ctx = context_of(row, settings, shared, fetch=payloads.reader(row)) if handlers else None
         plan.append((row, ctx, handlers))
     present = {fn for handlers in typed.values() for fn in handlers}
     if not present & (RELEVANCE.keys() | PREPARE.keys()):
@@ -280,7 +297,7 @@ def _plan(
     for prepare in dict.fromkeys(PREPARE[fn] for fn in present if fn in PREPARE):
         prepare(session, batch, shared)
     wanted = {fn: RELEVANCE[fn](session, batch) for fn in present if fn in RELEVANCE}
-    return [
+    plan = [
         (
             row,
             ctx,
@@ -288,27 +305,18 @@ def _plan(
         )
         for row, ctx, handlers in plan
     ]
+    payloads.only({row.id for row, _, handlers in plan if handlers})
+    return plan
 
 
 EVENTS = cast(Table, Event.__table__)
-_PAYLOADS = select(EVENTS.c.id, sql_cast(EVENTS.c.payload, Text)).where(
-    EVENTS.c.id.in_(bindparam("ids", expanding=True))
-)
-_MARK_PROCESSED = (
-    update(EVENTS)
-    .where(EVENTS.c.id.in_(bindparam("ids", expanding=True)))
+_MARK_PROCESSED = {
+    pg: update(EVENTS)
+    .where(ids_in(EVENTS.c.id, pg))
     .values(status=EventStatus.PROCESSED, processed_at=bindparam("at"), next_attempt_at=None)
-)
+    for pg in (False, True)
+}
 _CHUNK = 1000  # ids per statement (well under SQLite's and psycopg's parameter limits)
-
-
-def _payloads(session: Session, ids: list[int]) -> dict[int, str]:
-    """The payloads (as JSON text) of these claimed events, in one query per 1,000."""
-    found: dict[int, str] = {}
-    for i in range(0, len(ids), _CHUNK):
-        for eid, text in session.execute(_PAYLOADS, {"ids": ids[i : i + _CHUNK]}):
-            found[eid] = text
-    return found
 
 
 _MARK_FAILED = (
@@ -325,8 +333,9 @@ _MARK_FAILED = (
 
 def _mark_processed(session: Session, ids: list[int], now: datetime) -> None:
     """Mark events processed in one statement (per 1,000)."""
+    stmt = _MARK_PROCESSED[on_postgresql(session)]
     for i in range(0, len(ids), _CHUNK):
-        session.execute(_MARK_PROCESSED, {"ids": ids[i : i + _CHUNK], "at": now})
+        session.execute(stmt, {"ids": ids[i : i + _CHUNK], "at": now})
 
 
 def _record_failures(

@@ -201,3 +201,47 @@ def test_a_batch_of_dispute_events_leaves_what_one_event_at_a_time_leaves(
     decided = [c for c in batched["cases"] if c[1] is not None]
     assert [c[1] for c in decided] == ["lost", "won"]
     assert all(c[4] is not None and c[4] > 0 for c in batched["cases"])
+
+
+def _same_reason_world(Session: Any, p: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Three fraud disputes of one account: the later events decide two of them, then update
+    the third, whose win history (same account, same reason) changes within the batch."""
+    first: list[dict[str, Any]] = []
+    later: list[dict[str, Any]] = []
+    with Session.begin() as s:
+        disputes = []
+        for i in range(3):
+            cus = f.customer(s, name=f"{p} {i}", email=f"{p}{i}@example.com")
+            ch = f.charge(s, cus, 9_000 + i, NOW - 20 * f.DAY)
+            dp = f.dispute(ch, reason="fraudulent", due_by=NOW + 5 * f.DAY, created=NOW - 3 * f.DAY)
+            disputes.append(dp)
+            first.append(event("charge.dispute.created", dp, NOW - 3 * f.DAY))
+        later.append(event("charge.dispute.closed", {**disputes[0], "status": "won"}, NOW - 50))
+        later.append(event("charge.dispute.closed", {**disputes[1], "status": "won"}, NOW - 40))
+        later.append(event("charge.dispute.updated", {**disputes[2], "amount": 8_000}, NOW - 30))
+    return first, later
+
+
+def test_the_win_history_of_a_batch_follows_the_decisions_made_earlier_in_it(
+    Session: Any,
+) -> None:
+    results = []
+    chances = []
+    for p, limit in (("hist_batched", 500), ("hist_alone", 1)):
+        first, later = _same_reason_world(Session, p)
+        with Session.begin() as s:
+            ingest_events(s, first, account=f"acct_{p}", source="webhook")
+        while process_batch(Session, limit=limit).claimed:
+            pass
+        chances.append(_outcome(Session, p)["cases"][2][5])
+        with Session.begin() as s:
+            ingest_events(s, later, account=f"acct_{p}", source="webhook")
+        while process_batch(Session, limit=limit).claimed:
+            pass
+        results.append(_outcome(Session, p))
+    batched, alone = results
+    assert batched == alone
+    assert [c[1] for c in batched["cases"]] == ["won", "won", None]
+    # the two wins of the same account and reason, earlier in the batch, raised the third
+    # case's chance when its update was assessed
+    assert batched["cases"][2][5] > chances[0] == chances[1]

@@ -12,7 +12,7 @@ from core.disputes.handlers import apply_dispute
 from core.disputes.reminders import send_due_reminders
 from core.disputes.settings import DisputeConfig
 from core.errors import InvalidTransition
-from core.models.disputes import DisputeCase
+from core.models.disputes import DisputeCase, DisputeReminder
 from core.models.governance import ActionRequest, OutboxMessage
 from tests.support import disputes as f
 from tests.support.governance import make_user
@@ -111,6 +111,15 @@ def test_unowned_dispute_is_escalated_once_and_large_one_alerted(Session: Any) -
         # The large-dispute alert also goes by e-mail to the team address.
         assert ("email", "leads@example.com", f"dispute-alert:{case.dispute_id}:email") in sent
         assert len(sent) == 4 and case.escalated_at is not None
+        dispute_id = case.dispute_id
+    with Session() as session:  # as stored: written with the case, escalated once
+        stored = session.scalar(select(DisputeCase).where(DisputeCase.dispute_id == dispute_id))
+        assert stored is not None and stored.owner is None and stored.escalated_at is not None
+        assert sorted(
+            session.scalars(
+                select(DisputeReminder.threshold).where(DisputeReminder.case_id == stored.id)
+            )
+        ) == ["alert", "escalation"]
 
 
 def test_alerts_name_customer_amount_reason_deadline_and_link_the_dispute(Session: Any) -> None:

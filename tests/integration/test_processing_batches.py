@@ -13,7 +13,13 @@ from sqlalchemy import select
 from core.models.recovery import RecoveryCase, RecoveryTimelineEntry
 from core.models.sync import Event, SnapshotRefresh
 from core.sync.ingest import ingest_events
-from core.sync.processing import load_handler_modules, process_batch
+from core.sync.processing import (
+    EventContext,
+    handles,
+    load_handler_modules,
+    process_batch,
+    when_kept,
+)
 from core.sync.snapshots import store_fetched
 from tests.support.recovery import event, failed_charge, failed_pi, invoice
 
@@ -221,3 +227,67 @@ def test_a_poisoned_event_is_retried_then_dead_alone_while_its_neighbours_are_pr
     assert "carries no dispute object" in (rows["evt_bad"].last_error or "")
     assert cases == {"in_before", "in_after"}
     assert rows[before["id"]].status == rows[after["id"]].status == "processed"
+
+
+_KEPT: list[str] = []
+
+
+@handles("test_only.kept")
+def _remember_when_kept(session: Any, ev: EventContext) -> None:
+    when_kept(session, lambda: _KEPT.append(ev.event_id))
+    if ev.obj.get("fail"):
+        raise RuntimeError("this event fails after asking")
+
+
+def test_what_an_event_asks_to_be_done_once_kept_is_done_only_when_its_work_is_kept(
+    Session: Any,
+) -> None:
+    _KEPT.clear()
+    events = [
+        event("test_only.kept", {"id": f"x_{i}", "fail": i == 1}, T0 + i, event_id=f"evt_k{i}")
+        for i in range(3)
+    ]
+    _store(Session, events)
+    report = process_batch(Session)
+    assert (report.processed, report.retrying) == (2, 1)
+    assert _KEPT == ["evt_k0", "evt_k2"]
+
+
+def test_payloads_are_read_only_for_events_a_handler_may_have_work_for(
+    Session: Any, engine: Any
+) -> None:
+    _store(Session, _common(4, "r", T0 + 5000))
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "CAST(events.payload AS TEXT)" in statement:
+            statements.append((statement, parameters))
+
+    sa_event.listen(engine, "before_cursor_execute", seen)
+    try:
+        process_batch(Session)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", seen)
+    # the ids as one array parameter (PostgreSQL) or one parameter each (SQLite)
+    read = sum(
+        len(params["ids"]) if isinstance(params, dict) and "ids" in params else len(params)
+        for _, params in statements
+    )
+    # failed charges, failed payment intents, invoice failures and subscription updates (their
+    # pre-filters read them); not the payments and voids of invoices without a case, nor the
+    # events no handler wants, all in one statement
+    assert (len(statements), read) == (1, 4 * 4), statements
+
+
+def test_a_payment_kept_by_its_pre_filter_reads_its_own_payload(Session: Any) -> None:
+    opened = event("invoice.payment_failed", invoice("in_lp1", pi="pi_lp1"), T0 + 9000)
+    _store(Session, [opened])
+    process_batch(Session)
+    paid = {**invoice("in_lp1", pi="pi_lp1", status="paid"), "amount_paid": 4_100}
+    others = _common(3, "lp", T0 + 9001)  # payments and voids of invoices without a case
+    _store(Session, [event("invoice.paid", paid, T0 + 9002), *others])
+    process_batch(Session)
+    with Session() as s:
+        case = s.scalar(select(RecoveryCase).where(RecoveryCase.invoice_id == "in_lp1"))
+    assert case is not None
+    assert (case.status, case.recovered_amount) == ("recovered", 4_100)

@@ -38,6 +38,7 @@ _env = Environment(
     autoescape=select_autoescape(default=False),
     trim_blocks=True,
     keep_trailing_newline=False,
+    auto_reload=False,  # the approved templates ship with the code: no stat of each per render
 )
 _DIGIT = re.compile(r"\d")
 # A narrative argues the merchant's case: a rephrasing must never concede it or offer anything.
@@ -50,6 +51,13 @@ _CONCESSION = re.compile(
 )
 
 NarrativeMeta = dict[str, Any]
+
+
+def load_templates() -> None:
+    """Compile every narrative template now (a worker does this as it starts, not while it
+    handles its first dispute)."""
+    for path in sorted(TEMPLATE_DIR.glob("*.j2")):
+        _env.get_template(path.name)
 
 
 @functools.cache

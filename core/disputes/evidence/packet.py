@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -62,8 +63,9 @@ NARRATIVE_FIELDS = frozenset(
 def _date(ts: int | float | datetime | None) -> str:
     if ts is None:
         return ""
-    when = ts if isinstance(ts, datetime) else datetime.fromtimestamp(int(ts), UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%d")
+    if not isinstance(ts, datetime):
+        return time.strftime("%Y-%m-%d", time.gmtime(int(ts)))  # the same day, without a datetime
+    return ts.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 @dataclass
@@ -200,9 +202,11 @@ def fill(
     cfg: DisputeConfig,
     narrative: Narrative | None = None,
     text: str | None = None,
+    v: dict[str, Any] | None = None,
 ) -> tuple[dict[str, str], str, str]:
-    """Stripe evidence fields for the case; returns (evidence, template id, template version)."""
-    v = template_vars(ctx, cfg)
+    """Stripe evidence fields for the case; returns (evidence, template id, template version).
+    `v`: the case's `template_vars`, when the caller has them already."""
+    v = v if v is not None else template_vars(ctx, cfg)
     narrative = narrative or render_narrative(ctx.case.reason, v)
     text = text if text is not None else narrative.text
     billing = ctx.charge.get("billing_details") or {}
@@ -276,11 +280,11 @@ def build_packet(
         reason=case.reason,
         previous=ctx.narratives,
     )
-    full, template_id, version = fill(ctx, cfg, narrative, text)
+    full, template_id, version = fill(ctx, cfg, narrative, text, v)
     evidence, cuts = fit_to_limits(full)
     if meta["source"] == "ai" and any(c.field in NARRATIVE_FIELDS for c in cuts):
         # A rephrasing is never cut into the packet: the template (cut if need be) is.
-        full, template_id, version = fill(ctx, cfg, narrative, narrative.text)
+        full, template_id, version = fill(ctx, cfg, narrative, narrative.text, v)
         evidence, cuts = fit_to_limits(full)
         meta = over_budget(meta)
     extra = frozenset({"prior_payments"}) if ctx.prior_payments else frozenset()

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from core.disputes.reminders import alert_brief
 from core.models.disputes import DisputeCase
-from core.reports.briefs.store import template_brief
+from core.reports.briefs.store import template_text
 
 
 @alert_brief
@@ -16,4 +16,4 @@ def dispute_alert_brief(session: Session, case: DisputeCase, tz: str) -> str | N
     """A dispute's template brief for its alerts (the case must have an id)."""
     if case.id is None:
         session.flush()
-    return template_brief(session, "dispute", case.id, ZoneInfo(tz)).text
+    return template_text(session, "dispute", case.id, ZoneInfo(tz))

@@ -10,6 +10,7 @@ brief_in_steps()  the same for pages: the model is asked between two short trans
                   yet shows the template, and the briefs job writes it ahead
 write_ahead()     for the briefs job: the model's briefs for given subjects, a few per run
 template_brief()  the template only, for jobs and alerts (no model, no settings needed)
+template_text()   the same brief's text, kept in one statement (what alerts carry)
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.adapters.ai_usage import book, ensure_allowance
 from core.adapters.draft_guard import RewriteModel
 from core.config import Settings
+from core.db import insert_ignore
 from core.errors import AiBudgetSpent, InputError
 from core.models.ai import Brief
 from core.reports.briefs.compose import compose
@@ -97,6 +100,36 @@ def template_brief(session: Session, kind: str, subject_id: int, tz: ZoneInfo) -
     sid = str(subject_id)
     facts = FACTS[kind](session, subject_id, tz)
     return _template(session, kind, sid, facts, compose(kind, facts))
+
+
+def template_text(session: Session, kind: str, subject_id: int, tz: ZoneInfo) -> str:
+    """The text `template_brief` gives, stored the same way, in one statement when it is new
+    (INSERT ... ON CONFLICT DO NOTHING: no savepoint, no read back); for alerts."""
+    if kind not in FACTS:
+        raise InputError(f"No briefs for {kind!r}: use one of {', '.join(FACTS)}.")
+    sid = str(subject_id)
+    facts = FACTS[kind](session, subject_id, tz)
+    text = compose(kind, facts)
+    digest = inputs_hash(kind, sid, facts, None)
+    row = {
+        "subject_kind": kind,
+        "subject_id": sid,
+        "inputs_hash": digest,
+        "text": text,
+        "facts": facts,
+        "source": "template",
+        "model": None,
+        "guard": "template",
+    }
+    if insert_ignore(session, _BRIEFS, [row], _BRIEF_KEY):
+        return text
+    found = _stored(session, kind, sid, digest)  # kept before: its text stands
+    assert found is not None
+    return found.text
+
+
+_BRIEFS = cast(Table, Brief.__table__)
+_BRIEF_KEY = ("subject_kind", "subject_id", "inputs_hash")
 
 
 def _template(
