@@ -78,6 +78,7 @@ def invoice_tax_amount(inv: dict[str, Any]) -> int:
 
 # How far before a payment its invoice may have been created (retries, net-90 terms, drafts).
 TAX_LOOKBACK_S = 400 * 86_400
+INVOICES_PER_READ = 100
 
 
 def tax_by_payment(
@@ -91,7 +92,9 @@ def tax_by_payment(
     if until is not None:
         stmt = stmt.where(created < until)
     out: dict[str, int] = {}
-    for inv in session.scalars(stmt.execution_options(yield_per=2000)):
+    # An invoice decodes to tens of kilobytes of dicts: read a few at a time (what is kept is two
+    # ids and an amount per taxed invoice), whatever the number of invoices in the window.
+    for inv in session.scalars(stmt.execution_options(yield_per=INVOICES_PER_READ)):
         tax = invoice_tax_amount(inv)
         if not tax:
             continue
@@ -125,14 +128,28 @@ BT_AMOUNTS = ("amount", "fee")
 def balance_transaction_parts(session: Session, ids: list[str]) -> dict[str, dict[str, Any]]:
     """Just the fields a payout summary needs of these balance transactions (read in chunks of
     500), by id: a payout of thousands of charges costs a few small dicts, not their snapshots."""
+    return fields_by_id(session, ids, BT_FIELDS, BT_AMOUNTS)
+
+
+def fields_by_id(
+    session: Session,
+    ids: list[str],
+    strings: tuple[str, ...],
+    integers: tuple[str, ...] = (),
+    object_type: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """A few top-level fields of these stored snapshots (read in chunks of 500), by id, each as
+    {"id": ..., field: value}: the database extracts them, so no snapshot is decoded whole."""
     unique = sorted(set(ids))
-    cols = [StripeObject.data[f].as_string() for f in BT_FIELDS] + [
-        StripeObject.data[f].as_integer() for f in BT_AMOUNTS
+    cols = [StripeObject.data[f].as_string() for f in strings] + [
+        StripeObject.data[f].as_integer() for f in integers
     ]
-    names = BT_FIELDS + BT_AMOUNTS
+    names = strings + integers
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(unique), 500):
         stmt = select(StripeObject.id, *cols).where(StripeObject.id.in_(unique[i : i + 500]))
+        if object_type is not None:
+            stmt = stmt.where(StripeObject.object_type == object_type)
         for oid, *values in session.execute(stmt):
             out[oid] = {"id": oid, **dict(zip(names, values, strict=True))}
     return out

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from core.books.data import (
     TAX_LOOKBACK_S,
     epoch_range,
+    fields_by_id,
     get_object,
     local_day,
     objects_by_id,
@@ -45,9 +46,15 @@ def chart_for(settings: Settings) -> ChartOfAccounts:
         raise InputError(f"CHART_OF_ACCOUNTS_FILE: {exc}.") from None
 
 
+# What mapping reads of the charge a transaction pays (draft_entries): its original currency and
+# amount, and its payment intent to find the invoice's tax.
+CHARGE_FIELDS = ("currency", "payment_intent")
+
+
 @dataclass(frozen=True)
 class DraftContext:
-    """What mapping needs beyond the transactions: invoice tax and the charges they pay."""
+    """What mapping needs beyond the transactions: invoice tax and the charges they pay (only
+    CHARGE_FIELDS and the amount of each)."""
 
     taxes: dict[str, int]
     charges: dict[str, dict[str, Any]]
@@ -65,7 +72,7 @@ def draft_context(session: Session, bts: list[dict[str, Any]]) -> DraftContext:
         for b in bts
         if b.get("exchange_rate") or b.get("reporting_category") in ("charge", "payment")
     ]
-    charges = objects_by_id(session, [r for r in refs if r], "charge")
+    charges = fields_by_id(session, [r for r in refs if r], CHARGE_FIELDS, ("amount",), "charge")
     created = [int(b["created"]) for b in bts if b.get("created")]
     taxes = (
         tax_by_payment(session, min(created) - TAX_LOOKBACK_S, max(created) + 86_400)

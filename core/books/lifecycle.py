@@ -9,6 +9,7 @@ for one subscription that its SQL twin (core/books/queries.py) follows.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -57,21 +58,19 @@ class Transition:
     to_status: str
 
 
-def transitions(events: list[dict[str, Any]]) -> list[Transition]:
+def transitions(events: Iterable[dict[str, Any]]) -> Iterator[Transition]:
     """Status changes from customer.subscription.created / updated / deleted events."""
-    out = []
     for ev in events:
         obj = (ev.get("data") or {}).get("object") or {}
         prev = ((ev.get("data") or {}).get("previous_attributes") or {}).get("status")
         day = datetime.fromtimestamp(int(ev.get("created") or 0), UTC).date()
         kind = ev.get("type")
         if kind == "customer.subscription.created":
-            out.append(Transition(day, obj.get("id", ""), None, obj.get("status") or "incomplete"))
+            yield Transition(day, obj.get("id", ""), None, obj.get("status") or "incomplete")
         elif kind == "customer.subscription.deleted":
-            out.append(Transition(day, obj.get("id", ""), prev, "canceled"))
+            yield Transition(day, obj.get("id", ""), prev, "canceled")
         elif kind == "customer.subscription.updated" and prev and prev != obj.get("status"):
-            out.append(Transition(day, obj.get("id", ""), prev, obj.get("status") or ""))
-    return out
+            yield Transition(day, obj.get("id", ""), prev, obj.get("status") or "")
 
 
 @dataclass
@@ -83,25 +82,34 @@ class Lifecycle:
     churn: dict[str, int] = field(default_factory=dict)
 
 
-def analyse(subs: list[dict[str, Any]], events: list[dict[str, Any]]) -> Lifecycle:
-    """Funnel by current status, transitions per month and churn split (pure)."""
+def analyse(subs: Iterable[dict[str, Any]], events: Iterable[dict[str, Any]]) -> Lifecycle:
+    """Funnel by current status, transitions per month and churn split (pure).
+
+    One pass over the events, then one over the subscriptions, each taken as it comes: what is
+    held is a count per month and status, and the previous status of each canceled subscription,
+    never the snapshots or the events themselves.
+    """
     result = Lifecycle()
-    counts = Counter(s.get("status") for s in subs)
-    result.funnel = {stage: counts.get(stage, 0) for stage in STAGES}
-    result.funnel["ever_trialed"] = sum(1 for s in subs if s.get("trial_start"))
-    trans = transitions(events)
-    prev_of = {t.subscription_id: t.from_status for t in trans if t.to_status == "canceled"}
+    prev_of: dict[str, str | None] = {}
+    months: dict[str, Counter[str]] = {}
+    for t in transitions(events):
+        if t.to_status == "canceled":
+            prev_of[t.subscription_id] = t.from_status
+        months.setdefault(t.day.strftime("%Y-%m"), Counter())[t.to_status] += 1
+    counts: Counter[str | None] = Counter()
     churn: Counter[str] = Counter()
+    trialed = 0
     for s in subs:
+        counts[s.get("status")] += 1
+        trialed += 1 if s.get("trial_start") else 0
         if s.get("status") == "canceled":
             churn[churn_kind(s, prev_of.get(s.get("id", "")))] += 1
+    result.funnel = {stage: counts.get(stage, 0) for stage in STAGES}
+    result.funnel["ever_trialed"] = trialed
     result.churn = {
         "voluntary": churn["voluntary"],
         "involuntary": churn["involuntary"],
     }
-    months: dict[str, Counter[str]] = {}
-    for t in trans:
-        months.setdefault(t.day.strftime("%Y-%m"), Counter())[t.to_status] += 1
     result.monthly = [
         {"month": m, **{stage: c.get(stage, 0) for stage in STAGES}}
         for m, c in sorted(months.items())

@@ -7,6 +7,7 @@ rows and the subscription picture computed in the database.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from core.books import figures
 from core.books import queries as q
-from core.books.data import get_object, objects_of_type
+from core.books.data import get_object
 from core.books.lifecycle import STAGES, Lifecycle, analyse, churn_kind
 from core.books.tax import tax_summary
 from core.db import upsert
@@ -271,8 +272,53 @@ def tax_view(
 
 
 def lifecycle_view(session: Any) -> Lifecycle:
-    """Load subscriptions and their events from the store and analyse them."""
-    subs = list(objects_of_type(session, "subscription"))
-    stmt = select(Event.payload).where(Event.type.like("customer.subscription.%"))
-    events = [p for p in session.scalars(stmt.execution_options(yield_per=1000))]
-    return analyse(subs, events)
+    """Analyse the stored subscriptions and their events, streamed: the database extracts the
+    few fields the analysis reads, so no snapshot or event payload is decoded whole."""
+    return analyse(_subscription_fields(session), _subscription_transitions(session))
+
+
+def _subscription_fields(session: Any) -> Iterator[dict[str, Any]]:
+    """Each stored subscription as the fields `analyse` reads (status, trial, cancellation)."""
+    stmt = select(
+        StripeObject.id,
+        q.D["status"].as_string(),
+        q.D["trial_start"].as_integer(),
+        q.D[("cancellation_details", "reason")].as_string(),
+        q.D["cancel_at_period_end"].as_boolean(),
+    ).where(StripeObject.object_type == "subscription")
+    for sid, status, trial_start, reason, at_period_end in session.execute(
+        stmt.execution_options(yield_per=ROWS_PER_READ)
+    ):
+        yield {
+            "id": sid,
+            "status": status,
+            "trial_start": trial_start,
+            "cancellation_details": {"reason": reason},
+            "cancel_at_period_end": bool(at_period_end),
+        }
+
+
+def _subscription_transitions(session: Any) -> Iterator[dict[str, Any]]:
+    """Each `customer.subscription.*` event as the fields `transitions` reads."""
+    payload = Event.payload
+    stmt = select(
+        Event.type,
+        Event.created,
+        payload[("data", "object", "id")].as_string(),
+        payload[("data", "object", "status")].as_string(),
+        payload[("data", "previous_attributes", "status")].as_string(),
+    ).where(Event.type.like("customer.subscription.%"))
+    for kind, created, oid, status, prev in session.execute(
+        stmt.execution_options(yield_per=ROWS_PER_READ)
+    ):
+        yield {
+            "type": kind,
+            "created": created,
+            "data": {
+                "object": {"id": oid, "status": status},
+                "previous_attributes": {"status": prev},
+            },
+        }
+
+
+ROWS_PER_READ = 200  # a read of small rows; the analysis keeps counts, not rows
