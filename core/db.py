@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,6 +74,9 @@ def ensure_data_dir(path: Path) -> None:
         )
 
 
+READ_ONLY = "ledgerdesk_read_only"  # the execution option of `reading` connections
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -92,7 +95,34 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A `reading` session's transaction is deferred: a WAL snapshot, never the write lock.
+        read_only = conn.get_execution_options().get(READ_ONLY)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+@contextmanager
+def reading(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only (long reports), rolled back when it ends.
+
+    On SQLite every other transaction begins IMMEDIATE, taking the one write lock even to read;
+    a report rendered for half a minute in such a transaction makes the jobs that write wait
+    out their busy timeout and fail ("database is locked"). This one begins deferred instead:
+    it reads one consistent snapshot of the WAL and never holds the write lock, and the
+    connection is `query_only`, so a write through it fails at once instead of taking the lock.
+    On PostgreSQL it is a READ ONLY transaction.
+    """
+    bind = session_factory.kw["bind"]
+    with bind.execution_options(**{READ_ONLY: True}).connect() as conn:
+        on_sqlite = conn.dialect.name == "sqlite"
+        conn.exec_driver_sql("PRAGMA query_only = ON" if on_sqlite else "SET TRANSACTION READ ONLY")
+        try:
+            with session_factory(bind=conn) as session:
+                yield session
+        finally:
+            conn.rollback()
+            if on_sqlite:
+                conn.exec_driver_sql("PRAGMA query_only = OFF")  # the pool reuses connections
+                conn.rollback()
 
 
 def make_sessionmaker(engine: Engine, audit_key: Secret | None = None) -> sessionmaker[Session]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from core.db import reading
 from core.reports.digest import write_digest
 from core.reports.run import parse_day
 from jobs.output import Output
@@ -21,8 +22,8 @@ def run(args: argparse.Namespace) -> Output:
     """Write the digest; exit 1 when a report could not be produced."""
     day = parse_day(args.day, "--day")
     rt = open_runtime()
-    with rt.Session.begin() as session:
-        result = write_digest(session, rt.settings, day)
+    with reading(rt.Session) as reader, rt.Session.begin() as session:
+        result = write_digest(session, rt.settings, day, reader=reader)
     data = {"day": result.day.isoformat(), "folder": str(result.folder),
             "files": [str(f) for f in result.files], "failed": result.failed,
             "mailed": result.mailed}  # fmt: skip
@@ -31,5 +32,5 @@ def run(args: argparse.Namespace) -> Output:
 
 def scheduled(runtime: Runtime) -> str:
     """The scheduler's daily run."""
-    with runtime.Session.begin() as session:
-        return write_digest(session, runtime.settings).summary()
+    with reading(runtime.Session) as reader, runtime.Session.begin() as session:
+        return write_digest(session, runtime.settings, reader=reader).summary()

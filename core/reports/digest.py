@@ -64,8 +64,14 @@ def write_digest(
     day: date | None = None,
     reports: tuple[str, ...] | None = None,
     formats: tuple[str, ...] = DIGEST_FORMATS,
+    reader: Session | None = None,
 ) -> DigestResult:
-    """Render the reports for the day before `day` into the digest folder; mail when set up."""
+    """Render the reports for the day before `day` into the digest folder; mail when set up.
+
+    With `reader` (a `core.db.reading` session) the reports and figures are read through it,
+    and `session` is used only for the few writes at the end (the audit anchor, the e-mails):
+    on SQLite the write lock is then held for those writes, not for every report's rendering."""
+    reads = reader or session
     today = day or datetime.now(UTC).astimezone(settings.tz).date()
     period = today - timedelta(days=1)
     result = DigestResult(period, digest_folder(settings, period))
@@ -74,8 +80,8 @@ def write_digest(
         for fmt in formats:
             try:
                 # A savepoint per report: one failing report cannot spoil the others' reads.
-                with session.begin_nested():
-                    rendered = render_report(session, settings, name, fmt, period, period)
+                with reads.begin_nested():
+                    rendered = render_report(reads, settings, name, fmt, period, period)
             except CoreError as exc:
                 result.failed[name] = str(exc)
                 break
@@ -83,7 +89,7 @@ def write_digest(
             path.write_bytes(rendered.data)
             result.files.append(path)
             result.rows[name] = rendered.rows
-    result.figures = headline_figures(session, settings, today)
+    result.figures = headline_figures(reads, settings, today)
     _anchor_audit(session, settings, result)
     if settings.smtp_url and settings.digest_recipients:
         _mail(session, settings, result)
