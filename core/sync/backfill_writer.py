@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.models.base import utcnow
 from core.models.sync import BackfillShard
 from core.sync.backfill_lists import expanded_objects
+from core.sync.ingest_sqlite import prepare_connection
 from core.sync.snapshots import fetched_rows, store_snapshot_rows
 
 MAX_GROUP_PAGES = 64  # pages per transaction at most (about 6,400 objects at page size 100)
@@ -173,6 +174,10 @@ class PageWriter:
                     rows[oid] = row
         advances = [_advance(t, now) for t in group]
         with self.Session.begin() as session:
+            if session.get_bind().dialect.name == "sqlite":
+                # A page cache that holds the id index as it grows (2 MB by default): about a
+                # fifth less CPU a row once the table is larger than the default cache.
+                prepare_connection(session)
             store_snapshot_rows(session, list(rows.values()))
             session.execute(_ADVANCE, advances)
         self.transactions += 1
