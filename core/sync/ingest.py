@@ -3,9 +3,10 @@
 This is the hot path (tens of thousands of events per second into SQLite), so it works on plain
 dicts and Core statements, never ORM objects per row: one duplicate check, one multi-row insert
 with ON CONFLICT DO NOTHING, one snapshot upsert guarded by `source_created`, per batch. Every
-event and its object are encoded to JSON once (core/sync/ingest_prepare.py) and, on SQLite, handed
-to the driver as text (core/sync/ingest_sqlite.py), so neither SQLAlchemy nor its JSON type touch the
-rows again. Many pages at once go through core/sync/ingest_pipeline.py.
+event and its object are encoded to JSON once (core/sync/ingest_prepare.py) and handed to the
+driver as text — multi-row statements on SQLite (core/sync/ingest_sqlite.py), one statement of
+column arrays on PostgreSQL (core/sync/ingest_pg.py) — so neither SQLAlchemy nor its JSON type
+touch the rows again. Many pages at once go through core/sync/ingest_pipeline.py.
 
 A malformed event never stops the batch and is never lost: it is stored as a `dead` row with a
 readable reason.
