@@ -21,7 +21,9 @@ Each figure is printed beside its bound, measured against the same sandbox in th
 CPU is the sync process's own (user + system, every thread); the sandbox runs in this process.
 `BENCH_FETCH_CUSTOMERS` sizes the account (default 2,000); `BENCH_FETCH_RATES=25` picks limits;
 `BENCH_FETCH_COMPARE=1` also runs the previous fetch (stripe-python's StripeObjects, then the
-JSON taken back), beside the desk's, in the same run.
+JSON taken back), beside the desk's, in the same run. Where PostgreSQL's server binaries are
+installed, the same sync also runs into a throwaway PostgreSQL (`BENCH_FETCH_POSTGRES=0` skips
+it); its figures count the sync process's CPU, not the server's.
 """
 
 from __future__ import annotations
@@ -55,9 +57,9 @@ def _cpu() -> float:
     return use.ru_utime + use.ru_stime
 
 
-def _env(folder: str, url: str, rate: float) -> dict[str, str]:
+def _env(folder: str, url: str, rate: float, database: str = "") -> dict[str, str]:
     return {
-        "DATABASE_URL": f"sqlite:///{folder}/bench.db",
+        "DATABASE_URL": database or f"sqlite:///{folder}/bench.db",
         "LEDGERDESK_DATA_DIR": folder,
         "STRIPE_API_KEY": "sk_test_sandbox",
         "STRIPE_API_BASE": url,
@@ -84,8 +86,9 @@ def _converted_list_page(gateway: Any, resource_name: str, params: Any) -> dict[
     return plain
 
 
-def _sync_child(url: str, rate: float, path: str) -> dict[str, Any]:
-    """Own process: the backfill, then the event walk, into a fresh SQLite store."""
+def _sync_child(url: str, rate: float, path: str, database: str = "") -> dict[str, Any]:
+    """Own process: the backfill, then the event walk, into a fresh store (SQLite, or the
+    empty PostgreSQL database `database`)."""
     sys.path.insert(0, str(ROOT))
     from sqlalchemy import func, select
 
@@ -99,7 +102,9 @@ def _sync_child(url: str, rate: float, path: str) -> dict[str, Any]:
         jobs.backfill.list_page_raw = _converted_list_page  # type: ignore[assignment]
         jobs.sync.list_page_raw = _converted_list_page  # type: ignore[assignment]
     folder = tempfile.mkdtemp(prefix="ledgerdesk-bench-")
-    rt = open_runtime(load_settings(_env(folder, url, rate), secrets_file=Path("/nonexistent")))
+    rt = open_runtime(
+        load_settings(_env(folder, url, rate, database), secrets_file=Path("/nonexistent"))
+    )
     try:
         cpu0, t0 = _cpu(), time.perf_counter()
         report = jobs.backfill.run_backfill(
@@ -205,9 +210,9 @@ def _bounds_child(url: str, rate: float) -> dict[str, Any]:
     }
 
 
-def _child(kind: str, url: str, rate: float) -> dict[str, Any]:
+def _child(kind: str, url: str, rate: float, database: str = "") -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "child", kind, url, str(rate)],
+        [sys.executable, __file__, "child", kind, url, str(rate), database],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -223,8 +228,9 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "n/a"
 
 
-def bench_rate(rate: float, customers: int, compare: bool) -> dict[str, Any]:
-    """The desk's sync against one sandbox limited to `rate`/s, beside its bounds."""
+def bench_rate(rate: float, customers: int, compare: bool, pg: Any = None) -> dict[str, Any]:
+    """The desk's sync against one sandbox limited to `rate`/s, beside its bounds (and, with a
+    throwaway PostgreSQL server `pg`, the same sync storing into PostgreSQL)."""
     sys.path.insert(0, str(ROOT))
     from sandbox.server import SandboxConfig, SandboxServer
 
@@ -243,6 +249,7 @@ def bench_rate(rate: float, customers: int, compare: bool) -> dict[str, Any]:
         load = _loadavg()
         desk = _child("raw", url, rate)
         bounds = _child("bounds", url, rate)
+        desk_pg = _child("raw", url, rate, pg.create_database()) if pg is not None else None
         old = _child("converted", url, rate) if compare else None
         load_after = _loadavg()
     finally:
@@ -276,6 +283,15 @@ def bench_rate(rate: float, customers: int, compare: bool) -> dict[str, Any]:
         f"target {TARGET_EVENTS_PER_CPU_S:,} "
         f"({_ratio(desk['events_per_cpu_s'], TARGET_EVENTS_PER_CPU_S)})",
     }
+    if desk_pg is not None:
+        out["desk_postgresql"] = desk_pg
+        if "failed" not in desk_pg:
+            out["figures"]["postgresql"] = (
+                f"backfill {desk_pg['backfill_request_rate'] / rate:.1%} of the limit "
+                f"({desk_pg['backfill_request_rate']}/s), {desk_pg['objects_per_cpu_s']:,} objects "
+                f"and {desk_pg['events_per_cpu_s']:,} events per CPU-s of the sync process "
+                "(the server's own CPU not counted)"
+            )
     if old is not None:
         out["previous_fetch"] = old
         if "failed" not in old:
@@ -294,13 +310,27 @@ def run() -> dict[str, Any]:
     only = os.environ.get("BENCH_FETCH_RATES")
     rates = tuple(float(r) for r in only.split(",")) if only else RATES
     compare = os.environ.get("BENCH_FETCH_COMPARE") == "1"
-    return {f"sync_{rate:g}_per_s": bench_rate(rate, customers, compare) for rate in rates}
+    sys.path.insert(0, str(ROOT))
+    from tests.support.pg import ThrowawayPostgres, find_pg_bin
+
+    pg = None
+    bin_dir = find_pg_bin() if os.environ.get("BENCH_FETCH_POSTGRES", "1") == "1" else None
+    if bin_dir is not None:
+        pg = ThrowawayPostgres(bin_dir)
+        pg.start()
+    try:
+        return {f"sync_{rate:g}_per_s": bench_rate(rate, customers, compare, pg) for rate in rates}
+    finally:
+        if pg is not None:
+            pg.stop()
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "child":
-        kind, url, rate = sys.argv[2], sys.argv[3], float(sys.argv[4])
-        result = _bounds_child(url, rate) if kind == "bounds" else _sync_child(url, rate, kind)
+    if len(sys.argv) == 6 and sys.argv[1] == "child":
+        kind, url, rate, database = sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5]
+        result = (
+            _bounds_child(url, rate) if kind == "bounds" else _sync_child(url, rate, kind, database)
+        )
         print(json.dumps(result))
     else:
         print(json.dumps(run(), indent=2))

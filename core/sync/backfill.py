@@ -52,7 +52,7 @@ from core.sync.backfill_plan import (
     plan,
     record,
 )
-from core.sync.backfill_writer import PageTicket, PageWriter, settled
+from core.sync.backfill_writer import Handover, PageWriter
 from core.sync.ratelimit import PacedCaller
 
 __all__ = ["STREAM", "Backfill", "BackfillReport", "needs_backfill", "plan"]
@@ -130,6 +130,11 @@ class Backfill:
             shards = session.scalars(
                 select(BackfillShard).where(BackfillShard.account == self.account)
             ).all()
+        # Where each shard starts, read once: a worker starting a shard asks no database (on
+        # SQLite, every transaction waits its turn behind the writer's).
+        self._plans: dict[int, tuple[str, int, int, str | None]] = {
+            s.id: (s.resource, s.window_start, s.window_end, s.cursor) for s in shards
+        }
         # Whole lists first: each is walked one page after the other, so the longest of them
         # bounds the backfill unless it starts at once; windows fill the rate around them.
         order = {name: n for n, name in enumerate(self.lists)}
@@ -152,9 +157,9 @@ class Backfill:
         crashed: list[Exception] = []
         self._live: dict[int, LiveShard] = {}
 
-        def work(shard_id: int) -> None:
+        def work(shard_id: int, handed: Handover) -> None:
             try:
-                self._fetch_shard(shard_id)
+                self._fetch_shard(shard_id, handed)
             except StripeError as exc:
                 errors.append(exc)
                 if isinstance(exc, StripeAuthError | StripePermissionError):
@@ -177,6 +182,7 @@ class Backfill:
                     self.progress(finished[0], report.shards)
 
         def worker() -> None:
+            handed = Handover(self._writer)  # this worker's pages not yet committed
             while not self._stop.is_set():
                 with self._lock:
                     shard_id = pending.popleft() if pending else None
@@ -190,7 +196,12 @@ class Backfill:
                         continue
                     with self._lock:
                         report.shards += 1
-                work(shard_id)
+                work(shard_id, handed)
+            try:
+                handed.drain()
+            except Exception as exc:  # noqa: BLE001 - re-raised once, below, like a crash
+                crashed.append(exc)
+                self._stop.set()
 
         threads = [
             threading.Thread(target=worker, name=f"backfill-{n}", daemon=True)
@@ -251,19 +262,17 @@ class Backfill:
                     new_id = new.id
                 with self._lock:
                     self._live[new_id] = half  # registered before the placeholder goes
+                    self._plans[new_id] = (half.resource, old_start, mid, None)
             finally:
                 with self._lock:
                     self._live.pop(placeholder, None)
             return new_id
 
-    def _fetch_shard(self, shard_id: int) -> None:
-        with self.Session() as session:
-            shard = session.get(BackfillShard, shard_id)
-            assert shard is not None
-            name, cursor = shard.resource, shard.cursor
-            spec = self.lists.get(name, ListSpec(name))
-            fresh = LiveShard(name, shard.window_start, shard.window_end, windowed=spec.windowed)
+    def _fetch_shard(self, shard_id: int, handed: Handover) -> None:
         with self._lock:
+            name, window_start, window_end, cursor = self._plans[shard_id]
+            spec = self.lists.get(name, ListSpec(name))
+            fresh = LiveShard(name, window_start, window_end, windowed=spec.windowed)
             live = self._live.setdefault(shard_id, fresh)  # a new half is registered already
             owner = self._unwindowed.get(name)
             if owner is not None and owner != shard_id:
@@ -276,61 +285,56 @@ class Backfill:
             with self._lock:
                 self._chains += 1
         try:
-            self._walk_shard(shard_id, name, spec, live, cursor)
+            self._walk_shard(shard_id, name, spec, live, cursor, handed)
         finally:
             if chain:
                 with self._lock:
                     self._chains -= 1
 
     def _walk_shard(
-        self, shard_id: int, name: str, spec: ListSpec, live: LiveShard, cursor: str | None
+        self,
+        shard_id: int,
+        name: str,
+        spec: ListSpec,
+        live: LiveShard,
+        cursor: str | None,
+        handed: Handover,
     ) -> None:
-        """Page through one shard, each page handed to the writer as the next is fetched."""
-        stored: PageTicket | None = None  # the page the writer holds for this shard
-        try:
-            while not self._stop.is_set():
-                params = self._params(name, spec, live, shard_id)
-                if cursor:
-                    params["starting_after"] = cursor
-                try:
-                    page = self._request(live, spec.resource, params)
-                except StripeRequestError as exc:
-                    if self._refuse(name, params, exc, shard_id):
-                        continue  # the same page again, without the parameter refused
-                    settled(stored)  # its cursor is stored before the shard is finished
-                    stored = None
-                    self._finish_shard(shard_id, cursor)
-                    return
-                got = [o for o in page.get("data") or [] if isinstance(o, dict)]
-                fetched_at = int(self.clock())
-                with self._lock:
-                    # One critical section from reading `start` to recording `low`: a split
-                    # never moves `start` past objects this page keeps.
-                    start = live.start
-                    # Objects below a split point belong to the other half, which lists them.
-                    data = (
-                        [o for o in got if created_of(o, start) >= start] if live.windowed else got
-                    )
-                    more = bool(page.get("has_more")) and bool(got) and len(data) == len(got)
-                    self._objects += len(data)
-                    live.seen += len(data)
-                    live.more = more
-                    if data:
-                        oldest = created_of(data[-1], start)
-                        live.low = oldest if live.low is None else min(live.low, oldest)
-                cursor = got[-1].get("id") if got else cursor
-                # The previous page must be committed before this one is handed over: the
-                # shard's stored cursor never passes objects that are not stored.
-                settled(stored)
-                # Stored with the shard's cursor in one transaction, beside other workers'
-                # pages, while this worker fetches the next page.
-                stored = self._writer.submit(
-                    shard_id, data, cursor=cursor, more=more, fetched_at=fetched_at
-                )
-                if not more:
-                    return
-        finally:
-            settled(stored)
+        """Page through one shard, each page handed to the writer as the next is fetched; the
+        last ones may still be stored while the worker walks its next shard."""
+        while not self._stop.is_set():
+            params = self._params(name, spec, live, shard_id)
+            if cursor:
+                params["starting_after"] = cursor
+            try:
+                page = self._request(live, spec.resource, params)
+            except StripeRequestError as exc:
+                if self._refuse(name, params, exc, shard_id):
+                    continue  # the same page again, without the parameter refused
+                handed.drain()  # its cursor is stored before the shard is finished
+                self._finish_shard(shard_id, cursor)
+                return
+            got = [o for o in page.get("data") or [] if isinstance(o, dict)]
+            fetched_at = int(self.clock())
+            with self._lock:
+                # One critical section from reading `start` to recording `low`: a split
+                # never moves `start` past objects this page keeps.
+                start = live.start
+                # Objects below a split point belong to the other half, which lists them.
+                data = [o for o in got if created_of(o, start) >= start] if live.windowed else got
+                more = bool(page.get("has_more")) and bool(got) and len(data) == len(got)
+                self._objects += len(data)
+                live.seen += len(data)
+                live.more = more
+                if data:
+                    oldest = created_of(data[-1], start)
+                    live.low = oldest if live.low is None else min(live.low, oldest)
+            cursor = got[-1].get("id") if got else cursor
+            # Stored with the shard's cursor in one transaction, beside other workers'
+            # pages, after this shard's earlier pages, while this worker fetches the next.
+            handed.hand_over(shard_id, data, cursor=cursor, more=more, fetched_at=fetched_at)
+            if not more:
+                return
 
     def _request(self, live: LiveShard, resource: str, params: dict[str, Any]) -> dict[str, Any]:
         """One page through the paced caller. While a whole list or the event walk is walked

@@ -3,9 +3,10 @@
 This is the hot path (tens of thousands of events per second into SQLite), so it works on plain
 dicts and Core statements, never ORM objects per row: one duplicate check, one multi-row insert
 with ON CONFLICT DO NOTHING, one snapshot upsert guarded by `source_created`, per batch. Every
-event and its object are encoded to JSON once (core/sync/ingest_prepare.py) and, on SQLite, handed
-to the driver as text (core/sync/ingest_sqlite.py), so neither SQLAlchemy nor its JSON type touch the
-rows again. Many pages at once go through core/sync/ingest_pipeline.py.
+event and its object are encoded to JSON once (core/sync/ingest_prepare.py) and handed to the
+driver as text — multi-row statements on SQLite (core/sync/ingest_sqlite.py), one statement of
+column arrays on PostgreSQL (core/sync/ingest_pg.py) — so neither SQLAlchemy nor its JSON type
+touch the rows again. Many pages at once go through core/sync/ingest_pipeline.py.
 
 A malformed event never stops the batch and is never lost: it is stored as a `dead` row with a
 readable reason.
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from core.db import insert_ignore
 from core.models.base import JSONType, UTCDateTime, utcnow
 from core.models.sync import SnapshotRefresh
-from core.sync import ingest_sqlite
+from core.sync import ingest_pg, ingest_sqlite
 from core.sync.ingest_prepare import PreparedBatch, prepare_events
 from core.sync.snapshots import lock_snapshot_writes
 
@@ -109,10 +110,11 @@ def store_batch(session: Session, batch: PreparedBatch) -> IngestResult:
     result = IngestResult(received=batch.received, duplicates=batch.duplicates)
     if not batch.rows:
         return result
-    if batch.raw_json:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
         ingest_sqlite.prepare_connection(session)
     ids = [r["event_id"] for r in batch.rows]
-    existing = _existing_ids(session, batch.raw_json, ids)
+    existing = _existing_ids(session, sqlite, ids)
     rows = [r for r in batch.rows if r["event_id"] not in existing] if existing else batch.rows
     result.duplicates += len(batch.rows) - len(rows)
     for r in rows:
@@ -123,10 +125,12 @@ def store_batch(session: Session, batch: PreparedBatch) -> IngestResult:
             result.newest_created = r["created"]
     if rows:
         if batch.raw_json:
-            added = ingest_sqlite.insert_events(session, rows)
+            insert = ingest_sqlite.insert_events if sqlite else ingest_pg.insert_events
+            added = insert(session, rows)
             if added != len(rows):
-                # BEGIN IMMEDIATE holds the write lock since the duplicate check, so this cannot
-                # happen; if it ever did, roll the page back rather than miscount it.
+                # SQLite: BEGIN IMMEDIATE holds the write lock since the duplicate check, so this
+                # cannot happen. PostgreSQL: a concurrent writer (a webhook) stored one of them
+                # meanwhile. Either way, roll the page back rather than miscount it.
                 raise RuntimeError(f"{len(rows) - added} events appeared mid-transaction")
         else:
             stmt = (
@@ -142,7 +146,7 @@ def store_batch(session: Session, batch: PreparedBatch) -> IngestResult:
         snapshots = {k: v for k, v in snapshots.items() if v["source_event_id"] not in existing}
     ties = dict(batch.ties)
     if snapshots:
-        result.snapshots, tied = _apply_snapshots(session, batch.raw_json, snapshots)
+        result.snapshots, tied = _apply_snapshots(session, batch.raw_json, sqlite, snapshots)
         ties.update(tied)
     if ties:
         result.refresh_requested = request_refresh(
@@ -151,8 +155,8 @@ def store_batch(session: Session, batch: PreparedBatch) -> IngestResult:
     return result
 
 
-def _existing_ids(session: Session, raw_json: bool, ids: list[str]) -> set[str]:
-    if raw_json:
+def _existing_ids(session: Session, sqlite: bool, ids: list[str]) -> set[str]:
+    if sqlite:
         return ingest_sqlite.existing_event_ids(ingest_sqlite.driver_connection(session), ids)
     table = _EVENTS
     existing: set[str] = set()
@@ -172,16 +176,15 @@ def ingest_events(
     now: datetime | None = None,
 ) -> IngestResult:
     """Store `events` (oldest first) in the caller's transaction; duplicates are skipped."""
-    raw_json = session.get_bind().dialect.name == "sqlite"
-    batch = prepare_events(events, account=account, source=source, raw_json=raw_json, now=now)
+    batch = prepare_events(events, account=account, source=source, raw_json=True, now=now)
     return store_batch(session, batch)
 
 
 def _apply_snapshots(
-    session: Session, raw_json: bool, snapshots: dict[str, dict[str, Any]]
+    session: Session, raw_json: bool, sqlite: bool, snapshots: dict[str, dict[str, Any]]
 ) -> tuple[int, dict[str, tuple[str, str]]]:
     """Upsert snapshots newer than (or as new as) what is stored; report same-second conflicts."""
-    stored = _stored_snapshots(session, raw_json, list(snapshots))
+    stored = _stored_snapshots(session, sqlite, list(snapshots))
     rows: list[dict[str, Any]] = []
     ties: dict[str, tuple[str, str]] = {}
     for oid, snap in snapshots.items():
@@ -192,8 +195,10 @@ def _apply_snapshots(
             if have[0] == snap["source_created"] and have[1] != snap["source_event_id"]:
                 ties[oid] = (snap["account"], snap["object_type"])
         rows.append(snap)
-    if rows and raw_json:
+    if rows and raw_json and sqlite:
         ingest_sqlite.upsert_snapshots(session, rows)
+    elif rows and raw_json:
+        ingest_pg.upsert_snapshots(session, lock_snapshot_writes(session, rows))
     elif rows:
         table = _OBJECTS
         ins = _insert_module(session).insert(table)
@@ -208,9 +213,9 @@ def _apply_snapshots(
 
 
 def _stored_snapshots(
-    session: Session, raw_json: bool, ids: list[str]
+    session: Session, sqlite: bool, ids: list[str]
 ) -> dict[str, tuple[int, str | None]]:
-    if raw_json:
+    if sqlite:
         return ingest_sqlite.stored_snapshots(ingest_sqlite.driver_connection(session), ids)
     table = _OBJECTS
     stored: dict[str, tuple[int, str | None]] = {}

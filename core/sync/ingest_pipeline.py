@@ -41,8 +41,7 @@ def store_pipelined(
     `on_commit(session, pages)` runs inside each transaction (the pages it stores, in the order
     given), e.g. to move a cursor with the events it covers.
     """
-    with session_factory() as probe:
-        raw_json = probe.get_bind().dialect.name == "sqlite"
+    raw_json = True  # encoded once, handed to the driver as text on either database
     ready: queue.Queue[Any] = queue.Queue(maxsize=max_group)
     done = object()
     failure: list[BaseException] = []

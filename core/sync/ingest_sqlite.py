@@ -1,4 +1,4 @@
-"""SQLite fast path of ingestion: pre-encoded rows go through the driver's executemany.
+"""SQLite fast path of ingestion: pre-encoded rows go to the driver as multi-row statements.
 
 SQLAlchemy's per-row parameter handling (and its JSON type, which would encode the payload a
 second time) costs more than SQLite's own insert on this path, so on SQLite the events and
@@ -6,12 +6,21 @@ snapshots are written with plain `INSERT ... ON CONFLICT` statements on the DBAP
 the caller's session: the same transaction (BEGIN IMMEDIATE), the same semantics as the Core
 statements used on PostgreSQL (unique event id, DO NOTHING; snapshot upsert guarded by
 `source_created`).
+
+Rows go `VALUES (...), (...), ...` many at a time rather than through `executemany`: the driver
+gives up Python's GIL for each step of a statement, so `executemany` takes it back once a row —
+and in a process where other threads parse pages (the backfill's workers) each take-back waits
+for them, which made a row cost three times SQLite's own work. One statement of 256 rows is one
+step; the chunk sizes are powers of two, so a handful of prepared statements (the driver's
+cache) serve every batch.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -45,17 +54,16 @@ SNAPSHOT_COLUMNS = (
 )
 # What a newer state of an object replaces (everything but its id), for every snapshot writer.
 SNAPSHOT_UPDATE_COLUMNS = SNAPSHOT_COLUMNS[1:]
-_INSERT_EVENTS = (
-    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING"
-)
-_UPSERT_SNAPSHOTS = (
-    f"INSERT INTO stripe_objects ({', '.join(SNAPSHOT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(SNAPSHOT_COLUMNS))}) ON CONFLICT (id) DO UPDATE SET "
+_EVENTS_HEAD = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES "
+_EVENTS_TAIL = " ON CONFLICT (event_id) DO NOTHING"
+_SNAPSHOTS_HEAD = f"INSERT INTO stripe_objects ({', '.join(SNAPSHOT_COLUMNS)}) VALUES "
+_SNAPSHOTS_TAIL = (
+    " ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in SNAPSHOT_UPDATE_COLUMNS)
     # A concurrent writer (webhook and poll) may have stored a newer state meanwhile.
     + " WHERE excluded.source_created >= stripe_objects.source_created"
 )
+MAX_ROWS = 256  # rows per statement (x 14 columns well under SQLite's 32,766 parameters)
 _CHUNK = 500
 _UTC = UTCDateTime()
 
@@ -79,6 +87,38 @@ def _timestamps(session: Session, values: Iterable[Any]) -> dict[Any, Any]:
     """Each distinct datetime of a batch in the form SQLAlchemy stores it (one call per value)."""
     convert = _UTC._cached_bind_processor(session.get_bind().dialect)
     return {v: (convert(v) if convert and v is not None else v) for v in set(values)}
+
+
+@cache
+def _statement(head: str, tail: str, columns: int, rows: int) -> str:
+    one = "(" + ", ".join("?" * columns) + ")"
+    return head + ", ".join([one] * rows) + tail
+
+
+def _chunk_sizes(n: int) -> Iterable[int]:
+    """`n` rows as full chunks of MAX_ROWS, then the rest in powers of two (few statements)."""
+    full, rest = divmod(n, MAX_ROWS)
+    yield from [MAX_ROWS] * full
+    size = MAX_ROWS // 2
+    while rest:
+        if rest >= size:
+            yield size
+            rest -= size
+        size //= 2
+
+
+def execute_rows(
+    conn: sqlite3.Connection, head: str, tail: str, columns: int, rows: Sequence[tuple[Any, ...]]
+) -> int:
+    """`head VALUES (...), (...) tail` over `rows`, a few hundred rows a statement; return the
+    rows changed."""
+    before = conn.total_changes
+    at = 0
+    for size in _chunk_sizes(len(rows)):
+        params = list(chain.from_iterable(rows[at : at + size]))
+        conn.execute(_statement(head, tail, columns, size), params)
+        at += size
+    return conn.total_changes - before
 
 
 def existing_event_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
@@ -111,9 +151,11 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     ts = _timestamps(
         session, [r["received_at"] for r in rows] + [r["next_attempt_at"] for r in rows]
     )
-    before = conn.total_changes
-    conn.executemany(
-        _INSERT_EVENTS,
+    return execute_rows(
+        conn,
+        _EVENTS_HEAD,
+        _EVENTS_TAIL,
+        len(EVENT_COLUMNS),
         [
             (
                 r["event_id"],
@@ -134,16 +176,17 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> int:
             for r in rows
         ],
     )
-    return conn.total_changes - before
 
 
 def upsert_snapshots(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Upsert snapshot rows (data already JSON text) unless a newer one is stored."""
     conn = driver_connection(session)
     ts = _timestamps(session, [r["updated_at"] for r in rows])
-    before = conn.total_changes
-    conn.executemany(
-        _UPSERT_SNAPSHOTS,
+    return execute_rows(
+        conn,
+        _SNAPSHOTS_HEAD,
+        _SNAPSHOTS_TAIL,
+        len(SNAPSHOT_COLUMNS),
         [
             (
                 r["id"],
@@ -157,4 +200,3 @@ def upsert_snapshots(session: Session, rows: Sequence[dict[str, Any]]) -> int:
             for r in rows
         ],
     )
-    return conn.total_changes - before

@@ -10,27 +10,16 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-    cast,
     delete,
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from core.errors import StripeRequestError
-from core.models.base import UTCDateTime, utcnow
+from core.models.base import utcnow
 from core.models.sync import SnapshotRefresh, StripeObject
-from core.sync import ingest_sqlite
-from core.sync.ingest_sqlite import SNAPSHOT_UPDATE_COLUMNS
+from core.sync import ingest_pg, ingest_sqlite
 
 # object type → list/retrieve resource of the StripeClient (client.v1.<resource>)
 RESOURCES: dict[str, str] = {
@@ -106,14 +95,14 @@ def fetched_rows(
 
 def store_snapshot_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Upsert rows from `fetched_rows` (one per id) in the caller's transaction, unless a newer
-    snapshot is stored; return how many were written. One prepared statement for all rows:
-    the driver's executemany on SQLite, a cached Core executemany on PostgreSQL."""
+    snapshot is stored; return how many were written. On the driver, with the JSON encoded once:
+    multi-row statements on SQLite (core/sync/ingest_sqlite.py), one statement of column arrays
+    on PostgreSQL (core/sync/ingest_pg.py)."""
     if not rows:
         return 0
     if session.get_bind().dialect.name == "sqlite":
         return ingest_sqlite.upsert_snapshots(session, rows)
-    ordered = lock_snapshot_writes(session, rows)
-    return len(session.execute(_PG_UPSERT, ordered).all())
+    return ingest_pg.upsert_snapshots(session, lock_snapshot_writes(session, rows))
 
 
 def lock_snapshot_writes(session: Session, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -141,40 +130,6 @@ def store_fetched(
     """Store objects read directly from Stripe; their fetch time is their `source_created`."""
     rows = fetched_rows(objects, account=account, fetched_at=fetched_at)
     return store_snapshot_rows(session, list(rows.values()))
-
-
-class _JSONText(TypeDecorator[str]):
-    """JSON already encoded (orjson), sent as text and cast to jsonb by the server."""
-
-    impl = Text
-    cache_ok = True
-
-    def bind_expression(self, bindvalue: Any) -> Any:
-        return cast(bindvalue, JSONB)
-
-
-def _pg_upsert() -> Any:
-    table = Table(
-        "stripe_objects",
-        MetaData(),
-        Column("id", String, primary_key=True),
-        Column("account", String),
-        Column("object_type", String),
-        Column("source_created", BigInteger),
-        Column("source_event_id", String),
-        Column("data", _JSONText),
-        Column("updated_at", UTCDateTime),
-    )
-    ins = postgresql.insert(table)
-    return ins.on_conflict_do_update(
-        index_elements=["id"],
-        set_={c: ins.excluded[c] for c in SNAPSHOT_UPDATE_COLUMNS},
-        # A concurrent writer (webhook and poll) may have stored a newer state meanwhile.
-        where=ins.excluded.source_created >= table.c.source_created,
-    ).returning(table.c.id)
-
-
-_PG_UPSERT = _pg_upsert()
 
 
 PER_POLL = 20  # fetches per poll: a busy second must not turn every poll into 100 requests

@@ -3,6 +3,9 @@ far ahead: whoever asks normally meanwhile is served before it, and the limit st
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from core.sync.ratelimit import TokenBucket
@@ -32,3 +35,33 @@ def test_an_unqueued_request_waits_behind_the_queue_without_joining_it() -> None
     # after the six queued requests, and never two in the same tenth of a second.
     assert clock.now == pytest.approx(0.6)
     assert bucket.reserve() == pytest.approx(0.1)
+
+
+class CountingBucket(TokenBucket):
+    """A bucket that counts how often it is asked for a slot."""
+
+    asked = 0
+
+    def try_reserve(self, max_wait: float) -> float:
+        self.asked += 1
+        return super().try_reserve(max_wait)
+
+
+def test_unqueued_callers_take_turns_instead_of_all_asking_on_every_slot() -> None:
+    bucket = CountingBucket(200, burst=1)
+    start = threading.Barrier(30)
+
+    def one() -> None:
+        start.wait()
+        bucket.acquire_unqueued()
+
+    threads = [threading.Thread(target=one) for _ in range(30)]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # 30 slots at 200/s take about 0.15 s; each caller asked about once or twice, not once
+    # per slot that passed while it waited (hundreds of times in all).
+    assert time.monotonic() - began >= 29 / 200
+    assert bucket.asked <= 3 * 30, bucket.asked
