@@ -55,6 +55,7 @@ class Controls:
         self.by_account: Counter[str] = Counter()
         self.rate_limited = 0
         self.faults: Counter[str] = Counter()
+        self.fail_next = 0  # the next N API requests fail, whatever fault_rate says
         self.replays = 0
         self.log: deque[dict[str, Any]] = deque(maxlen=50000)
         self.log_seq = 0
@@ -86,6 +87,11 @@ class Controls:
                 raise ValueError(f"fault_kinds must be a subset of {','.join(FAULT_KINDS)}")
             self.fault_kinds = tuple(kinds)
             out["fault_kinds"] = list(kinds)
+        if "fail_next" in changes:
+            count = int(changes["fail_next"])
+            if count < 0:
+                raise ValueError("fail_next must be a whole number >= 0")
+            self.fail_next = out["fail_next"] = count
         if "hang_seconds" in changes:
             self.hang_seconds = out["hang_seconds"] = float(changes["hang_seconds"])
         return out
@@ -98,14 +104,17 @@ class Controls:
             "fault_rate": self.fault_rate,
             "fault_kinds": list(self.fault_kinds),
             "hang_seconds": self.hang_seconds,
+            "fail_next": self.fail_next,
         }
 
     def pick_fault(self) -> str | None:
         """The fault to inject into this request, if any."""
-        if self.fault_rate <= 0:
+        if self.fault_rate <= 0 and self.fail_next <= 0:
             return None
         with self.lock:
-            if self.rng.random() >= self.fault_rate:
+            if self.fail_next > 0:  # a fixed number of failures, for tests that need exactly one
+                self.fail_next -= 1
+            elif self.rng.random() >= self.fault_rate:
                 return None
             kind = self.rng.choice(self.fault_kinds)
             self.faults[kind] += 1

@@ -86,9 +86,18 @@ def test_faults_are_retried_and_the_sync_still_completes(db_url: str, tmp_path: 
         assert report.ok, report.summary()
         control(server.url, "config", {"fault_rate": "0"})
         assert stored_events(rt.engine) == (listable_events(server.url),) * 2
+        assert sum(control(server.url, "stats")["faults_injected"].values()) > 0
+        with rt.Session() as s:  # which stream met the faults depends on the threads' order
+            states = s.scalars(select(SyncState).where(SyncState.account == "")).all()
+        assert {st.stream for st in states} == {"events", "backfill"}
+        assert sum(st.retries for st in states) > 0
+        # The walk meeting exactly two faults: both retried, both counted on its health.
+        control(server.url, "config", {"fail_next": "2", "fault_kinds": "500"})
+        again = sync_all(rt, timeout=0.6)[0]
+        assert again.ok and again.retries == 2, again.summary()
         with rt.Session() as s:
             health = account_health(s, rt.settings)[0]
-        assert health.retries > 0 and health.errors > 0
+        assert health.retries > 0 and health.errors >= 2 and health.status == "ok"
 
 
 def test_backfill_splits_busy_windows_and_stores_every_object_once(
