@@ -34,6 +34,9 @@ LISTS: dict[str, ListSpec] = {
     "payouts.in_transit": ListSpec("payouts", {"status": "in_transit"}, False),
     # The recent past, by `created` window.
     "invoices": ListSpec("invoices"),
+    # Which payment an invoice's attempt was (since 2025 an invoice names none itself): a
+    # failed payment of the window opens its recovery case at once, without a fetch per invoice.
+    "invoice_payments": ListSpec("invoice_payments"),
     "charges": ListSpec("charges"),
     "payment_intents": ListSpec("payment_intents"),
     "refunds": ListSpec("refunds"),

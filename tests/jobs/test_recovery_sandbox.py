@@ -70,3 +70,37 @@ def test_simulated_failures_become_classified_cases_and_payment_recovers(
             )
         ).all()
         assert open_drafts == []
+
+
+def test_the_first_load_opens_every_failed_payment_case_in_one_processing_pass(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The first load lists invoice payments too: an invoice names none of its payments itself
+    (since 2025), so without them every failed invoice of the window waited for its own fetch."""
+    from core.models.sync import Event
+    from core.sync.processing import process_batch
+
+    with running_sandbox(customers=60, days=45) as server:
+        settings = settings_for(
+            db_url,
+            tmp_path,
+            STRIPE_API_KEY=SANDBOX_KEY,
+            STRIPE_API_BASE=server.url,
+            LEDGERDESK_SANDBOX="1",
+            STRIPE_RATE_LIMIT="500",
+        )
+        rt = open_runtime(settings)
+        assert all(r.ok for r in sync_all(rt))
+    while process_batch(rt.Session, settings=rt.settings).claimed:
+        pass
+    with rt.Session() as s:
+        failed = set(
+            s.scalars(
+                select(Event.object_id).where(Event.type == "invoice.payment_failed").distinct()
+            )
+        )
+        waiting = s.scalars(select(Event.type).where(Event.status != "processed")).all()
+        cases = set(s.scalars(select(RecoveryCase.invoice_id)))
+    assert len(failed) >= 3, "the account should have failed payments in its 30-day window"
+    assert waiting == []
+    assert failed <= cases
