@@ -5,7 +5,9 @@ Handlers are `def handler(session, event: EventContext) -> None`, registered wit
 runs in its own savepoint: success marks it processed; a failure rolls back only that event's
 work, counts an attempt and schedules a retry with backoff; after `max_attempts` it is `dead`
 (visible on the health page, re-playable with `python -m jobs process --replay`). Other events
-keep flowing.
+keep flowing. An event waiting for an object the sync fetches (MissingObject) is retried longer
+and is dead only once the sync has fetched the object without Stripe returning it (or after
+waiting a bounded time on a sync that never fetched it), with that reason.
 
 Set-based where it can be (the registration side is core/sync/handling.py):
 * the claim locks the due rows without their payloads; the payloads of the events a handler
@@ -31,11 +33,13 @@ from typing import Any, cast
 
 from sqlalchemy import String, Table, and_, any_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.errors import MissingObject
-from core.models.sync import Event
+from core.models.sync import Event, SnapshotRefresh
 from core.sync.handling import (
     BATCH_INFO,
     FAILS_EARLY,
@@ -57,7 +61,6 @@ from core.sync.handling import (
     on_postgresql,
     when_kept,
 )
-from core.sync.ingest import request_refresh
 
 __all__ = [
     "BATCH_INFO",
@@ -87,8 +90,14 @@ log = logging.getLogger("ledgerdesk.processing")
 
 MAX_ATTEMPTS = 5
 # An event waiting for a referenced object the sync fetches: retried longer (the fetches are
-# bounded per poll, so a backlog takes a few polls), then dead with the reason.
+# bounded per poll, so a backlog takes a few polls), then dead with the reason — but only once
+# the sync has tried to fetch it (its request left the refresh queue) and Stripe did not give
+# it. While its request is still queued the event waits on the sync, not on Stripe: a large
+# first load queues more than a few polls read, and the event must not die before its turn.
+# Waiting is bounded too (about a day at the longest backoff): a sync that never runs for
+# the account does not leave the event retrying forever.
 MISSING_OBJECT_ATTEMPTS = 10
+WAITING_FOR_SYNC_ATTEMPTS = 30
 BASE_DELAY_SECONDS = 10.0
 MAX_DELAY_SECONDS = 3600.0
 
@@ -242,6 +251,7 @@ def _run(
     done: list[int] = []
     failures: list[tuple[Any, Exception, int]] = []
     missing: dict[str, tuple[str, str, str]] = {}
+    waiting: list[tuple[Any, MissingObject]] = []
     kept: list[Any] = []
     for row, ctx, handlers in plan:
         early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
@@ -258,9 +268,8 @@ def _run(
                     fn(session, ctx)
         except MissingObject as exc:
             session.expunge_all()
-            # Outside the rolled-back savepoint: the sync's next poll fetches the object.
             missing.setdefault(exc.object_id, (exc.object_id, row.account or "", exc.object_type))
-            failures.append((row, exc, max(max_attempts, MISSING_OBJECT_ATTEMPTS)))
+            waiting.append((row, exc))
             continue
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
             session.expunge_all()
@@ -273,9 +282,58 @@ def _run(
             fn()
         done.append(row.id)
     if missing:
-        request_refresh(session, list(missing.values()))
+        # Outside the rolled-back savepoints: the sync's next poll fetches the objects.
+        queued = _request_refresh(session, list(missing.values()), now)
+        for row, exc in waiting:
+            sync_tried = exc.object_id not in queued
+            limit = MISSING_OBJECT_ATTEMPTS if sync_tried else WAITING_FOR_SYNC_ATTEMPTS
+            failures.append((row, _NeverArrived(exc, row.event_id, sync_tried), limit))
     _record_failures(session, failures, now, report)
     return done
+
+
+class _NeverArrived(Exception):
+    """A MissingObject as recorded on its event: while retried, its own text; once dead, why
+    the queue gave up on it (the health page shows this beside the event)."""
+
+    def __init__(self, missing: MissingObject, event_id: str, sync_tried: bool) -> None:
+        super().__init__(str(missing))
+        self.missing, self.event_id, self.sync_tried = missing, event_id, sync_tried
+
+    def dead_reason(self, attempts: int) -> str:
+        """Why the event is dead after `attempts`, and what to do."""
+        what = f"{self.missing.object_type} {self.missing.object_id}"
+        why = (
+            f"Stripe did not return {what} when the sync fetched it"
+            if self.sync_tried
+            else f"the sync has not fetched {what} yet (is the sync running for this account?)"
+        )
+        return (
+            f"Dead after {attempts} attempts: {why}. Once Stripe has it, re-queue the event "
+            f"with `python -m jobs process --replay {self.event_id}`. "
+            f"Last error: {self.missing}"
+        )
+
+
+_REQUEST = {
+    pg: (postgresql_insert if pg else sqlite_insert)(cast(Table, SnapshotRefresh.__table__))
+    .on_conflict_do_nothing(index_elements=["object_id"])
+    .returning(cast(Table, SnapshotRefresh.__table__).c.object_id)
+    for pg in (False, True)
+}
+
+
+def _request_refresh(
+    session: Session, wanted: list[tuple[str, str, str]], now: datetime
+) -> set[str]:
+    """Queue these objects for a fresh read (one insert); return those whose request was
+    queued already (the sync has not tried them since they were last asked for)."""
+    rows = [
+        {"object_id": oid, "account": acct, "object_type": otype, "requested_at": now}
+        for oid, acct, otype in wanted
+    ]
+    new = {r[0] for r in session.execute(_REQUEST[on_postgresql(session)], rows).all()}
+    return {oid for oid, _, _ in wanted} - new
 
 
 def _plan(
@@ -350,12 +408,15 @@ def _record_failures(
     params = []
     for row, exc, max_attempts in failures:
         attempts = int(row.attempts or 0) + 1
+        name = "MissingObject" if isinstance(exc, _NeverArrived) else type(exc).__name__
         values: dict[str, Any] = {
             "eid": row.id,
             "n": attempts,
-            "err": f"{type(exc).__name__}: {exc}"[:4000],
+            "err": f"{name}: {exc}"[:4000],
         }
         if attempts >= max_attempts:
+            if isinstance(exc, _NeverArrived):
+                values["err"] = exc.dead_reason(attempts)[:4000]
             values |= {"st": EventStatus.DEAD, "retry_at": None}
             report.dead += 1
             log.warning("event %s dead after %d attempts: %s", row.event_id, attempts, exc)
