@@ -33,13 +33,11 @@ from typing import Any, cast
 
 from sqlalchemy import String, Table, and_, any_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 from core.errors import MissingObject
-from core.models.sync import Event, SnapshotRefresh
+from core.models.sync import Event
 from core.sync.handling import (
     BATCH_INFO,
     FAILS_EARLY,
@@ -61,11 +59,20 @@ from core.sync.handling import (
     on_postgresql,
     when_kept,
 )
+from core.sync.waiting import (
+    MISSING_OBJECT_ATTEMPTS,
+    WAITING_FOR_SYNC_ATTEMPTS,
+    NeverArrived,
+    request_refresh,
+    waiting_failure,
+)
 
 __all__ = [
     "BATCH_INFO",
     "FAILS_EARLY",
     "HANDLERS",
+    "MISSING_OBJECT_ATTEMPTS",
+    "WAITING_FOR_SYNC_ATTEMPTS",
     "PREPARE",
     "RELEVANCE",
     "WHEN_KEPT",
@@ -89,15 +96,6 @@ __all__ = [
 log = logging.getLogger("ledgerdesk.processing")
 
 MAX_ATTEMPTS = 5
-# An event waiting for a referenced object the sync fetches: retried longer (the fetches are
-# bounded per poll, so a backlog takes a few polls), then dead with the reason — but only once
-# the sync has tried to fetch it (its request left the refresh queue) and Stripe did not give
-# it. While its request is still queued the event waits on the sync, not on Stripe: a large
-# first load queues more than a few polls read, and the event must not die before its turn.
-# Waiting is bounded too (about a day at the longest backoff): a sync that never runs for
-# the account does not leave the event retrying forever.
-MISSING_OBJECT_ATTEMPTS = 10
-WAITING_FOR_SYNC_ATTEMPTS = 30
 BASE_DELAY_SECONDS = 10.0
 MAX_DELAY_SECONDS = 3600.0
 
@@ -283,57 +281,11 @@ def _run(
         done.append(row.id)
     if missing:
         # Outside the rolled-back savepoints: the sync's next poll fetches the objects.
-        queued = _request_refresh(session, list(missing.values()), now)
+        queued = request_refresh(session, list(missing.values()), now)
         for row, exc in waiting:
-            sync_tried = exc.object_id not in queued
-            limit = MISSING_OBJECT_ATTEMPTS if sync_tried else WAITING_FOR_SYNC_ATTEMPTS
-            failures.append((row, _NeverArrived(exc, row.event_id, sync_tried), limit))
+            failures.append(waiting_failure(row, exc, sync_tried=exc.object_id not in queued))
     _record_failures(session, failures, now, report)
     return done
-
-
-class _NeverArrived(Exception):
-    """A MissingObject as recorded on its event: while retried, its own text; once dead, why
-    the queue gave up on it (the health page shows this beside the event)."""
-
-    def __init__(self, missing: MissingObject, event_id: str, sync_tried: bool) -> None:
-        super().__init__(str(missing))
-        self.missing, self.event_id, self.sync_tried = missing, event_id, sync_tried
-
-    def dead_reason(self, attempts: int) -> str:
-        """Why the event is dead after `attempts`, and what to do."""
-        what = f"{self.missing.object_type} {self.missing.object_id}"
-        why = (
-            f"Stripe did not return {what} when the sync fetched it"
-            if self.sync_tried
-            else f"the sync has not fetched {what} yet (is the sync running for this account?)"
-        )
-        return (
-            f"Dead after {attempts} attempts: {why}. Once Stripe has it, re-queue the event "
-            f"with `python -m jobs process --replay {self.event_id}`. "
-            f"Last error: {self.missing}"
-        )
-
-
-_REQUEST = {
-    pg: (postgresql_insert if pg else sqlite_insert)(cast(Table, SnapshotRefresh.__table__))
-    .on_conflict_do_nothing(index_elements=["object_id"])
-    .returning(cast(Table, SnapshotRefresh.__table__).c.object_id)
-    for pg in (False, True)
-}
-
-
-def _request_refresh(
-    session: Session, wanted: list[tuple[str, str, str]], now: datetime
-) -> set[str]:
-    """Queue these objects for a fresh read (one insert); return those whose request was
-    queued already (the sync has not tried them since they were last asked for)."""
-    rows = [
-        {"object_id": oid, "account": acct, "object_type": otype, "requested_at": now}
-        for oid, acct, otype in wanted
-    ]
-    new = {r[0] for r in session.execute(_REQUEST[on_postgresql(session)], rows).all()}
-    return {oid for oid, _, _ in wanted} - new
 
 
 def _plan(
@@ -408,14 +360,14 @@ def _record_failures(
     params = []
     for row, exc, max_attempts in failures:
         attempts = int(row.attempts or 0) + 1
-        name = "MissingObject" if isinstance(exc, _NeverArrived) else type(exc).__name__
+        name = "MissingObject" if isinstance(exc, NeverArrived) else type(exc).__name__
         values: dict[str, Any] = {
             "eid": row.id,
             "n": attempts,
             "err": f"{name}: {exc}"[:4000],
         }
         if attempts >= max_attempts:
-            if isinstance(exc, _NeverArrived):
+            if isinstance(exc, NeverArrived):
                 values["err"] = exc.dead_reason(attempts)[:4000]
             values |= {"st": EventStatus.DEAD, "retry_at": None}
             report.dead += 1
