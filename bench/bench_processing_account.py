@@ -35,6 +35,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500
 MAX_POLLS = 200  # refresh polls after the first pass, until nothing is left retrying
+# How far the processing clock moves per refresh poll: past the longest retry backoff
+# (core.sync.processing.MAX_DELAY_SECONDS, one hour).
+POLL_STEP = timedelta(hours=2)
 
 
 def _settings(url: str, folder: str, api_base: str) -> Any:
@@ -132,13 +135,18 @@ def child(url: str, floor_url: str, api_base: str) -> dict[str, Any]:
         why = _why_retrying(rt) if res["retrying"] + res["dead"] else {}
         second: dict[str, Any] = {}
         left = res["retrying"]
+        clock = datetime.now(UTC)
         while left and second.get("polls", 0) < MAX_POLLS:
             # What the queue asked the sync to fetch (a failed invoice's payments, at most
             # snapshots.PER_POLL a poll) comes with the next poll; then the retried events are
-            # processed (made due now). Only the processing is timed.
+            # processed, on a clock moved past every retry's backoff (a retry is due at the
+            # `now` of the pass that failed it plus its backoff: a clock that stood still, or
+            # moved by less, would leave them not due and look stuck). Only the processing is
+            # timed.
+            clock = max(clock, datetime.now(UTC)) + POLL_STEP
             t1 = time.perf_counter()
             sync_all(rt, timeout=60, force=True)
-            more = _drain(rt, now=datetime.now(UTC) + timedelta(days=60))
+            more = _drain(rt, now=clock)
             second["polls"] = second.get("polls", 0) + 1
             second["sync_s"] = second.get("sync_s", 0.0) + time.perf_counter() - t1 - more["wall"]
             for key in ("wall", "cpu", "processed"):

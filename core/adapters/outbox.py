@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.adapters.outbox_checks import (
@@ -75,6 +75,8 @@ __all__ = [
     "list_messages",
     "message_id",
     "post_to_slack",
+    "queue_chat",
+    "queue_email",
     "recheck",
     "send_email",
     "still_true",
@@ -95,6 +97,34 @@ def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def _insert(
+    session: Session,
+    channel: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    related: str | None,
+) -> bool:
+    """Insert one message unless its dedupe_key is stored; True when this call queued it."""
+    row = {
+        "channel": channel,
+        "dedupe_key": dedupe_key[:255],
+        "recipient": recipient[:255],
+        "subject": subject[:255],
+        "body": body,
+        "related": related,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": utcnow(),
+    }
+    return insert_ignore(session, _OUTBOX, [row], ["dedupe_key"]) == 1
+
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_BY_KEY = select(OutboxMessage).where(OutboxMessage.dedupe_key == bindparam("key"))
+
+
 def _enqueue(
     session: Session,
     channel: str,
@@ -104,28 +134,28 @@ def _enqueue(
     dedupe_key: str,
     related: str | None,
 ) -> OutboxMessage:
-    now = utcnow()
-    insert_ignore(
-        session,
-        cast(Table, OutboxMessage.__table__),
-        [
-            {
-                "channel": channel,
-                "dedupe_key": dedupe_key[:255],
-                "recipient": recipient[:255],
-                "subject": subject[:255],
-                "body": body,
-                "related": related,
-                "status": "pending",
-                "attempts": 0,
-                "created_at": now,
-            }
-        ],
-        ["dedupe_key"],
-    )
-    msg = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key[:255]))
+    _insert(session, channel, recipient, subject, body, dedupe_key, related)
+    msg = session.scalar(_BY_KEY, {"key": dedupe_key[:255]})
     assert msg is not None
     return msg
+
+
+def _chat_fields(text: str) -> tuple[str, str, str]:
+    """(recipient, subject, body) of an alert for the team channel."""
+    return "team channel", text.splitlines()[0][:120] if text else "", text
+
+
+def queue_email(
+    session: Session, to: str, subject: str, body: str, dedupe_key: str, related: str | None = None
+) -> bool:
+    """Queue one email without reading it back (for callers that need no message object, e.g.
+    a batch of events): one INSERT. True when queued, False when the dedupe_key already was."""
+    return _insert(session, "email", to, subject, body, dedupe_key, related)
+
+
+def queue_chat(session: Session, text: str, dedupe_key: str, related: str | None = None) -> bool:
+    """Queue one internal alert without reading it back (see `queue_email`)."""
+    return _insert(session, "chat", *_chat_fields(text), dedupe_key, related)
 
 
 def enqueue_email(
@@ -149,15 +179,7 @@ def enqueue_chat(
     session: Session, text: str, dedupe_key: str, related: str | None = None
 ) -> OutboxMessage:
     """Queue one internal alert for the team channel."""
-    return _enqueue(
-        session,
-        "chat",
-        "team channel",
-        text.splitlines()[0][:120] if text else "",
-        text,
-        dedupe_key,
-        related,
-    )
+    return _enqueue(session, "chat", *_chat_fields(text), dedupe_key, related)
 
 
 @dataclass

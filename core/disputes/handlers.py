@@ -58,6 +58,12 @@ _STATUS_RANK = (
 )
 
 
+# Built once: the statement is its parameters' only per-event part (no select() per event).
+_CASE_FOR_UPDATE = (
+    select(DisputeCase).where(DisputeCase.dispute_id == bindparam("dispute_id")).with_for_update()
+)
+
+
 def _progress(status: str, submission_count: int) -> tuple[int, int]:
     """(stage, step) of a dispute: an appeal, or a decision after one, is the second stage."""
     stage = 1 if status in APPEAL_STATUSES or submission_count > 1 else 0
@@ -78,9 +84,7 @@ def apply_dispute(
     """Create or update the case for a dispute object; returns (case, created)."""
     cfg = cfg or config()
     fields = case_fields(dispute)
-    case = session.scalar(
-        select(DisputeCase).where(DisputeCase.dispute_id == dispute["id"]).with_for_update()
-    )
+    case = session.scalar(_CASE_FOR_UPDATE, {"dispute_id": dispute["id"]})
     created = case is None
     if case is None:
         charge = stripe_object(session, fields["charge_id"]) or {}

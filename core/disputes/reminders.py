@@ -26,7 +26,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from core.adapters.outbox import enqueue_chat, enqueue_email
+from core.adapters.outbox import queue_chat, queue_email
 from core.adapters.stripe_links import dashboard_url
 from core.db import insert_ignore
 from core.disputes.deadlines import countdown_text, deadline_text, reminder_due
@@ -79,11 +79,11 @@ def _sent_for_stage(case: DisputeCase, labels: set[str]) -> set[str]:
 
 
 def _email(session: Session, to: str, subject: str, body: str, key: str, related: str) -> None:
-    enqueue_email(session, to, subject, body, key, related=related)
+    queue_email(session, to, subject, body, key, related=related)  # not read back
 
 
 def _chat(session: Session, text: str, key: str) -> None:
-    enqueue_chat(session, text, key)
+    queue_chat(session, text, key)
 
 
 def _claim(session: Session, case: DisputeCase, threshold: str) -> bool:

@@ -44,7 +44,8 @@ class Event(Base):
 
     __table_args__ = (
         Index("ix_events_status_next_attempt_at", "status", "next_attempt_at"),
-        Index("ix_events_account_created", "account", "created"),
+        # No (account, created) index: nothing reads events by account and time, and each one
+        # cost every event marked processed an index entry (migration 0019).
         # (object_id, ...) lookups use ix_events_object_id_type_created (models/performance.py).
         Index("ix_events_type_created", "type", "created"),
         Index("ix_events_received_at", "received_at"),

@@ -3,7 +3,12 @@
 Before a batch runs, `prepare` reads in bulk:
 * the stored payments (`invoice_payment` objects) of the failed invoices that do not name
   their payment intent themselves (one query), so no failure looks them up alone;
-* the stored cases of the batch's failed invoices and of its failed payments' intents (two).
+* the stored cases of the batch's failed invoices and of its failed payments' intents (two);
+* what updating their cases reads (core/recovery/cases.py): each failed invoice's latest
+  terminal event (paid, voided, uncollectible), the latest failure event of each of their
+  payment intents, their subscriptions' snapshots and their customers' CRM accounts (one query
+  each). Events and snapshots are stored by the sync, never by a handler, and CRM accounts by
+  the import, so nothing earlier in the batch changes them.
 
 Then it walks the batch in order, as the handlers will, and decides:
 * which failed charges / payment intents may belong to an invoice with a case when their
@@ -26,14 +31,20 @@ from sqlalchemy.orm import Session
 
 from core.errors import MissingObject
 from core.models.recovery import RecoveryCase
-from core.recovery.cases import FAILURE_TYPES
+from core.recovery.cases import FAILURE_TYPES, TERMINAL_TYPES
+from core.recovery.context import CRM_ACCOUNTS, SUBSCRIPTIONS, load_accounts, load_objects
 from core.recovery.linking import (
     INVOICE_PAYMENTS,
+    PI_FAILED,
+    PI_FAILURE_EVENTS,
+    TERMINAL_EVENTS,
     invoice_payment_intent,
+    latest_by_object,
     load_invoice_payments,
     names_its_payment,
     payment_intent_of,
 )
+from core.sync.invoice_shape import invoice_subscription_id
 from core.sync.processing import FAILS_EARLY, EventContext
 
 PAYMENT_FAILURE_TYPES = ("charge.failed", "payment_intent.payment_failed")
@@ -104,6 +115,36 @@ def prepare(session: Session, batch: list[EventContext], shared: dict[str, Any])
             linked.add(pi_id)
     shared.setdefault(FAILS_EARLY, {}).update(fails)
     shared[PAYMENTS_TO_RUN] = run
+    _load_case_inputs(session, [e for e in failures if e.event_id not in fails], shared)
+
+
+def _load_case_inputs(
+    session: Session, failures: list[EventContext], shared: dict[str, Any]
+) -> None:
+    """What updating the cases of these invoice failures reads, in one query each."""
+    if not failures:
+        return
+    intents: set[str] = set()
+    for e in failures:
+        try:
+            pi_id = invoice_payment_intent(session, e.obj, shared)
+        except MissingObject:
+            continue
+        if pi_id:
+            intents.add(pi_id)
+    shared[TERMINAL_EVENTS] = latest_by_object(
+        session, {str(e.obj["id"]) for e in failures}, TERMINAL_TYPES
+    )
+    shared[PI_FAILURE_EVENTS] = latest_by_object(session, intents, PI_FAILED)
+    subscriptions = {s for s in (invoice_subscription_id(e.obj) for e in failures) if s}
+    shared[SUBSCRIPTIONS] = load_objects(session, subscriptions)
+    customers = {e.obj["customer"] for e in failures if isinstance(e.obj.get("customer"), str)}
+    emails = {
+        e.obj["customer_email"].lower()
+        for e in failures
+        if isinstance(e.obj.get("customer_email"), str)
+    }
+    shared[CRM_ACCOUNTS] = load_accounts(session, customers, emails)
 
 
 def payments_to_run(session: Session, batch: list[EventContext]) -> set[str]:

@@ -32,8 +32,11 @@ from core.recovery.explain import failure_summary
 from core.recovery.linking import (
     NOT_LOOKED_UP,
     PI_FAILED,
+    PI_FAILURE_EVENTS,
+    TERMINAL_EVENTS,
     decline_of,
     event_object,
+    from_batch,
     invoice_payment_intent,
     latest_event,
     latest_events,
@@ -175,9 +178,11 @@ def _update_case(
     case.attempt_count = max(case.attempt_count, attempt)
     # The invoice's terminal event and its payment intent's failure, in one read.
     known_pi = newest_attempt and pi_id is not NOT_LOOKED_UP
-    done, pi_event = latest_events(
-        session, [(inv_id, TERMINAL_TYPES), (pi_id if known_pi else None, PI_FAILED)]
-    )
+    asked_pi = pi_id if known_pi else None
+    done = from_batch(event.batch, TERMINAL_EVENTS, inv_id)
+    pi_event = from_batch(event.batch, PI_FAILURE_EVENTS, asked_pi) if asked_pi else None
+    if done is NOT_LOOKED_UP or pi_event is NOT_LOOKED_UP:  # not read by the batch: one read
+        done, pi_event = latest_events(session, [(inv_id, TERMINAL_TYPES), (asked_pi, PI_FAILED)])
     if newest_attempt:
         decline = decline_of(session, inv, event, pi_id, pi_event if known_pi else NOT_LOOKED_UP)
         case.payment_intent_id = decline.pop("payment_intent_id") or case.payment_intent_id
@@ -207,7 +212,7 @@ def _update_case(
     )
     sub: Any = NOT_LOOKED_UP
     if case.status == "open":
-        ctx = gather_context(session, case, cfg)
+        ctx = gather_context(session, case, cfg, event.batch)
         sub = ctx.subscription if case.subscription_id else NOT_LOOKED_UP
         apply_policy(session, case, ctx, cfg, version)
     case.updated_at = utcnow()

@@ -17,6 +17,7 @@ from core.governance.policy import load_policy
 from core.models.context import CrmAccount, HelpdeskTicket
 from core.models.disputes import DisputeCase
 from core.models.recovery import RecoveryCase
+from core.models.sync import StripeObject
 from core.recovery.classification import Bucket, ChurnContext, churn_signals
 from core.recovery.rules import CaseFacts, RecoverySettings, evaluate
 from core.sync.snapshots import get_object
@@ -29,6 +30,10 @@ OPEN_DISPUTE_STATUSES = (
     "appeal_needs_response",
     "appeal_under_review",
 )
+# EventContext.batch keys (read by core/recovery/batch.py): {subscription id: snapshot or None},
+# and the CRM accounts of the batch's customers (see `load_accounts`).
+SUBSCRIPTIONS = "recovery.subscriptions"
+CRM_ACCOUNTS = "recovery.crm_accounts"
 
 
 def recovery_settings(policy_file: Any = None) -> tuple[RecoverySettings, str]:
@@ -62,10 +67,79 @@ def find_account(session: Session, customer_id: str | None, email: str | None) -
     )
 
 
-def gather_context(session: Session, case: RecoveryCase, cfg: RecoverySettings) -> CaseContext:
-    """Look up everything the rules and the page need about a case's customer."""
+@dataclass(frozen=True)
+class LoadedAccounts:
+    """The CRM accounts of some customers and e-mail addresses, read together (detached)."""
+
+    customers: frozenset[str]
+    emails: frozenset[str]
+    accounts: tuple[CrmAccount, ...]
+
+    def find(self, customer_id: str | None, email: str | None) -> Any:
+        """`find_account` among these, or NOT_LOADED when the customer or e-mail was not read."""
+        email = email.lower() if email else None
+        if (customer_id and customer_id not in self.customers) or (
+            email and email not in self.emails
+        ):
+            return NOT_LOADED
+        mine = [
+            (0 if customer_id and a.stripe_customer_id == customer_id else 1, a.id, a)
+            for a in self.accounts
+            if (customer_id and a.stripe_customer_id == customer_id) or (email and a.email == email)
+        ]
+        return min(mine, key=lambda t: (t[0], t[1]))[2] if mine else None
+
+
+NOT_LOADED: Any = object()
+
+
+def load_accounts(session: Session, customers: set[str], emails: set[str]) -> LoadedAccounts:
+    """The CRM accounts of these customers or e-mail addresses (lower case), in one query per
+    500 of each, detached from the session (read-only: a batch keeps them while it runs)."""
+    found: dict[int, CrmAccount] = {}
+    for column, wanted in ((CrmAccount.stripe_customer_id, customers), (CrmAccount.email, emails)):
+        listed = sorted(wanted)
+        for i in range(0, len(listed), 500):
+            for acct in session.scalars(select(CrmAccount).where(column.in_(listed[i : i + 500]))):
+                found[acct.id] = acct
+    for acct in found.values():
+        session.expunge(acct)
+    return LoadedAccounts(frozenset(customers), frozenset(emails), tuple(found.values()))
+
+
+def load_objects(session: Session, object_ids: set[str]) -> dict[str, dict[str, Any] | None]:
+    """The stored snapshots of these objects (None when not stored), one query per 500."""
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(object_ids)
+    listed = sorted(object_ids)
+    for i in range(0, len(listed), 500):
+        for oid, data in session.execute(
+            select(StripeObject.id, StripeObject.data).where(
+                StripeObject.id.in_(listed[i : i + 500])
+            )
+        ):
+            found[oid] = dict(data)
+    return found
+
+
+def gather_context(
+    session: Session,
+    case: RecoveryCase,
+    cfg: RecoverySettings,
+    batch: dict[str, Any] | None = None,
+) -> CaseContext:
+    """Look up everything the rules and the page need about a case's customer (the CRM account
+    and the subscription from what the batch read, when it read them: `batch`)."""
+    batch = batch or {}
     ctx = CaseContext()
-    ctx.account = find_account(session, case.customer_id, case.customer_email)
+    loaded = batch.get(CRM_ACCOUNTS)
+    account = (
+        loaded.find(case.customer_id, case.customer_email)
+        if isinstance(loaded, LoadedAccounts)
+        else NOT_LOADED
+    )
+    if account is NOT_LOADED:
+        account = find_account(session, case.customer_id, case.customer_email)
+    ctx.account = account
     if ctx.account is None:
         ctx.missing.append("crm_account")
     who = [HelpdeskTicket.stripe_customer_id == case.customer_id] if case.customer_id else []
@@ -82,7 +156,13 @@ def gather_context(session: Session, case: RecoveryCase, cfg: RecoverySettings) 
         )
     if not ctx.tickets:
         ctx.missing.append("tickets")
-    ctx.subscription = get_object(session, case.subscription_id) if case.subscription_id else None
+    subs = batch.get(SUBSCRIPTIONS) or {}
+    if case.subscription_id and case.subscription_id in subs:
+        ctx.subscription = subs[case.subscription_id]
+    else:
+        ctx.subscription = (
+            get_object(session, case.subscription_id) if case.subscription_id else None
+        )
     if case.customer_id:
         since = case.first_failed_at - 90 * 86400
         disputes = (

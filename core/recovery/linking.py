@@ -34,6 +34,7 @@ class StoredEvent(NamedTuple):
 
 
 _COLUMNS = (Event.type, Event.created, Event.event_id, Event.payload)
+NOT_LOOKED_UP: Any = object()  # "not read yet" (None means "read, and there is none")
 
 
 def latest_event(
@@ -70,6 +71,34 @@ def latest_events(
     return found
 
 
+def latest_by_object(
+    session: Session, object_ids: set[str], types: tuple[str, ...]
+) -> dict[str, StoredEvent | None]:
+    """`latest_event` for many objects (one query per 500): every asked-for id is a key, None
+    when it has no such event."""
+    found: dict[str, StoredEvent | None] = dict.fromkeys(object_ids)
+    listed = sorted(object_ids)
+    for i in range(0, len(listed), 500):
+        rows = session.execute(
+            select(*_COLUMNS, Event.object_id)
+            .where(Event.object_id.in_(listed[i : i + 500]), Event.type.in_(types))
+            .order_by(Event.created.desc(), Event.id.desc())
+        )
+        for row in rows:
+            if found.get(row[4]) is None:
+                found[row[4]] = StoredEvent(*row[:4])
+    return found
+
+
+def from_batch(batch: dict[str, Any], key: str, object_id: str | None) -> Any:
+    """What a batch loader read under `key` for `object_id` (None: it has none), or
+    NOT_LOOKED_UP when the loader did not ask for it (the caller reads it alone)."""
+    loaded = batch.get(key)
+    if object_id is None or not isinstance(loaded, dict) or object_id not in loaded:
+        return NOT_LOOKED_UP
+    return loaded[object_id]
+
+
 def event_object(row: StoredEvent | None) -> dict[str, Any] | None:
     """The event's data.object."""
     if row is None:
@@ -81,6 +110,10 @@ def event_object(row: StoredEvent | None) -> dict[str, Any] | None:
 
 # EventContext.batch key: {invoice id: its stored invoice_payment objects}, read once per batch.
 INVOICE_PAYMENTS = "recovery.invoice_payments"
+# EventContext.batch keys: {invoice id: its latest terminal event or None}, {payment intent id:
+# its latest failure event or None} (see core/recovery/batch.py).
+TERMINAL_EVENTS = "recovery.terminal_events"
+PI_FAILURE_EVENTS = "recovery.pi_failure_events"
 
 
 def names_its_payment(inv: dict[str, Any]) -> bool:
@@ -157,7 +190,6 @@ def _latest_charge_of(session: Session, pi_id: str | None, customer: Any) -> str
     return str(newest["id"]) if newest else None
 
 
-NOT_LOOKED_UP: Any = object()
 PI_FAILED = ("payment_intent.payment_failed",)
 
 

@@ -5,7 +5,9 @@ Handlers are `def handler(session, event: EventContext) -> None`, registered wit
 runs in its own savepoint: success marks it processed; a failure rolls back only that event's
 work, counts an attempt and schedules a retry with backoff; after `max_attempts` it is `dead`
 (visible on the health page, re-playable with `python -m jobs process --replay`). Other events
-keep flowing.
+keep flowing. An event waiting for an object the sync fetches (MissingObject) is retried longer
+and is dead only once the sync has fetched the object without Stripe returning it (or after
+waiting a bounded time on a sync that never fetched it), with that reason.
 
 Set-based where it can be (the registration side is core/sync/handling.py):
 * the claim locks the due rows without their payloads; the payloads of the events a handler
@@ -57,12 +59,20 @@ from core.sync.handling import (
     on_postgresql,
     when_kept,
 )
-from core.sync.ingest import request_refresh
+from core.sync.waiting import (
+    MISSING_OBJECT_ATTEMPTS,
+    WAITING_FOR_SYNC_ATTEMPTS,
+    NeverArrived,
+    request_refresh,
+    waiting_failure,
+)
 
 __all__ = [
     "BATCH_INFO",
     "FAILS_EARLY",
     "HANDLERS",
+    "MISSING_OBJECT_ATTEMPTS",
+    "WAITING_FOR_SYNC_ATTEMPTS",
     "PREPARE",
     "RELEVANCE",
     "WHEN_KEPT",
@@ -86,9 +96,6 @@ __all__ = [
 log = logging.getLogger("ledgerdesk.processing")
 
 MAX_ATTEMPTS = 5
-# An event waiting for a referenced object the sync fetches: retried longer (the fetches are
-# bounded per poll, so a backlog takes a few polls), then dead with the reason.
-MISSING_OBJECT_ATTEMPTS = 10
 BASE_DELAY_SECONDS = 10.0
 MAX_DELAY_SECONDS = 3600.0
 
@@ -242,6 +249,7 @@ def _run(
     done: list[int] = []
     failures: list[tuple[Any, Exception, int]] = []
     missing: dict[str, tuple[str, str, str]] = {}
+    waiting: list[tuple[Any, MissingObject]] = []
     kept: list[Any] = []
     for row, ctx, handlers in plan:
         early = ctx.batch.get(FAILS_EARLY, {}).get(ctx.event_id) if ctx else None
@@ -258,9 +266,8 @@ def _run(
                     fn(session, ctx)
         except MissingObject as exc:
             session.expunge_all()
-            # Outside the rolled-back savepoint: the sync's next poll fetches the object.
             missing.setdefault(exc.object_id, (exc.object_id, row.account or "", exc.object_type))
-            failures.append((row, exc, max(max_attempts, MISSING_OBJECT_ATTEMPTS)))
+            waiting.append((row, exc))
             continue
         except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then dead
             session.expunge_all()
@@ -273,7 +280,10 @@ def _run(
             fn()
         done.append(row.id)
     if missing:
-        request_refresh(session, list(missing.values()))
+        # Outside the rolled-back savepoints: the sync's next poll fetches the objects.
+        queued = request_refresh(session, list(missing.values()), now)
+        for row, exc in waiting:
+            failures.append(waiting_failure(row, exc, sync_tried=exc.object_id not in queued))
     _record_failures(session, failures, now, report)
     return done
 
@@ -350,12 +360,15 @@ def _record_failures(
     params = []
     for row, exc, max_attempts in failures:
         attempts = int(row.attempts or 0) + 1
+        name = "MissingObject" if isinstance(exc, NeverArrived) else type(exc).__name__
         values: dict[str, Any] = {
             "eid": row.id,
             "n": attempts,
-            "err": f"{type(exc).__name__}: {exc}"[:4000],
+            "err": f"{name}: {exc}"[:4000],
         }
         if attempts >= max_attempts:
+            if isinstance(exc, NeverArrived):
+                values["err"] = exc.dead_reason(attempts)[:4000]
             values |= {"st": EventStatus.DEAD, "retry_at": None}
             report.dead += 1
             log.warning("event %s dead after %d attempts: %s", row.event_id, attempts, exc)
