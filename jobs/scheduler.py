@@ -81,14 +81,39 @@ def acquire_lease(
         return bool(getattr(result, "rowcount", 0))
 
 
-def release_lease(session_factory: sessionmaker[Session], holder: str) -> None:
-    """Give the lease up (on a clean exit) so a successor need not wait for expiry."""
-    with session_factory.begin() as session:
-        session.execute(
-            update(JobLease)
-            .where(JobLease.name == LEASE_NAME, JobLease.holder == holder)
-            .values(expires_at=database_now(session))
-        )
+RELEASE_WAIT_SECONDS = 5.0
+
+
+def release_lease(
+    session_factory: sessionmaker[Session], holder: str, *, wait: float = RELEASE_WAIT_SECONDS
+) -> bool:
+    """Give the lease up (on a clean exit) so a successor need not wait for expiry; False when
+    that could not be done within `wait` seconds (a job still writing holds SQLite's lock):
+    the scheduler stops anyway, and the lease expires by itself within LEASE_SECONDS."""
+    done = threading.Event()
+
+    def give_back() -> None:
+        try:
+            with session_factory.begin() as session:
+                session.execute(
+                    update(JobLease)
+                    .where(JobLease.name == LEASE_NAME, JobLease.holder == holder)
+                    .values(expires_at=database_now(session))
+                )
+            done.set()
+        except Exception as exc:  # noqa: BLE001 - stopping must not fail on the way out
+            log.warning("scheduler lease not given back (%s); it expires by itself", exc)
+
+    threading.Thread(target=give_back, name="scheduler-release", daemon=True).start()
+    if done.wait(wait):
+        return True
+    log.warning(
+        "scheduler lease not given back within %.0f s (a job still holds the database); it "
+        "expires by itself within %d s",
+        wait,
+        LEASE_SECONDS,
+    )
+    return False
 
 
 def current_holder(session_factory: sessionmaker[Session]) -> JobLease | None:

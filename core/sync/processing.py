@@ -282,8 +282,8 @@ def _run(
     if missing:
         # Outside the rolled-back savepoints: the sync's next poll fetches the objects.
         queued = request_refresh(session, list(missing.values()), now)
-        for row, exc in waiting:
-            failures.append(waiting_failure(row, exc, sync_tried=exc.object_id not in queued))
+        for row, missed in waiting:
+            failures.append(waiting_failure(row, missed, sync_tried=missed.object_id not in queued))
     _record_failures(session, failures, now, report)
     return done
 
