@@ -15,6 +15,7 @@ import gc
 import importlib
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -245,6 +246,20 @@ class JobLanes:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (systemd, docker stop, `make run` ending) stop the scheduler cleanly:
+    its lease given back, its jobs left to the next one. SIGINT is handled even when the process
+    was started with it ignored (as a background job of a shell script is), where Ctrl-C or a
+    supervisor's SIGINT would otherwise leave it running."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminated)
+
+
 def run(args: argparse.Namespace) -> int:
     """Hold the lease and run the plan until interrupted (or once with --once)."""
     runtime = open_runtime()
@@ -265,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
                 stop.set()
 
     threading.Thread(target=heartbeat, name="scheduler-lease", daemon=True).start()
+    stop_on_signals()
     jobs = [
         (name, interval or runtime.settings.sync_interval_seconds, resolve(target))
         for name, interval, target in PLAN

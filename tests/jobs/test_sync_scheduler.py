@@ -14,6 +14,7 @@ import pytest
 
 from core.db import make_engine, make_sessionmaker
 from core.sync.health import account_health, queue_health, sync_history
+from jobs.scheduler import current_holder
 from tests.conftest import settings_for
 from tests.support.sandbox import SANDBOX_KEY
 
@@ -72,3 +73,46 @@ def test_one_scheduler_at_a_time_and_a_reader_never_sees_locked(
         _, err = first.communicate(timeout=30)
     assert "job=sync ok" in err and "job=process ok" in err
     assert "database is locked" not in err
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_the_scheduler_stops_on_a_signal_even_started_with_sigint_ignored(
+    sandbox: Any, tmp_path: Path, signum: int
+) -> None:
+    """A shell script's background job starts with SIGINT ignored; docker and systemd stop with
+    SIGTERM. Either way the scheduler stops at once and gives its lease back."""
+    url = f"sqlite:///{tmp_path / 'ld.db'}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LEDGERDESK_DATA_DIR": str(tmp_path),
+        "STRIPE_API_KEY": SANDBOX_KEY,
+        "STRIPE_API_BASE": sandbox.url,
+        "LEDGERDESK_SANDBOX": "1",
+        "STRIPE_RATE_LIMIT": "500",
+        "SYNC_INTERVAL_SECONDS": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "scheduler"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # running: its first sync has finished
+            if "job=sync ok" in line:
+                break
+        proc.send_signal(signum)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    engine = make_engine(url)
+    Session = make_sessionmaker(engine)  # noqa: N806 - the factory's usual name
+    assert current_holder(Session) is None  # the lease was given back, not left to expire
+    engine.dispose()
