@@ -14,7 +14,7 @@ from jobs.runtime import open_runtime
 from jobs.sync import sync_all
 from tests.conftest import settings_for
 from tests.support.sandbox import SANDBOX_KEY, running_sandbox
-from tests.support.sync import control, settle
+from tests.support.sync import control, sandbox_runtime, settle
 
 load_handler_modules()
 
@@ -81,15 +81,7 @@ def test_the_first_load_opens_every_failed_payment_case_in_one_processing_pass(
     from core.sync.processing import process_batch
 
     with running_sandbox(customers=60, days=45) as server:
-        settings = settings_for(
-            db_url,
-            tmp_path,
-            STRIPE_API_KEY=SANDBOX_KEY,
-            STRIPE_API_BASE=server.url,
-            LEDGERDESK_SANDBOX="1",
-            STRIPE_RATE_LIMIT="500",
-        )
-        rt = open_runtime(settings)
+        rt = sandbox_runtime(db_url, server.url, tmp_path)
         assert all(r.ok for r in sync_all(rt))
     while process_batch(rt.Session, settings=rt.settings).claimed:
         pass

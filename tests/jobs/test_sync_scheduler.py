@@ -21,21 +21,26 @@ from tests.support.sandbox import SANDBOX_KEY
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _scheduler_env(url: str, sandbox_url: str, folder: Path) -> dict[str, str]:
+    """The environment of a scheduler on `url` syncing the sandbox every second."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "LEDGERDESK_DATA_DIR": str(folder),
+        "STRIPE_API_KEY": SANDBOX_KEY,
+        "STRIPE_API_BASE": sandbox_url,
+        "LEDGERDESK_SANDBOX": "1",
+        "STRIPE_RATE_LIMIT": "500",
+        "SYNC_INTERVAL_SECONDS": "1",
+    }
+
+
 @pytest.mark.timeout(120)
 def test_one_scheduler_at_a_time_and_a_reader_never_sees_locked(
     sandbox: Any, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'ld.db'}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "LEDGERDESK_DATA_DIR": str(tmp_path),
-        "STRIPE_API_KEY": SANDBOX_KEY,
-        "STRIPE_API_BASE": sandbox.url,
-        "LEDGERDESK_SANDBOX": "1",
-        "STRIPE_RATE_LIMIT": "500",
-        "SYNC_INTERVAL_SECONDS": "1",
-    }
+    env = _scheduler_env(url, sandbox.url, tmp_path)
     cmd = [sys.executable, "-m", "jobs", "scheduler"]
     first = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -83,16 +88,7 @@ def test_the_scheduler_stops_on_a_signal_even_started_with_sigint_ignored(
     """A shell script's background job starts with SIGINT ignored; docker and systemd stop with
     SIGTERM. Either way the scheduler stops at once and gives its lease back."""
     url = f"sqlite:///{tmp_path / 'ld.db'}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "LEDGERDESK_DATA_DIR": str(tmp_path),
-        "STRIPE_API_KEY": SANDBOX_KEY,
-        "STRIPE_API_BASE": sandbox.url,
-        "LEDGERDESK_SANDBOX": "1",
-        "STRIPE_RATE_LIMIT": "500",
-        "SYNC_INTERVAL_SECONDS": "1",
-    }
+    env = _scheduler_env(url, sandbox.url, tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "jobs", "scheduler"],
         cwd=ROOT,
